@@ -1,0 +1,597 @@
+package incident
+
+import (
+	"slices"
+	"strings"
+	"time"
+)
+
+// SLAKind names one of an item's deadlines.
+type SLAKind string
+
+// SLA kinds (DESIGN.md §3 `sla:`).
+const (
+	SLAAck      SLAKind = "ack"
+	SLAResolve  SLAKind = "resolve"
+	SLAFeedback SLAKind = "feedback"
+)
+
+// DueFunc returns the deadline of kind that starts at from. The workflow
+// builds one from the SLA and calendar the incident started with.
+type DueFunc func(kind SLAKind, from time.Time) time.Time
+
+// Command is a human step on an incident. Each is a Temporal Update of the
+// incident's workflow, named by Name.
+type Command interface {
+	// Name is the command's name, which is also its Update name.
+	Name() string
+}
+
+// Commands on incidents and tasks (DESIGN.md §4).
+type (
+	// Resolve: handled without departments (community or street tier).
+	Resolve struct {
+		Note string `json:"note"`
+	}
+	// Escalate: the community cannot handle it, up to the street.
+	Escalate struct {
+		Note string `json:"note"`
+	}
+	// Whistle: the street calls departments; empty means the item's lead and cooperating.
+	Whistle struct {
+		Departments []string `json:"departments,omitempty"`
+		Note        string   `json:"note"`
+	}
+	// Ack: a department reports in (报到) on its task.
+	Ack struct {
+		TaskID string `json:"task_id"`
+		Note   string `json:"note,omitempty"`
+	}
+	// Complete: a department has done its task.
+	Complete struct {
+		TaskID string `json:"task_id"`
+		Result string `json:"result"`
+		Note   string `json:"note,omitempty"`
+	}
+	// Return: a department disputes responsibility (退单).
+	Return struct {
+		TaskID string `json:"task_id"`
+		Reason string `json:"reason"`
+	}
+	// Reassign: the street arbitrates a returned task by giving it to another department.
+	Reassign struct {
+		TaskID     string `json:"task_id"`
+		Department string `json:"department"`
+	}
+	// Verify: the on-site check (核查) of the departments' work.
+	Verify struct {
+		Passed bool   `json:"passed"`
+		Note   string `json:"note,omitempty"`
+	}
+	// GiveFeedback: the return visit (回访).
+	GiveFeedback struct {
+		Resolved bool   `json:"resolved"`
+		Rating   Rating `json:"rating"`
+		Comment  string `json:"comment,omitempty"`
+	}
+)
+
+// Names of the commands; they are the Update names of IncidentWorkflow.
+const (
+	CmdResolve  = "resolve"
+	CmdEscalate = "escalate"
+	CmdWhistle  = "whistle"
+	CmdAck      = "ack"
+	CmdComplete = "complete"
+	CmdReturn   = "return"
+	CmdReassign = "reassign"
+	CmdVerify   = "verify"
+	CmdFeedback = "feedback"
+)
+
+func (Resolve) Name() string      { return CmdResolve }
+func (Escalate) Name() string     { return CmdEscalate }
+func (Whistle) Name() string      { return CmdWhistle }
+func (Ack) Name() string          { return CmdAck }
+func (Complete) Name() string     { return CmdComplete }
+func (Return) Name() string       { return CmdReturn }
+func (Reassign) Name() string     { return CmdReassign }
+func (Verify) Name() string       { return CmdVerify }
+func (GiveFeedback) Name() string { return CmdFeedback }
+
+// DefaultMaxReopens is how often an unsatisfied return visit reopens an
+// incident before it is closed as it stands.
+const DefaultMaxReopens = 2
+
+// Limits on free text, so a bad client cannot bloat a workflow history.
+const (
+	MaxNoteLen        = 2000
+	MaxDescriptionLen = 4000
+	MaxPhotos         = 20
+)
+
+// New starts an incident from a checked report: community- and street-tier
+// items go to the grid or the street; department-tier items are whistled at
+// once to the item's lead and cooperating departments.
+func New(r Report, item Item, now time.Time, due DueFunc) *Incident {
+	in := &Incident{
+		ID: r.IncidentID, Status: StatusReceived, Category: r.Category, Item: item, Tier: item.Tier,
+		Street: r.Street, Community: r.Community, Grid: r.Grid, Description: r.Description,
+		Location: r.Location, Photos: r.Photos, OccurredAt: r.OccurredAt, ReportedAt: r.ReportedAt,
+		Reporter: r.Reporter, Round: 1, Tasks: []*Task{},
+	}
+	if in.Photos == nil {
+		in.Photos = []string{}
+	}
+	in.record(now, EventReported, "grid_worker:"+r.Grid+":"+r.Reporter, r.Description, "", "")
+	switch item.Tier {
+	case TierCommunity:
+		in.Status = StatusCommunity
+		in.record(now, EventRouted, "system", "community tier: with grid "+r.Grid, "", "")
+	case TierStreet:
+		in.Status = StatusTriage
+		in.record(now, EventRouted, "system", "street tier: with street "+r.Street, "", "")
+	default:
+		in.whistle(now, due, "system", in.defaultDepartments(), "department tier: whistled to the responsibility list's departments")
+	}
+	return in
+}
+
+// Check reports whether actor may run cmd on the incident as it stands,
+// without changing anything: a *Error with CodeForbidden, CodeNotFound,
+// CodeConflict or CodeInvalid, or nil.
+func (in *Incident) Check(a Actor, cmd Command) error {
+	if in.Status.Terminal() {
+		return Conflict(string(in.Status), "incident %s is %s", in.ID, in.Status)
+	}
+	switch c := cmd.(type) {
+	case Resolve:
+		if err := in.allow(a, c.Name(), in.mayResolve(a)); err != nil {
+			return err
+		}
+		if in.Status != StatusCommunity && in.Status != StatusTriage {
+			return in.conflict(c.Name())
+		}
+		if in.Status == StatusTriage && a.Role != RoleStreet {
+			return Errorf(CodeForbidden, "only the street resolves an incident in triage")
+		}
+		return checkNote("note", c.Note, true)
+	case Escalate:
+		if err := in.allow(a, c.Name(), a.Role == RoleGridWorker && a.Org == in.Grid); err != nil {
+			return err
+		}
+		if in.Status != StatusCommunity {
+			return in.conflict(c.Name())
+		}
+		return checkNote("note", c.Note, true)
+	case Whistle:
+		if err := in.allow(a, c.Name(), in.isStreet(a)); err != nil {
+			return err
+		}
+		if in.Status != StatusCommunity && in.Status != StatusTriage {
+			return in.conflict(c.Name())
+		}
+		deps := c.Departments
+		if len(deps) == 0 {
+			deps = in.defaultDepartments()
+		}
+		if len(deps) == 0 {
+			return Invalid("departments", "item %s names no department: list the departments to whistle", in.Category)
+		}
+		for i, d := range deps {
+			if strings.TrimSpace(d) == "" {
+				return Invalid("departments", "department %d is empty", i)
+			}
+			if slices.Contains(deps[:i], d) {
+				return Invalid("departments", "department %s is listed twice", d)
+			}
+		}
+		return checkNote("note", c.Note, false)
+	case Ack, Complete, Return:
+		t, err := in.ownTask(a, taskIDOf(c))
+		if err != nil {
+			return err
+		}
+		switch c := c.(type) {
+		case Ack:
+			if t.Status != TaskPendingAck {
+				return Conflict(string(t.Status), "task %s is %s: only a task pending acknowledgement can be acknowledged", t.ID, t.Status)
+			}
+			return checkNote("note", c.Note, false)
+		case Complete:
+			if t.Status == TaskPendingAck {
+				return Conflict(string(t.Status), "task %s is not acknowledged yet: acknowledge (报到) before completing", t.ID)
+			}
+			if t.Status != TaskAcknowledged {
+				return Conflict(string(t.Status), "task %s is %s: only an acknowledged task can be completed", t.ID, t.Status)
+			}
+			if strings.TrimSpace(c.Result) == "" {
+				return Invalid("result", "result is required: say what was done")
+			}
+			if err := checkNote("result", c.Result, true); err != nil {
+				return err
+			}
+			return checkNote("note", c.Note, false)
+		case Return:
+			if !t.Open() {
+				return Conflict(string(t.Status), "task %s is %s: only an open task can be returned", t.ID, t.Status)
+			}
+			return checkNote("reason", c.Reason, true)
+		}
+	case Reassign:
+		if err := in.allow(a, c.Name(), in.isStreet(a)); err != nil {
+			return err
+		}
+		t := in.Task(c.TaskID)
+		if t == nil {
+			return Errorf(CodeNotFound, "incident %s has no task %s", in.ID, c.TaskID)
+		}
+		if t.Status != TaskReturned || t.ReassignedTo != "" {
+			return Conflict(string(t.Status), "task %s is %s: only a returned task can be reassigned", t.ID, t.Status)
+		}
+		if strings.TrimSpace(c.Department) == "" {
+			return Invalid("department", "department is required")
+		}
+		if c.Department == t.Department {
+			return Invalid("department", "task %s was returned by %s: reassign it to another department", t.ID, t.Department)
+		}
+		for _, o := range in.Tasks {
+			if o.Round == in.Round && o.Department == c.Department && (o.Open() || o.Status == TaskCompleted) {
+				return Invalid("department", "department %s already has task %s on this incident", c.Department, o.ID)
+			}
+		}
+		return nil
+	case Verify:
+		if err := in.allow(a, c.Name(), in.isStreet(a) || (a.Role == RoleGridWorker && a.Org == in.Grid)); err != nil {
+			return err
+		}
+		if in.Status != StatusVerifying {
+			return in.conflict(c.Name())
+		}
+		return checkNote("note", c.Note, false)
+	case GiveFeedback:
+		if err := in.allow(a, c.Name(), in.isStreet(a)); err != nil {
+			return err
+		}
+		if in.Status != StatusAwaitingFeedback {
+			return in.conflict(c.Name())
+		}
+		if !c.Rating.Valid() {
+			return Invalid("rating", "rating must be satisfied, basically_satisfied or unsatisfied, not %q", c.Rating)
+		}
+		return checkNote("comment", c.Comment, false)
+	default:
+		return Errorf(CodeInvalid, "unknown command %T", cmd)
+	}
+	return nil
+}
+
+// Apply runs cmd for actor at now: it checks it (see Check), then changes the
+// incident and appends its timeline entries. On error nothing has changed.
+// maxReopens bounds how often unsatisfied feedback reopens the incident.
+func (in *Incident) Apply(a Actor, cmd Command, now time.Time, due DueFunc, maxReopens int) error {
+	if err := in.Check(a, cmd); err != nil {
+		return err
+	}
+	who := a.String()
+	switch c := cmd.(type) {
+	case Resolve:
+		in.record(now, EventResolved, who, c.Note, "", "")
+		in.awaitFeedback(now, due)
+	case Escalate:
+		in.Status = StatusTriage
+		in.record(now, EventEscalated, who, c.Note, "", "")
+	case Whistle:
+		deps := c.Departments
+		if len(deps) == 0 {
+			deps = in.defaultDepartments()
+		}
+		in.whistle(now, due, who, deps, c.Note)
+	case Ack:
+		t := in.Task(c.TaskID)
+		t.Status, t.AckedAt = TaskAcknowledged, &now
+		in.record(now, EventAcknowledged, who, c.Note, t.ID, t.Department)
+	case Complete:
+		t := in.Task(c.TaskID)
+		t.Status, t.CompletedAt, t.Result = TaskCompleted, &now, c.Result
+		note := c.Result
+		if c.Note != "" {
+			note += " — " + c.Note
+		}
+		in.record(now, EventCompleted, who, note, t.ID, t.Department)
+		in.afterTaskChange(now)
+	case Return:
+		t := in.Task(c.TaskID)
+		t.Status, t.ReturnReason = TaskReturned, c.Reason
+		in.record(now, EventReturned, who, c.Reason, t.ID, t.Department)
+	case Reassign:
+		old := in.Task(c.TaskID)
+		nt := in.addTask(now, due, c.Department, old.Role)
+		old.ReassignedTo = nt.ID
+		in.record(now, EventReassigned, who, old.Department+" → "+c.Department, old.ID, old.Department)
+		in.record(now, EventTaskCreated, who, "reassigned from "+old.ID, nt.ID, nt.Department)
+	case Verify:
+		if c.Passed {
+			in.record(now, EventVerified, who, c.Note, "", "")
+			in.awaitFeedback(now, due)
+		} else {
+			in.Status = StatusDispatched
+			for _, t := range in.roundTasks() {
+				if t.Status == TaskCompleted {
+					t.Status, t.CompletedAt, t.Result = TaskAcknowledged, nil, ""
+					t.ResolveDue = due(SLAResolve, now)
+					t.ResolveOverdue = false
+				}
+			}
+			in.record(now, EventVerificationFailed, who, c.Note, "", "")
+		}
+	case GiveFeedback:
+		fb := &Feedback{Round: in.Round, Resolved: c.Resolved, Rating: c.Rating, Comment: c.Comment, At: now, By: who}
+		in.Feedback, in.FeedbackDue = fb, nil
+		in.record(now, EventFeedback, who, string(c.Rating)+feedbackNote(c), "", "")
+		if (c.Rating == RatingUnsatisfied || !c.Resolved) && in.ReopenCount < maxReopens {
+			in.reopen(now, due, who)
+		} else {
+			in.close(now, who, "")
+		}
+	}
+	return nil
+}
+
+// NextDeadline returns the earliest deadline whose timer has not fired yet,
+// and false when nothing is waiting on the clock.
+func (in *Incident) NextDeadline() (time.Time, bool) {
+	var next time.Time
+	consider := func(t time.Time) {
+		if next.IsZero() || t.Before(next) {
+			next = t
+		}
+	}
+	switch in.Status {
+	case StatusDispatched:
+		for _, t := range in.roundTasks() {
+			if t.Status == TaskPendingAck && !t.AckOverdue {
+				consider(t.AckDue)
+			}
+			if t.Open() && !t.ResolveOverdue {
+				consider(t.ResolveDue)
+			}
+		}
+	case StatusAwaitingFeedback:
+		if in.FeedbackDue != nil {
+			consider(*in.FeedbackDue)
+		}
+	}
+	return next, !next.IsZero()
+}
+
+// Tick fires every deadline that has passed at now: an unacknowledged or
+// unfinished task is marked overdue and raised to escalation level 1 (催办);
+// a return visit not made in time closes the incident unrated. It returns
+// whether anything changed.
+func (in *Incident) Tick(now time.Time) bool {
+	before := in.Version
+	switch in.Status {
+	case StatusDispatched:
+		for _, t := range in.roundTasks() {
+			if t.Status == TaskPendingAck && !t.AckOverdue && !now.Before(t.AckDue) {
+				t.AckOverdue = true
+				in.raise(t, 1)
+				in.recordLevel(now, EventAckOverdue, "system", "not acknowledged by "+t.AckDue.Format(time.RFC3339), t, 1)
+			}
+			if t.Open() && !t.ResolveOverdue && !now.Before(t.ResolveDue) {
+				t.ResolveOverdue = true
+				in.raise(t, 1)
+				in.recordLevel(now, EventResolveOverdue, "system", "not completed by "+t.ResolveDue.Format(time.RFC3339), t, 1)
+			}
+		}
+	case StatusAwaitingFeedback:
+		if in.FeedbackDue != nil && !now.Before(*in.FeedbackDue) {
+			in.FeedbackDue = nil
+			in.close(now, "system", "no return visit within the window: closed unrated")
+		}
+	}
+	return in.Version != before
+}
+
+// ---- transitions ----
+
+func (in *Incident) whistle(now time.Time, due DueFunc, who string, deps []string, note string) {
+	in.Status = StatusDispatched
+	in.record(now, EventWhistled, who, strings.TrimSpace(strings.Join(deps, ",")+" "+note), "", "")
+	for i, d := range deps {
+		role := TaskCooperating
+		if i == 0 {
+			role = TaskLead
+		}
+		t := in.addTask(now, due, d, role)
+		in.record(now, EventTaskCreated, who, string(role), t.ID, t.Department)
+	}
+}
+
+func (in *Incident) addTask(now time.Time, due DueFunc, dept string, role TaskRole) *Task {
+	t := &Task{
+		ID: TaskID(in.ID, len(in.Tasks)+1), Department: dept, Role: role, Status: TaskPendingAck,
+		Round: in.Round, CreatedAt: now, AckDue: due(SLAAck, now), ResolveDue: due(SLAResolve, now),
+	}
+	in.Tasks = append(in.Tasks, t)
+	return t
+}
+
+// afterTaskChange moves the incident to verification once every task of the
+// round is completed, cancelled, or returned and reassigned.
+func (in *Incident) afterTaskChange(now time.Time) {
+	completed := 0
+	for _, t := range in.roundTasks() {
+		switch {
+		case t.Status == TaskCompleted:
+			completed++
+		case t.Status == TaskCancelled, t.Status == TaskReturned && t.ReassignedTo != "":
+		default:
+			return
+		}
+	}
+	if completed > 0 {
+		in.Status = StatusVerifying
+		in.record(now, EventAllCompleted, "system", "all tasks completed: on-site verification", "", "")
+	}
+}
+
+func (in *Incident) awaitFeedback(now time.Time, due DueFunc) {
+	in.Status = StatusAwaitingFeedback
+	d := due(SLAFeedback, now)
+	in.FeedbackDue = &d
+	in.touch(now)
+}
+
+// reopen (重办) starts a new round: the departments that completed the last
+// round get new tasks; an incident handled without departments goes back to
+// its grid or street.
+func (in *Incident) reopen(now time.Time, due DueFunc, who string) {
+	in.ReopenCount++
+	var deps []string
+	var roles []TaskRole
+	for _, t := range in.roundTasks() {
+		if t.Status == TaskCompleted {
+			deps, roles = append(deps, t.Department), append(roles, t.Role)
+		}
+	}
+	in.Round++
+	in.record(now, EventReopened, who, "reopened (重办) "+itoa(in.ReopenCount)+" of the allowed times", "", "")
+	if len(deps) == 0 {
+		if in.Tier == TierCommunity {
+			in.Status = StatusCommunity
+		} else {
+			in.Status = StatusTriage
+		}
+		in.touch(now)
+		return
+	}
+	in.Status = StatusDispatched
+	for i, d := range deps {
+		t := in.addTask(now, due, d, roles[i])
+		in.record(now, EventTaskCreated, who, "reopened", t.ID, t.Department)
+	}
+}
+
+func (in *Incident) close(now time.Time, who, note string) {
+	in.Status = StatusClosed
+	in.ClosedAt = &now
+	in.record(now, EventClosed, who, note, "", "")
+}
+
+func (in *Incident) raise(t *Task, level int) {
+	t.EscalationLevel = max(t.EscalationLevel, level)
+	in.EscalationLevel = max(in.EscalationLevel, t.EscalationLevel)
+}
+
+// ---- helpers ----
+
+func (in *Incident) record(now time.Time, typ, who, note, taskID, dept string) {
+	in.Timeline = append(in.Timeline, Entry{Seq: len(in.Timeline) + 1, At: now, Type: typ, Actor: who, Note: note, TaskID: taskID, Department: dept})
+	in.touch(now)
+}
+
+func (in *Incident) recordLevel(now time.Time, typ, who, note string, t *Task, level int) {
+	in.record(now, typ, who, note, t.ID, t.Department)
+	in.Timeline[len(in.Timeline)-1].Level = level
+}
+
+// touch bumps the version and stamps the incident's status on the last entry.
+func (in *Incident) touch(now time.Time) {
+	in.Version++
+	in.UpdatedAt = now
+	if n := len(in.Timeline); n > 0 {
+		in.Timeline[n-1].Status = in.Status
+	}
+}
+
+func (in *Incident) roundTasks() []*Task {
+	var out []*Task
+	for _, t := range in.Tasks {
+		if t.Round == in.Round {
+			out = append(out, t)
+		}
+	}
+	return out
+}
+
+func (in *Incident) defaultDepartments() []string {
+	var deps []string
+	if in.Item.Lead != "" {
+		deps = append(deps, in.Item.Lead)
+	}
+	for _, d := range in.Item.Cooperating {
+		if !slices.Contains(deps, d) {
+			deps = append(deps, d)
+		}
+	}
+	return deps
+}
+
+func (in *Incident) isStreet(a Actor) bool { return a.Role == RoleStreet && a.Org == in.Street }
+
+func (in *Incident) mayResolve(a Actor) bool {
+	if in.isStreet(a) {
+		return true
+	}
+	return a.Role == RoleGridWorker && a.Org == in.Grid && in.Tier == TierCommunity
+}
+
+func (in *Incident) allow(a Actor, cmd string, ok bool) error {
+	if ok {
+		return nil
+	}
+	return Errorf(CodeForbidden, "%s %s may not %s incident %s", a.Role, a.Org, cmd, in.ID)
+}
+
+func (in *Incident) conflict(cmd string) error {
+	return Conflict(string(in.Status), "incident %s is %s: cannot %s", in.ID, in.Status, cmd)
+}
+
+func (in *Incident) ownTask(a Actor, id string) (*Task, error) {
+	t := in.Task(id)
+	if t == nil {
+		return nil, Errorf(CodeNotFound, "incident %s has no task %s", in.ID, id)
+	}
+	if a.Role != RoleDepartment || a.Org != t.Department {
+		return nil, Errorf(CodeForbidden, "task %s is assigned to %s, not to %s %s", t.ID, t.Department, a.Role, a.Org)
+	}
+	if in.Status != StatusDispatched {
+		return nil, Conflict(string(t.Status), "incident %s is %s: its tasks take no commands now", in.ID, in.Status)
+	}
+	return t, nil
+}
+
+func taskIDOf(c Command) string {
+	switch c := c.(type) {
+	case Ack:
+		return c.TaskID
+	case Complete:
+		return c.TaskID
+	case Return:
+		return c.TaskID
+	}
+	return ""
+}
+
+func checkNote(field, s string, required bool) error {
+	if required && strings.TrimSpace(s) == "" {
+		return Invalid(field, "%s is required", field)
+	}
+	if len(s) > MaxNoteLen {
+		return Invalid(field, "%s is longer than %d bytes", field, MaxNoteLen)
+	}
+	return nil
+}
+
+func feedbackNote(c GiveFeedback) string {
+	s := "; resolved"
+	if !c.Resolved {
+		s = "; not resolved"
+	}
+	if c.Comment != "" {
+		s += ": " + c.Comment
+	}
+	return s
+}

@@ -1,0 +1,325 @@
+// Package incident is the domain of Whistle: incidents reported from the
+// street, the tasks the street whistles out to departments, and the rules
+// that move them from report to closed. It is pure Go with no I/O, so the
+// workflow can run it deterministically and tests can run it directly.
+package incident
+
+import (
+	"strings"
+	"time"
+)
+
+// Status is where an incident is in the loop.
+type Status string
+
+// Incident statuses (DESIGN.md §4).
+const (
+	StatusReceived         Status = "received"          // accepted by the API, workflow not yet started
+	StatusCommunity        Status = "community"         // community tier: with the grid
+	StatusTriage           Status = "triage"            // street tier: with the street
+	StatusDispatched       Status = "dispatched"        // tasks out to departments
+	StatusVerifying        Status = "verifying"         // all tasks completed, on-site check pending
+	StatusAwaitingFeedback Status = "awaiting_feedback" // return visit pending
+	StatusSuspended        Status = "suspended"         // 挂账: clocks stopped
+	StatusClosed           Status = "closed"
+	StatusRejected         Status = "rejected"
+)
+
+// Terminal reports whether no further command can change the incident.
+func (s Status) Terminal() bool { return s == StatusClosed || s == StatusRejected }
+
+// TaskStatus is where a department's task is.
+type TaskStatus string
+
+// Task statuses (DESIGN.md §4).
+const (
+	TaskPendingAck   TaskStatus = "pending_ack"
+	TaskAcknowledged TaskStatus = "acknowledged"
+	TaskReturned     TaskStatus = "returned"
+	TaskCompleted    TaskStatus = "completed"
+	TaskCancelled    TaskStatus = "cancelled"
+)
+
+// Tier says who handles an item: 小事不出社区、大事不出街道.
+type Tier string
+
+// Tiers.
+const (
+	TierCommunity  Tier = "community"
+	TierStreet     Tier = "street"
+	TierDepartment Tier = "department"
+)
+
+// Valid reports whether t is a known tier.
+func (t Tier) Valid() bool {
+	return t == TierCommunity || t == TierStreet || t == TierDepartment
+}
+
+// Role is what a token holder is in the loop (DESIGN.md §4).
+type Role string
+
+// Roles.
+const (
+	RoleGridWorker Role = "grid_worker"
+	RoleStreet     Role = "street"
+	RoleDepartment Role = "department"
+	RoleDistrict   Role = "district"
+	RoleAdmin      Role = "admin"
+)
+
+// Roles lists every role, in the order they are printed.
+var Roles = []Role{RoleGridWorker, RoleStreet, RoleDepartment, RoleDistrict, RoleAdmin}
+
+// Valid reports whether r is a known role.
+func (r Role) Valid() bool {
+	for _, x := range Roles {
+		if r == x {
+			return true
+		}
+	}
+	return false
+}
+
+// Actor is who issues a command: the claims of a verified token.
+type Actor struct {
+	Sub  string `json:"sub"`
+	Role Role   `json:"role"`
+	Org  string `json:"org"`
+}
+
+// String is how an actor appears on the timeline: "role:org:sub".
+func (a Actor) String() string { return string(a.Role) + ":" + a.Org + ":" + a.Sub }
+
+// TaskRole is a department's part in an incident.
+type TaskRole string
+
+// Task roles: the lead has primary responsibility (主体责任), the others cooperate (配合责任).
+const (
+	TaskLead        TaskRole = "lead"
+	TaskCooperating TaskRole = "cooperating"
+)
+
+// Rating is the resident's answer at the return visit (回访).
+type Rating string
+
+// Ratings.
+const (
+	RatingSatisfied          Rating = "satisfied"
+	RatingBasicallySatisfied Rating = "basically_satisfied"
+	RatingUnsatisfied        Rating = "unsatisfied"
+)
+
+// Valid reports whether r is a known rating.
+func (r Rating) Valid() bool {
+	return r == RatingSatisfied || r == RatingBasicallySatisfied || r == RatingUnsatisfied
+}
+
+// Location is where the reporter stood.
+type Location struct {
+	Lat     float64 `json:"lat"`
+	Lng     float64 `json:"lng"`
+	Address string  `json:"address"`
+}
+
+// Item is the snapshot of a responsibility-list item (属地管理事项) that an
+// incident started with; later changes to the list do not touch it.
+type Item struct {
+	Code        string   `json:"code"`
+	Name        string   `json:"name"`
+	Domain      string   `json:"domain,omitempty"`
+	Tier        Tier     `json:"tier"`
+	Lead        string   `json:"lead,omitempty"`
+	Cooperating []string `json:"cooperating,omitempty"`
+}
+
+// Report is what a grid worker sent, after the API checked it against the
+// jurisdiction and filled in the street and community of the grid.
+type Report struct {
+	IncidentID  string     `json:"incident_id"`
+	Category    string     `json:"category"`
+	Street      string     `json:"street"`
+	Community   string     `json:"community"`
+	Grid        string     `json:"grid"`
+	Description string     `json:"description"`
+	Location    Location   `json:"location"`
+	Photos      []string   `json:"photos,omitempty"`
+	OccurredAt  *time.Time `json:"occurred_at,omitempty"`
+	ReportedAt  time.Time  `json:"reported_at"`
+	Reporter    string     `json:"reporter"`
+}
+
+// Task is one department's share of an incident.
+type Task struct {
+	ID              string     `json:"id"`
+	Department      string     `json:"department"`
+	Role            TaskRole   `json:"role"`
+	Status          TaskStatus `json:"status"`
+	Round           int        `json:"round"`
+	CreatedAt       time.Time  `json:"created_at"`
+	AckDue          time.Time  `json:"ack_due"`
+	ResolveDue      time.Time  `json:"resolve_due"`
+	AckedAt         *time.Time `json:"acked_at"`
+	CompletedAt     *time.Time `json:"completed_at"`
+	Result          string     `json:"result,omitempty"`
+	ReturnReason    string     `json:"return_reason,omitempty"`
+	ReassignedTo    string     `json:"reassigned_to,omitempty"`
+	EscalationLevel int        `json:"escalation_level"`
+	// AckOverdue and ResolveOverdue are set when the deadline's timer fired.
+	AckOverdue     bool `json:"ack_overdue,omitempty"`
+	ResolveOverdue bool `json:"resolve_overdue,omitempty"`
+}
+
+// Open reports whether the task still waits on its department.
+func (t *Task) Open() bool { return t.Status == TaskPendingAck || t.Status == TaskAcknowledged }
+
+// Overdue reports whether one of the task's running deadlines has passed at now.
+func (t *Task) Overdue(now time.Time) bool {
+	switch t.Status {
+	case TaskPendingAck:
+		return now.After(t.AckDue) || now.After(t.ResolveDue)
+	case TaskAcknowledged:
+		return now.After(t.ResolveDue)
+	}
+	return false
+}
+
+// Feedback is the return visit (回访).
+type Feedback struct {
+	Round    int       `json:"round"`
+	Resolved bool      `json:"resolved"`
+	Rating   Rating    `json:"rating"`
+	Comment  string    `json:"comment,omitempty"`
+	At       time.Time `json:"at"`
+	By       string    `json:"by"`
+}
+
+// Entry is one line of an incident's timeline. Seq numbers entries from 1
+// without gaps; (incident id, seq) identifies an entry and the event published
+// for it, which is what makes projection and publication idempotent.
+type Entry struct {
+	Seq        int       `json:"seq"`
+	At         time.Time `json:"at"`
+	Type       string    `json:"type"`
+	Actor      string    `json:"actor"`
+	Note       string    `json:"note"`
+	TaskID     string    `json:"task_id,omitempty"`
+	Department string    `json:"department,omitempty"`
+	Status     Status    `json:"status,omitempty"` // the incident's status after the entry
+	Level      int       `json:"level,omitempty"`  // escalation level, for escalation entries
+}
+
+// Timeline entry types. Each is published as whistle.events.<type>.
+const (
+	EventReported           = "reported"
+	EventRouted             = "routed"       // to the community or the street by tier
+	EventEscalated          = "escalated"    // community → street
+	EventWhistled           = "whistled"     // street calls departments
+	EventTaskCreated        = "task_created" // one per task
+	EventAcknowledged       = "acknowledged"
+	EventCompleted          = "completed"
+	EventAllCompleted       = "all_completed" // every task done: on to verification
+	EventReturned           = "returned"
+	EventReassigned         = "reassigned"
+	EventTaskCancelled      = "task_cancelled"
+	EventResolved           = "resolved"
+	EventVerified           = "verified"
+	EventVerificationFailed = "verification_failed"
+	EventFeedback           = "feedback"
+	EventReopened           = "reopened"
+	EventClosed             = "closed"
+	EventAckOverdue         = "ack_overdue"
+	EventResolveOverdue     = "resolve_overdue"
+)
+
+// Incident is one report and everything that happened to it.
+type Incident struct {
+	ID          string     `json:"id"`
+	Status      Status     `json:"status"`
+	Category    string     `json:"category"`
+	Item        Item       `json:"item"`
+	Tier        Tier       `json:"tier"`
+	Street      string     `json:"street"`
+	Community   string     `json:"community"`
+	Grid        string     `json:"grid"`
+	Description string     `json:"description"`
+	Location    Location   `json:"location"`
+	Photos      []string   `json:"photos"`
+	OccurredAt  *time.Time `json:"occurred_at"`
+	ReportedAt  time.Time  `json:"reported_at"`
+	Reporter    string     `json:"reporter"`
+	Tasks       []*Task    `json:"tasks"`
+	Round       int        `json:"round"`
+
+	EscalationLevel int        `json:"escalation_level"`
+	Overdue         bool       `json:"overdue"` // computed when read; see OverdueAt
+	ReopenCount     int        `json:"reopen_count"`
+	DuplicateOf     *string    `json:"duplicate_of"`
+	RepeatOf        *string    `json:"repeat_of"`
+	Feedback        *Feedback  `json:"feedback"`
+	FeedbackDue     *time.Time `json:"feedback_due"`
+	ClosedAt        *time.Time `json:"closed_at"`
+	Timeline        []Entry    `json:"timeline"`
+	// Version counts the incident's state changes; the read model applies a
+	// snapshot only if it is newer than the one it holds.
+	Version   int       `json:"version"`
+	UpdatedAt time.Time `json:"updated_at"`
+}
+
+// Task returns the task with the given id, or nil.
+func (in *Incident) Task(id string) *Task {
+	for _, t := range in.Tasks {
+		if t.ID == id {
+			return t
+		}
+	}
+	return nil
+}
+
+// OverdueAt reports whether any open task has a passed deadline at now.
+func (in *Incident) OverdueAt(now time.Time) bool {
+	if in.Status != StatusDispatched {
+		return false
+	}
+	for _, t := range in.Tasks {
+		if t.Overdue(now) {
+			return true
+		}
+	}
+	return false
+}
+
+// TaskID is the id of the n-th task (from 1) of an incident. The incident id
+// can be recovered from it with IncidentOfTask, so a command on a task reaches
+// its workflow without a database lookup.
+func TaskID(incidentID string, n int) string {
+	return incidentID + "-t" + itoa(n)
+}
+
+// IncidentOfTask returns the incident id a task id belongs to, or "" when
+// taskID is not a task id.
+func IncidentOfTask(taskID string) string {
+	i := strings.LastIndex(taskID, "-t")
+	if i <= 0 || i+2 >= len(taskID) {
+		return ""
+	}
+	for _, c := range taskID[i+2:] {
+		if c < '0' || c > '9' {
+			return ""
+		}
+	}
+	return taskID[:i]
+}
+
+func itoa(n int) string {
+	if n == 0 {
+		return "0"
+	}
+	var b [20]byte
+	i := len(b)
+	for n > 0 {
+		i--
+		b[i] = byte('0' + n%10)
+		n /= 10
+	}
+	return string(b[i:])
+}
