@@ -42,3 +42,22 @@ type UpdateInput[C incident.Command] struct {
 // Result of every Update: the incident after the command was applied and
 // projected to the read model.
 type Result = incident.Incident
+
+// Activity names; the activities package registers its methods under them,
+// so this package needs no import of the code that does the I/O.
+const (
+	// ActivityProject writes an incident snapshot to the read model (arg: incident.Incident).
+	ActivityProject = "ProjectIncident"
+	// ActivityPublish publishes timeline entries as events (arg: PublishInput).
+	ActivityPublish = "PublishEvents"
+)
+
+// PublishInput is what the publish activity needs to route events: the
+// incident's identity and status, and the entries to publish.
+type PublishInput struct {
+	IncidentID string           `json:"incident_id"`
+	Street     string           `json:"street"`
+	Category   string           `json:"category"`
+	Status     incident.Status  `json:"status"`
+	Entries    []incident.Entry `json:"entries"`
+}
