@@ -9,6 +9,7 @@ import (
 	"go.temporal.io/sdk/workflow"
 
 	"github.com/whistle-city/whistle/incident"
+	"github.com/whistle-city/whistle/jurisdiction"
 )
 
 // projectWait bounds how long an Update waits for its change to reach the
@@ -37,9 +38,6 @@ type run struct {
 // read model has its change and never waits on the event bus.
 func IncidentWorkflow(ctx workflow.Context, in Input) (*incident.Incident, error) {
 	r := &run{in: in, due: DueFunc(in), logger: workflow.GetLogger(ctx)}
-	if r.in.MaxReopens <= 0 {
-		r.in.MaxReopens = incident.DefaultMaxReopens
-	}
 	r.state = incident.New(in.Report, in.Item, workflow.Now(ctx), r.due)
 
 	if err := workflow.SetQueryHandler(ctx, QueryIncident, func() (*incident.Incident, error) { return r.state, nil }); err != nil {
@@ -165,6 +163,10 @@ var activityOptions = workflow.ActivityOptions{
 	},
 }
 
+// DefaultAck is the acknowledgement deadline of a task whose item names
+// none (community- and street-tier items whistled by the street).
+var DefaultAck = jurisdiction.Duration{Clock: time.Hour}
+
 // DueFunc computes an incident's deadlines from the SLA and calendar in its
 // input: the rules it started with.
 func DueFunc(in Input) incident.DueFunc {
@@ -173,6 +175,9 @@ func DueFunc(in Input) incident.DueFunc {
 		switch kind {
 		case incident.SLAAck:
 			d = in.SLA.Ack
+			if d.IsZero() { // community and street items may leave it out
+				d = DefaultAck
+			}
 		case incident.SLAFeedback:
 			d = in.SLA.Feedback
 		}
