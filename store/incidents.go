@@ -1,0 +1,162 @@
+package store
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/whistle-city/whistle/incident"
+)
+
+// Incident returns the latest projected snapshot of the incident with the
+// given id, with Overdue computed now. An unknown id is a CodeNotFound
+// *incident.Error.
+func (s *Store) Incident(ctx context.Context, id string) (*incident.Incident, error) {
+	var doc []byte
+	err := s.pool.QueryRow(ctx, `SELECT doc FROM incidents WHERE id = $1`, id).Scan(&doc)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil, incident.Errorf(incident.CodeNotFound, "no incident %s", id)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("store: read incident %s: %w", id, err)
+	}
+	return s.decode(doc)
+}
+
+// IncidentOfTask returns the incident a task belongs to, like Incident. An
+// unknown task id is a CodeNotFound *incident.Error.
+func (s *Store) IncidentOfTask(ctx context.Context, taskID string) (*incident.Incident, error) {
+	var doc []byte
+	err := s.pool.QueryRow(ctx, `
+SELECT i.doc FROM tasks t JOIN incidents i ON i.id = t.incident_id WHERE t.id = $1`, taskID).Scan(&doc)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil, incident.Errorf(incident.CodeNotFound, "no task %s", taskID)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("store: read incident of task %s: %w", taskID, err)
+	}
+	return s.decode(doc)
+}
+
+// IncidentFilter selects incidents for Incidents. Empty fields match any.
+type IncidentFilter struct {
+	Status     string // incident status
+	Street     string // street code
+	Department string // incidents with a task (of any round or status) of this department
+	Grid       string // grid code
+	// Overdue, when set, keeps only incidents that are (true) or are not
+	// (false) overdue now (incident.Incident.OverdueAt).
+	Overdue *bool
+	Limit   int    // page size: DefaultLimit when 0, at most MaxLimit
+	Cursor  string // "" for the first page, else the next cursor of the previous page
+}
+
+type incidentCursor struct {
+	ReportedAt time.Time `json:"t"`
+	ID         string    `json:"id"`
+}
+
+// Incidents lists incidents matching f, newest first (reported_at desc, id
+// desc), one page at a time with keyset pagination: next is the cursor of the
+// following page, "" on the last page. A malformed cursor is a CodeInvalid
+// *incident.Error.
+func (s *Store) Incidents(ctx context.Context, f IncidentFilter) (items []*incident.Incident, next string, err error) {
+	limit := pageLimit(f.Limit)
+	var w where
+	if f.Status != "" {
+		w.and("i.status = " + w.arg(f.Status))
+	}
+	if f.Street != "" {
+		w.and("i.street = " + w.arg(f.Street))
+	}
+	if f.Grid != "" {
+		w.and("i.grid = " + w.arg(f.Grid))
+	}
+	if f.Department != "" {
+		w.and("EXISTS (SELECT 1 FROM tasks t WHERE t.incident_id = i.id AND t.department = " + w.arg(f.Department) + ")")
+	}
+	if f.Overdue != nil {
+		now := w.arg(s.now())
+		if *f.Overdue {
+			w.and("i.overdue_from < " + now)
+		} else {
+			w.and("(i.overdue_from IS NULL OR i.overdue_from >= " + now + ")")
+		}
+	}
+	if f.Cursor != "" {
+		var c incidentCursor
+		if err := decodeCursor(f.Cursor, &c); err != nil {
+			return nil, "", err
+		}
+		w.and("(i.reported_at, i.id) < (" + w.arg(c.ReportedAt) + ", " + w.arg(c.ID) + ")")
+	}
+	q := "SELECT i.doc, i.reported_at, i.id FROM incidents i " + w.sql() +
+		" ORDER BY i.reported_at DESC, i.id DESC LIMIT " + strconv.Itoa(limit+1)
+	rows, err := s.pool.Query(ctx, q, w.args...)
+	if err != nil {
+		return nil, "", fmt.Errorf("store: list incidents: %w", err)
+	}
+	var last incidentCursor
+	items = []*incident.Incident{}
+	for rows.Next() {
+		var doc []byte
+		var c incidentCursor
+		if err := rows.Scan(&doc, &c.ReportedAt, &c.ID); err != nil {
+			rows.Close()
+			return nil, "", fmt.Errorf("store: list incidents: %w", err)
+		}
+		if len(items) == limit {
+			next = encodeCursor(last)
+			break
+		}
+		in, err := s.decode(doc)
+		if err != nil {
+			rows.Close()
+			return nil, "", err
+		}
+		items, last = append(items, in), c
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return nil, "", fmt.Errorf("store: list incidents: %w", err)
+	}
+	return items, next, nil
+}
+
+// decode reads a stored snapshot and computes what is computed at read time.
+func (s *Store) decode(doc []byte) (*incident.Incident, error) {
+	in := new(incident.Incident)
+	if err := json.Unmarshal(doc, in); err != nil {
+		return nil, fmt.Errorf("store: decode incident: %w", err)
+	}
+	in.Overdue = in.OverdueAt(s.now())
+	return in, nil
+}
+
+// where builds a WHERE clause with numbered parameters.
+type where struct {
+	conds []string
+	args  []any
+}
+
+// arg adds a parameter and returns its placeholder.
+func (w *where) arg(v any) string {
+	w.args = append(w.args, v)
+	return "$" + strconv.Itoa(len(w.args))
+}
+
+// and adds a condition.
+func (w *where) and(cond string) { w.conds = append(w.conds, cond) }
+
+// sql returns "WHERE c1 AND c2 …", or "" without conditions.
+func (w *where) sql() string {
+	if len(w.conds) == 0 {
+		return ""
+	}
+	return "WHERE " + strings.Join(w.conds, " AND ")
+}

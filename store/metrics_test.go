@@ -1,0 +1,197 @@
+package store
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"github.com/whistle-city/whistle/incident"
+)
+
+const (
+	minute = time.Minute
+	hour   = time.Hour
+	day    = 24 * time.Hour
+)
+
+// metricsFixture builds six incidents with the real domain; every SLA is
+// acknowledge within 1h, resolve within 72h. The period under test is
+// [t0, t0+30d). Expected numbers are worked out by hand in TestMetrics.
+func metricsFixture(t *testing.T, s *Store) {
+	at := func(d time.Duration) time.Time { return t0.Add(d) }
+	ack := func(in *incident.Incident, dept string, d time.Duration) {
+		step(t, s, in, deptActor(dept), incident.Ack{TaskID: taskOf(t, in, dept)}, at(d))
+	}
+	complete := func(in *incident.Incident, dept string, d time.Duration) {
+		step(t, s, in, deptActor(dept), incident.Complete{TaskID: taskOf(t, in, dept), Result: "done"}, at(d))
+	}
+	verify := func(in *incident.Incident, d time.Duration) {
+		step(t, s, in, streetActor(in.Street), incident.Verify{Passed: true}, at(d))
+	}
+	feedback := func(in *incident.Incident, resolved bool, r incident.Rating, d time.Duration) {
+		step(t, s, in, streetActor(in.Street), incident.GiveFeedback{Resolved: resolved, Rating: r}, at(d))
+	}
+
+	// I1, FH, t0: CG (on time twice) and SCJG (late twice); satisfied.
+	i1 := newIncident("I1", "FH", itemCG, at(0))
+	project(t, s, i1)
+	ack(i1, "CG", 30*minute)
+	ack(i1, "SCJG", 2*hour)
+	complete(i1, "CG", day)
+	complete(i1, "SCJG", 4*day)
+	verify(i1, 4*day)
+	feedback(i1, true, incident.RatingSatisfied, 5*day)
+
+	// I2, FH, t0+1h: CG on time; unresolved and unsatisfied at t0+3d, so
+	// reopened: a round-2 CG task created at t0+3d, never acknowledged.
+	i2 := newIncident("I2", "FH", lead("CG"), at(hour))
+	project(t, s, i2)
+	ack(i2, "CG", 90*minute)
+	complete(i2, "CG", 2*day)
+	verify(i2, 2*day)
+	feedback(i2, false, incident.RatingUnsatisfied, 3*day)
+	require.Equal(t, 2, i2.Round)
+	require.Equal(t, incident.StatusDispatched, i2.Status)
+
+	// I3, XY, t0+2h: ZJ never acknowledges.
+	project(t, s, newIncident("I3", "XY", lead("ZJ"), at(2*hour)))
+
+	// I4, FH, t0-10d (before the period): GA handles it then; the return
+	// visit is inside the period (t0+1d), basically satisfied.
+	i4 := newIncident("I4", "FH", lead("GA"), at(-10*day))
+	project(t, s, i4)
+	ack(i4, "GA", -10*day+10*minute)
+	complete(i4, "GA", -9*day)
+	verify(i4, -9*day)
+	feedback(i4, true, incident.RatingBasicallySatisfied, day)
+
+	// I5, XY, t0+3h: CG and SCJG; SCJG returns its task (退单), the street
+	// reassigns it to SW; CG and SW on time; basically satisfied.
+	i5 := newIncident("I5", "XY", itemCG, at(3*hour))
+	project(t, s, i5)
+	ack(i5, "CG", 3*hour+20*minute)
+	step(t, s, i5, deptActor("SCJG"), incident.Return{TaskID: taskOf(t, i5, "SCJG"), Reason: "not ours"}, at(3*hour+30*minute))
+	step(t, s, i5, streetActor("XY"), incident.Reassign{TaskID: taskOf(t, i5, "SCJG"), Department: "SW"}, at(4*hour))
+	ack(i5, "SW", 4*hour+30*minute)
+	complete(i5, "CG", day)
+	complete(i5, "SW", day+hour)
+	verify(i5, day+2*hour)
+	feedback(i5, true, incident.RatingBasicallySatisfied, 2*day)
+
+	// I6, FH, t0+20d: CG late twice; the return visit falls after the period.
+	i6 := newIncident("I6", "FH", lead("CG"), at(20*day))
+	project(t, s, i6)
+	ack(i6, "CG", 20*day+2*hour)
+	complete(i6, "CG", 24*day)
+	verify(i6, 24*day)
+	feedback(i6, true, incident.RatingSatisfied, 31*day)
+}
+
+func TestMetrics(t *testing.T) {
+	ctx := context.Background()
+	now := t0.Add(40 * day)
+	s := newStore(t, &now)
+	metricsFixture(t, s)
+	from, to := t0, t0.Add(30*day)
+
+	// Departments, over tasks created in the period and visits made in it:
+	//
+	//   CG:   tasks I1, I2 r1, I2 r2, I5, I6 = 5 (I4 is GA's)
+	//         acked on time I1, I2 r1, I5 = 3; completed I1, I2 r1, I5, I6 = 4, on time 3 (I6 late)
+	//         visits I1 (resolved, satisfied), I2 r1 (unresolved, unsatisfied), I5 (resolved, basically) = 3
+	//   GA:   no task in the period (I4's is from t0-10d); the visit of I4 counts
+	//   SCJG: tasks I1 (late, completed late), I5 (returned) = 2; visit of I1 only (I5's task was returned)
+	//   SW:   task I5 (reassigned), on time; visit of I5
+	//   ZJ:   task I3, nothing done, no visit: no denominator for the visit rates
+	want := []Metrics{
+		{Key: "CG", Tasks: 5, AckedOnTime: 3, Completed: 4, CompletedOnTime: 3, Feedback: 3, Resolved: 2, Rated: 3, Satisfied: 2,
+			ResponseRate: ptr(0.6), OnTimeResolutionRate: ptr(0.6), ResolutionRate: ptr(2.0 / 3), SatisfactionRate: ptr(2.0 / 3)},
+		{Key: "GA", Feedback: 1, Resolved: 1, Rated: 1, Satisfied: 1,
+			ResolutionRate: ptr(1.0), SatisfactionRate: ptr(1.0), MeetsTarget: true},
+		{Key: "SCJG", Tasks: 2, Completed: 1, Feedback: 1, Resolved: 1, Rated: 1, Satisfied: 1,
+			ResponseRate: ptr(0.0), OnTimeResolutionRate: ptr(0.0), ResolutionRate: ptr(1.0), SatisfactionRate: ptr(1.0), MeetsTarget: true},
+		{Key: "SW", Tasks: 1, AckedOnTime: 1, Completed: 1, CompletedOnTime: 1, Feedback: 1, Resolved: 1, Rated: 1, Satisfied: 1,
+			ResponseRate: ptr(1.0), OnTimeResolutionRate: ptr(1.0), ResolutionRate: ptr(1.0), SatisfactionRate: ptr(1.0), MeetsTarget: true},
+		{Key: "ZJ", Tasks: 1, ResponseRate: ptr(0.0), OnTimeResolutionRate: ptr(0.0)},
+	}
+	got, err := s.DepartmentMetrics(ctx, from, to, 0.95)
+	require.NoError(t, err)
+	assertMetrics(t, want, got)
+
+	// Streets, over their incidents' tasks and visits:
+	//
+	//   FH: tasks I1 CG, I1 SCJG, I2 r1, I2 r2, I6 = 5; acked on time I1 CG, I2 r1 = 2;
+	//       completed I1 CG, I1 SCJG, I2 r1, I6 = 4, on time I1 CG, I2 r1 = 2;
+	//       visits I1, I2, I4 = 3, resolved 2, satisfied 2 (I1, I4)
+	//   XY: tasks I3 ZJ, I5 CG, I5 SCJG (returned), I5 SW = 4; acked on time and
+	//       completed on time I5 CG, I5 SW = 2; visit I5, resolved, basically satisfied
+	want = []Metrics{
+		{Key: "FH", Tasks: 5, AckedOnTime: 2, Completed: 4, CompletedOnTime: 2, Feedback: 3, Resolved: 2, Rated: 3, Satisfied: 2,
+			ResponseRate: ptr(0.4), OnTimeResolutionRate: ptr(0.4), ResolutionRate: ptr(2.0 / 3), SatisfactionRate: ptr(2.0 / 3)},
+		{Key: "XY", Tasks: 4, AckedOnTime: 2, Completed: 2, CompletedOnTime: 2, Feedback: 1, Resolved: 1, Rated: 1, Satisfied: 1,
+			ResponseRate: ptr(0.5), OnTimeResolutionRate: ptr(0.5), ResolutionRate: ptr(1.0), SatisfactionRate: ptr(1.0), MeetsTarget: true},
+	}
+	got, err = s.StreetMetrics(ctx, from, to, 0.95)
+	require.NoError(t, err)
+	assertMetrics(t, want, got)
+
+	// A lower target changes only MeetsTarget.
+	got, err = s.StreetMetrics(ctx, from, to, 0.6)
+	require.NoError(t, err)
+	assert.True(t, got[0].MeetsTarget)
+
+	// The period after: only I6's visit (t0+31d), for CG and FH.
+	got, err = s.DepartmentMetrics(ctx, to, to.Add(30*day), 0.95)
+	require.NoError(t, err)
+	assertMetrics(t, []Metrics{{Key: "CG", Feedback: 1, Resolved: 1, Rated: 1, Satisfied: 1,
+		ResolutionRate: ptr(1.0), SatisfactionRate: ptr(1.0), MeetsTarget: true}}, got)
+
+	// An empty period has no rows.
+	got, err = s.StreetMetrics(ctx, t0.Add(-100*day), t0.Add(-90*day), 0.95)
+	require.NoError(t, err)
+	assert.Empty(t, got)
+
+	// The month's most reported items: I1, I5 (SR-001); I2, I6 (D-CG); I3 (D-ZJ).
+	items, err := s.TopItems(ctx, from, to, "", 0)
+	require.NoError(t, err)
+	assert.Equal(t, []ItemCount{{"D-CG", "事项 CG", 2}, {"SR-001", "占道经营", 2}, {"D-ZJ", "事项 ZJ", 1}}, items)
+	items, err = s.TopItems(ctx, from, to, "XY", 1)
+	require.NoError(t, err)
+	assert.Equal(t, []ItemCount{{"D-ZJ", "事项 ZJ", 1}}, items)
+}
+
+// assertMetrics compares metrics, rates within a rounding error.
+func assertMetrics(t *testing.T, want, got []Metrics) {
+	t.Helper()
+	require.Len(t, got, len(want), "keys: %v", keys(got))
+	for i := range want {
+		w, g := want[i], got[i]
+		for _, r := range []struct {
+			name string
+			w, g **float64
+		}{
+			{"ResponseRate", &w.ResponseRate, &g.ResponseRate},
+			{"OnTimeResolutionRate", &w.OnTimeResolutionRate, &g.OnTimeResolutionRate},
+			{"ResolutionRate", &w.ResolutionRate, &g.ResolutionRate},
+			{"SatisfactionRate", &w.SatisfactionRate, &g.SatisfactionRate},
+		} {
+			if *r.w == nil {
+				assert.Nil(t, *r.g, "%s %s", w.Key, r.name)
+			} else if assert.NotNil(t, *r.g, "%s %s", w.Key, r.name) {
+				assert.InDelta(t, **r.w, **r.g, 1e-9, "%s %s", w.Key, r.name)
+			}
+			*r.w, *r.g = nil, nil
+		}
+		assert.Equal(t, w, g)
+	}
+}
+
+func keys(ms []Metrics) []string {
+	out := make([]string, len(ms))
+	for i, m := range ms {
+		out[i] = m.Key
+	}
+	return out
+}

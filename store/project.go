@@ -1,0 +1,281 @@
+package store
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/whistle-city/whistle/incident"
+)
+
+// CreateReceived records a just-accepted report as an incident in status
+// "received" (Version 0, no tasks, empty timeline), so that GET right after
+// the 202 never answers 404. idemKey ("" = none) is unique per reporter: a
+// second call with the same (r.Reporter, idemKey) creates nothing and returns
+// the first incident's id with created=false. A second call with the same
+// r.IncidentID likewise returns created=false.
+func (s *Store) CreateReceived(ctx context.Context, r incident.Report, item incident.Item, idemKey string) (id string, created bool, err error) {
+	if r.IncidentID == "" {
+		return "", false, incident.Invalid("incident_id", "incident id is required")
+	}
+	in := &incident.Incident{
+		ID: r.IncidentID, Status: incident.StatusReceived, Category: r.Category, Item: item, Tier: item.Tier,
+		Street: r.Street, Community: r.Community, Grid: r.Grid, Description: r.Description,
+		Location: r.Location, Photos: r.Photos, OccurredAt: r.OccurredAt, ReportedAt: r.ReportedAt,
+		Reporter: r.Reporter, Round: 1, Tasks: []*incident.Task{}, Timeline: []incident.Entry{},
+		UpdatedAt: r.ReportedAt,
+	}
+	if in.Photos == nil {
+		in.Photos = []string{}
+	}
+	doc, err := json.Marshal(in)
+	if err != nil {
+		return "", false, fmt.Errorf("store: encode incident %s: %w", in.ID, err)
+	}
+	doc = cleanJSON(doc)
+	var key *string
+	if idemKey != "" {
+		k := clean(idemKey)
+		key = &k
+	}
+	// A conflict on either the id or (reporter, key) means the report is
+	// already here. The loop covers the rare case where the first
+	// incident is deleted (DeleteReceived) between the insert and the look-up.
+	for range 3 {
+		err = s.pool.QueryRow(ctx, `
+INSERT INTO incidents (id, status, category, item_name, tier, street, community, grid, reporter,
+                       idempotency_key, reported_at, updated_at, version, round, doc)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $11, 0, 1, $12)
+ON CONFLICT DO NOTHING
+RETURNING id`,
+			in.ID, in.Status, clean(in.Category), clean(item.Name), in.Tier, clean(in.Street), clean(in.Community),
+			clean(in.Grid), clean(in.Reporter), key, in.ReportedAt, doc).Scan(&id)
+		if err == nil {
+			return id, true, nil
+		}
+		if !errors.Is(err, pgx.ErrNoRows) {
+			return "", false, fmt.Errorf("store: create incident %s: %w", in.ID, err)
+		}
+		// The idempotency key decides first; the id is the fallback for a
+		// call without a key (or a report projected before it was received).
+		err = s.pool.QueryRow(ctx, `
+SELECT id FROM (
+    SELECT id, 0 AS pref FROM incidents WHERE reporter = $1 AND idempotency_key = $2
+    UNION ALL
+    SELECT id, 1 FROM incidents WHERE id = $3
+) m ORDER BY pref LIMIT 1`, clean(in.Reporter), key, in.ID).Scan(&id)
+		if err == nil {
+			return id, false, nil
+		}
+		if !errors.Is(err, pgx.ErrNoRows) {
+			return "", false, fmt.Errorf("store: look up incident by idempotency key: %w", err)
+		}
+	}
+	return "", false, fmt.Errorf("store: create incident %s: it kept conflicting and vanishing", in.ID)
+}
+
+// DeleteReceived removes an incident that is still at Version 0: the
+// compensation when publishing its report failed. Deleting an incident that
+// does not exist is not an error; one the workflow has already projected is
+// left alone and answered with a CodeConflict *incident.Error.
+func (s *Store) DeleteReceived(ctx context.Context, id string) error {
+	var version int
+	err := s.pool.QueryRow(ctx, `
+WITH d AS (DELETE FROM incidents WHERE id = $1 AND version = 0 RETURNING id)
+SELECT coalesce((SELECT 0 FROM d), (SELECT version FROM incidents WHERE id = $1), 0)`, id).Scan(&version)
+	if err != nil {
+		return fmt.Errorf("store: delete incident %s: %w", id, err)
+	}
+	if version > 0 {
+		return incident.Conflict("", "incident %s is already at version %d: not deleted", id, version)
+	}
+	return nil
+}
+
+// Project stores the snapshot in: the incident row, every task, the
+// timeline entries not stored yet (by (incident id, seq)) and the latest
+// feedback, all in one transaction. It applies only a snapshot newer than the
+// stored one (in.Version greater); an older or equal one is a no-op, not an
+// error, so a retried or late activity cannot move an incident backwards.
+// The row's idempotency key, written by CreateReceived, is kept.
+func (s *Store) Project(ctx context.Context, in *incident.Incident) error {
+	if in == nil || in.ID == "" {
+		return incident.Invalid("id", "a snapshot with an incident id is required")
+	}
+	snap := *in
+	snap.Overdue = false // computed at read time, never stored
+	doc, err := json.Marshal(&snap)
+	if err != nil {
+		return fmt.Errorf("store: encode incident %s: %w", in.ID, err)
+	}
+	doc = cleanJSON(doc)
+
+	// One batch is one round trip and runs as one implicit transaction.
+	// The incident upsert changes the row only when the snapshot is newer;
+	// every later statement is guarded by "the stored version is this
+	// snapshot's", which is false when an equal-or-newer snapshot was
+	// already there (then re-applying it changes nothing anyway) and false
+	// when a newer one arrived concurrently (the row lock orders them).
+	b := &pgx.Batch{}
+	b.Queue(`
+INSERT INTO incidents AS i (id, status, category, item_name, tier, street, community, grid, reporter,
+                            reported_at, updated_at, closed_at, version, round, escalation_level,
+                            reopen_count, overdue_from, doc)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)
+ON CONFLICT (id) DO UPDATE SET
+    status = EXCLUDED.status, category = EXCLUDED.category, item_name = EXCLUDED.item_name,
+    tier = EXCLUDED.tier, street = EXCLUDED.street, community = EXCLUDED.community, grid = EXCLUDED.grid,
+    reporter = EXCLUDED.reporter, reported_at = EXCLUDED.reported_at, updated_at = EXCLUDED.updated_at,
+    closed_at = EXCLUDED.closed_at, version = EXCLUDED.version, round = EXCLUDED.round,
+    escalation_level = EXCLUDED.escalation_level, reopen_count = EXCLUDED.reopen_count,
+    overdue_from = EXCLUDED.overdue_from, doc = EXCLUDED.doc
+WHERE i.version < EXCLUDED.version`,
+		in.ID, in.Status, clean(in.Category), clean(in.Item.Name), in.Tier, clean(in.Street), clean(in.Community),
+		clean(in.Grid), clean(in.Reporter), in.ReportedAt, in.UpdatedAt, in.ClosedAt, in.Version, in.Round, in.EscalationLevel,
+		in.ReopenCount, overdueFrom(in), doc)
+
+	if len(in.Tasks) > 0 {
+		queueTasks(b, in)
+	}
+	if len(in.Timeline) > 0 {
+		queueTimeline(b, in)
+	}
+	if fb := in.Feedback; fb != nil {
+		var rating *string
+		if fb.Rating != "" {
+			r := clean(string(fb.Rating))
+			rating = &r
+		}
+		b.Queue(`
+INSERT INTO feedback (incident_id, round, resolved, rating, comment, by_actor, at)
+SELECT $1, $2, $3, $4, $5, $6, $7
+WHERE (SELECT version FROM incidents WHERE id = $1) = $8
+ON CONFLICT (incident_id, round) DO UPDATE SET
+    resolved = EXCLUDED.resolved, rating = EXCLUDED.rating, comment = EXCLUDED.comment,
+    by_actor = EXCLUDED.by_actor, at = EXCLUDED.at`,
+			in.ID, fb.Round, fb.Resolved, rating, clean(fb.Comment), clean(fb.By), fb.At, in.Version)
+	}
+	if err := s.pool.SendBatch(ctx, b).Close(); err != nil {
+		return fmt.Errorf("store: project incident %s version %d: %w", in.ID, in.Version, err)
+	}
+	return nil
+}
+
+func queueTasks(b *pgx.Batch, in *incident.Incident) {
+	n := len(in.Tasks)
+	var (
+		ids, deps, roles, statuses, results, reasons, reassigned = make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n)
+		rounds, levels, ranks                                    = make([]int32, n), make([]int32, n), make([]int16, n)
+		created, ackDue, resolveDue                              = make([]time.Time, n), make([]time.Time, n), make([]time.Time, n)
+		ackedAt, completedAt                                     = make([]*time.Time, n), make([]*time.Time, n)
+		ackOver, resolveOver                                     = make([]bool, n), make([]bool, n)
+		keys                                                     = make([]int64, n)
+	)
+	for i, t := range in.Tasks {
+		ids[i], deps[i], roles[i], statuses[i] = t.ID, clean(t.Department), string(t.Role), string(t.Status)
+		results[i], reasons[i], reassigned[i] = clean(t.Result), clean(t.ReturnReason), t.ReassignedTo
+		rounds[i], levels[i] = int32(t.Round), int32(t.EscalationLevel)
+		created[i], ackDue[i], resolveDue[i] = t.CreatedAt, t.AckDue, t.ResolveDue
+		ackedAt[i], completedAt[i] = t.AckedAt, t.CompletedAt
+		ackOver[i], resolveOver[i] = t.AckOverdue, t.ResolveOverdue
+		r, k := inboxOrder(t)
+		ranks[i], keys[i] = r, k
+	}
+	b.Queue(`
+INSERT INTO tasks (id, incident_id, department, street, category, role, status, round, created_at,
+                   ack_due, resolve_due, acked_at, completed_at, result, return_reason, reassigned_to,
+                   escalation_level, ack_overdue, resolve_overdue, inbox_rank, inbox_key)
+SELECT t.id, $1, t.department, $2, $3, t.role, t.status, t.round, t.created_at,
+       t.ack_due, t.resolve_due, t.acked_at, t.completed_at, t.result, t.return_reason, t.reassigned_to,
+       t.escalation_level, t.ack_overdue, t.resolve_overdue, t.inbox_rank, t.inbox_key
+FROM unnest($5::text[], $6::text[], $7::text[], $8::text[], $9::int[], $10::timestamptz[],
+            $11::timestamptz[], $12::timestamptz[], $13::timestamptz[], $14::timestamptz[],
+            $15::text[], $16::text[], $17::text[], $18::int[], $19::bool[], $20::bool[],
+            $21::smallint[], $22::bigint[])
+     AS t(id, department, role, status, round, created_at, ack_due, resolve_due, acked_at, completed_at,
+          result, return_reason, reassigned_to, escalation_level, ack_overdue, resolve_overdue,
+          inbox_rank, inbox_key)
+WHERE (SELECT version FROM incidents WHERE id = $1) = $4
+ON CONFLICT (id) DO UPDATE SET
+    department = EXCLUDED.department, street = EXCLUDED.street, category = EXCLUDED.category,
+    role = EXCLUDED.role, status = EXCLUDED.status, round = EXCLUDED.round,
+    created_at = EXCLUDED.created_at, ack_due = EXCLUDED.ack_due, resolve_due = EXCLUDED.resolve_due,
+    acked_at = EXCLUDED.acked_at, completed_at = EXCLUDED.completed_at, result = EXCLUDED.result,
+    return_reason = EXCLUDED.return_reason, reassigned_to = EXCLUDED.reassigned_to,
+    escalation_level = EXCLUDED.escalation_level, ack_overdue = EXCLUDED.ack_overdue,
+    resolve_overdue = EXCLUDED.resolve_overdue, inbox_rank = EXCLUDED.inbox_rank,
+    inbox_key = EXCLUDED.inbox_key`,
+		in.ID, clean(in.Street), clean(in.Category), in.Version,
+		ids, deps, roles, statuses, rounds, created, ackDue, resolveDue, ackedAt, completedAt,
+		results, reasons, reassigned, levels, ackOver, resolveOver, ranks, keys)
+}
+
+func queueTimeline(b *pgx.Batch, in *incident.Incident) {
+	n := len(in.Timeline)
+	var (
+		seqs, levels                                  = make([]int32, n), make([]int32, n)
+		at                                            = make([]time.Time, n)
+		types, actors, notes, taskIDs, deps, statuses = make([]string, n), make([]string, n), make([]string, n), make([]*string, n), make([]*string, n), make([]*string, n)
+	)
+	for i, e := range in.Timeline {
+		seqs[i], levels[i], at[i] = int32(e.Seq), int32(e.Level), e.At
+		types[i], actors[i], notes[i] = e.Type, clean(e.Actor), clean(e.Note)
+		taskIDs[i], deps[i], statuses[i] = nonEmpty(e.TaskID), nonEmpty(clean(e.Department)), nonEmpty(string(e.Status))
+	}
+	b.Queue(`
+INSERT INTO timeline (incident_id, seq, at, type, actor, note, task_id, department, status, level)
+SELECT $1, e.seq, e.at, e.type, e.actor, e.note, e.task_id, e.department, e.status, e.level
+FROM unnest($3::int[], $4::timestamptz[], $5::text[], $6::text[], $7::text[], $8::text[],
+            $9::text[], $10::text[], $11::int[])
+     AS e(seq, at, type, actor, note, task_id, department, status, level)
+WHERE (SELECT version FROM incidents WHERE id = $1) = $2
+ON CONFLICT (incident_id, seq) DO NOTHING`,
+		in.ID, in.Version, seqs, at, types, actors, notes, taskIDs, deps, statuses, levels)
+}
+
+// overdueFrom is the instant after which in counts as overdue
+// (incident.Incident.OverdueAt): the earliest running deadline of its open
+// tasks while it is dispatched; nil when no clock runs.
+func overdueFrom(in *incident.Incident) *time.Time {
+	if in.Status != incident.StatusDispatched {
+		return nil
+	}
+	var first *time.Time
+	consider := func(t time.Time) {
+		if first == nil || t.Before(*first) {
+			first = &t
+		}
+	}
+	for _, t := range in.Tasks {
+		switch t.Status {
+		case incident.TaskPendingAck:
+			consider(t.AckDue)
+			consider(t.ResolveDue)
+		case incident.TaskAcknowledged:
+			consider(t.ResolveDue)
+		}
+	}
+	return first
+}
+
+// inboxOrder is a task's place in its department's inbox: open tasks first
+// (rank 0) by nearest deadline, the others (rank 1) newest first.
+func inboxOrder(t *incident.Task) (rank int16, key int64) {
+	switch t.Status {
+	case incident.TaskPendingAck:
+		return 0, t.AckDue.UnixMicro()
+	case incident.TaskAcknowledged:
+		return 0, t.ResolveDue.UnixMicro()
+	}
+	return 1, -t.CreatedAt.UnixMicro()
+}
+
+func nonEmpty(s string) *string {
+	if s == "" {
+		return nil
+	}
+	return &s
+}
