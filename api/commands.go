@@ -1,0 +1,252 @@
+package api
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"time"
+
+	"github.com/danielgtaylor/huma/v2"
+	"go.temporal.io/api/serviceerror"
+	"go.temporal.io/sdk/client"
+
+	"github.com/whistle-city/whistle/incident"
+	"github.com/whistle-city/whistle/workflows"
+)
+
+// Request bodies of the commands (DESIGN.md §4).
+type (
+	// ResolveRequest is the body of POST /v1/incidents/{id}/resolve.
+	ResolveRequest struct {
+		Note string `json:"note" minLength:"1" doc:"How it was handled; at most 2000 bytes."`
+	}
+	// EscalateRequest is the body of POST /v1/incidents/{id}/escalate.
+	EscalateRequest struct {
+		Note string `json:"note" minLength:"1" doc:"Why the community cannot handle it; at most 2000 bytes."`
+	}
+	// WhistleRequest is the body of POST /v1/incidents/{id}/whistle.
+	WhistleRequest struct {
+		Departments []string `json:"departments,omitempty" maxItems:"50" doc:"Department codes to call, the first as lead; default: the item's lead and cooperating departments."`
+		Note        string   `json:"note,omitempty" doc:"Instructions for the departments."`
+	}
+	// AckRequest is the (optional) body of POST /v1/tasks/{id}/ack.
+	AckRequest struct {
+		Note string `json:"note,omitempty" doc:"Optional note."`
+	}
+	// CompleteRequest is the body of POST /v1/tasks/{id}/complete.
+	CompleteRequest struct {
+		Result string `json:"result" minLength:"1" doc:"What was done; at most 2000 bytes."`
+		Note   string `json:"note,omitempty" doc:"Optional note."`
+	}
+	// ReturnRequest is the body of POST /v1/tasks/{id}/return.
+	ReturnRequest struct {
+		Reason string `json:"reason" minLength:"1" doc:"Why this is not the department's responsibility (退单)."`
+	}
+	// ReassignRequest is the body of POST /v1/tasks/{id}/reassign.
+	ReassignRequest struct {
+		Department string `json:"department" minLength:"1" maxLength:"64" doc:"Code of the department that takes the returned task over."`
+	}
+	// VerifyRequest is the body of POST /v1/incidents/{id}/verify.
+	VerifyRequest struct {
+		Passed bool   `json:"passed" doc:"Whether the on-site check (核查) found the work done; false sends the tasks back for rework."`
+		Note   string `json:"note,omitempty" doc:"Optional note."`
+	}
+	// FeedbackRequest is the body of POST /v1/incidents/{id}/feedback.
+	FeedbackRequest struct {
+		Resolved bool            `json:"resolved" doc:"Whether the resident says the problem is solved."`
+		Rating   incident.Rating `json:"rating" enum:"satisfied,basically_satisfied,unsatisfied" doc:"The resident's satisfaction; unsatisfied (or not resolved) reopens the incident (重办)."`
+		Comment  string          `json:"comment,omitempty" doc:"The resident's words."`
+	}
+)
+
+// DefaultUpdateTimeout bounds how long a command waits for the workflow's answer;
+// past it the API answers 503 (the command may still take effect).
+const DefaultUpdateTimeout = 30 * time.Second
+
+type commandInput[B any] struct {
+	ID   string `path:"id" maxLength:"200"`
+	Body B
+}
+
+func (s *Server) registerCommands() {
+	gw, st, dep := incident.RoleGridWorker, incident.RoleStreet, incident.RoleDepartment
+	registerCommand(s, huma.Operation{
+		OperationID: "resolveIncident", Path: "/v1/incidents/{id}/resolve", Summary: "Resolve without departments",
+		Description: "The grid worker (community-tier incident of its grid) or the street handles the incident itself; it moves on to the return visit.",
+	}, []incident.Role{gw, st}, false, func(_ string, b ResolveRequest) incident.Resolve {
+		return incident.Resolve{Note: b.Note}
+	})
+	registerCommand(s, huma.Operation{
+		OperationID: "escalateIncident", Path: "/v1/incidents/{id}/escalate", Summary: "Escalate to the street",
+		Description: "The community cannot handle it: up to the street (triage).",
+	}, []incident.Role{gw}, false, func(_ string, b EscalateRequest) incident.Escalate {
+		return incident.Escalate{Note: b.Note}
+	})
+	registerCommand(s, huma.Operation{
+		OperationID: "whistleIncident", Path: "/v1/incidents/{id}/whistle", Summary: "Whistle departments (吹哨)",
+		Description: "The street calls departments; each gets a task with acknowledgement and resolution deadlines.",
+	}, []incident.Role{st}, false, func(_ string, b WhistleRequest) incident.Whistle {
+		return incident.Whistle{Departments: b.Departments, Note: b.Note}
+	})
+	registerCommand(s, huma.Operation{
+		OperationID: "verifyIncident", Path: "/v1/incidents/{id}/verify", Summary: "Verify on site (核查)",
+		Description: "After every task is completed: passed moves on to the return visit, failed sends the tasks back for rework.",
+	}, []incident.Role{gw, st}, false, func(_ string, b VerifyRequest) incident.Verify {
+		return incident.Verify{Passed: b.Passed, Note: b.Note}
+	})
+	registerCommand(s, huma.Operation{
+		OperationID: "recordFeedback", Path: "/v1/incidents/{id}/feedback", Summary: "Record the return visit (回访)",
+		Description: "Satisfied or basically satisfied and resolved closes the incident; otherwise it is reopened (重办) up to the district's limit.",
+	}, []incident.Role{st}, false, func(_ string, b FeedbackRequest) incident.GiveFeedback {
+		return incident.GiveFeedback{Resolved: b.Resolved, Rating: b.Rating, Comment: b.Comment}
+	})
+	registerCommand(s, huma.Operation{
+		OperationID: "ackTask", Path: "/v1/tasks/{id}/ack", Summary: "Acknowledge a task (报到)",
+		Description: "The department reports in on its own task. The body is optional.",
+	}, []incident.Role{dep}, true, func(id string, b *AckRequest) incident.Ack {
+		c := incident.Ack{TaskID: id}
+		if b != nil {
+			c.Note = b.Note
+		}
+		return c
+	})
+	registerCommand(s, huma.Operation{
+		OperationID: "completeTask", Path: "/v1/tasks/{id}/complete", Summary: "Complete a task",
+		Description: "The department has done its acknowledged task.",
+	}, []incident.Role{dep}, true, func(id string, b CompleteRequest) incident.Complete {
+		return incident.Complete{TaskID: id, Result: b.Result, Note: b.Note}
+	})
+	registerCommand(s, huma.Operation{
+		OperationID: "returnTask", Path: "/v1/tasks/{id}/return", Summary: "Return a task (退单)",
+		Description: "The department disputes responsibility; the street arbitrates with reassign.",
+	}, []incident.Role{dep}, true, func(id string, b ReturnRequest) incident.Return {
+		return incident.Return{TaskID: id, Reason: b.Reason}
+	})
+	registerCommand(s, huma.Operation{
+		OperationID: "reassignTask", Path: "/v1/tasks/{id}/reassign", Summary: "Reassign a returned task",
+		Description: "The street gives a returned task to another department.",
+	}, []incident.Role{st}, true, func(id string, b ReassignRequest) incident.Reassign {
+		return incident.Reassign{TaskID: id, Department: b.Department}
+	})
+}
+
+// registerCommand registers one command endpoint: POST op.Path with body B,
+// turned into the command C by build (given the path id), sent to the
+// incident's workflow. onTask says the path id is a task id.
+func registerCommand[B any, C incident.Command](s *Server, op huma.Operation, roles []incident.Role, onTask bool, build func(id string, b B) C) {
+	op.Method = http.MethodPost
+	op.MaxBodyBytes = MaxCommandBytes
+	op.Tags = []string{"Commands"}
+	op.Description += " Answers the incident after the command. A state that does not fit answers 409 with " +
+		"`current_status`; an incident still `received` answers 409 with Retry-After: 1."
+	op.Errors = []int{http.StatusBadRequest, http.StatusNotFound, http.StatusConflict, http.StatusRequestEntityTooLarge,
+		http.StatusUnprocessableEntity, http.StatusServiceUnavailable}
+	defer func() { // name the path id for what it is on this path
+		doc := "Incident id."
+		if onTask {
+			doc = "Task id."
+		}
+		if pi := s.api.OpenAPI().Paths[op.Path]; pi != nil && pi.Post != nil {
+			for _, p := range pi.Post.Parameters {
+				if p.Name == "id" && p.In == "path" {
+					p.Description = doc
+				}
+			}
+		}
+	}()
+	huma.Register(s.api, secured(op, roles...), func(ctx context.Context, in *commandInput[B]) (*incidentOutput, error) {
+		incidentID := in.ID
+		if onTask {
+			if incidentID = incident.IncidentOfTask(in.ID); incidentID == "" {
+				return nil, newProblem(http.StatusNotFound, "no task %s", in.ID)
+			}
+		}
+		return runCommand(ctx, s, incidentID, build(in.ID, in.Body))
+	})
+}
+
+// runCommand sends cmd to the workflow of incident id as a Temporal Update
+// and answers the incident after it. The read model is consulted first: an
+// unknown incident is 404, a finished one 409, one still received 409 with
+// Retry-After; references to departments are checked against the
+// jurisdiction (422). The workflow's validator decides everything else.
+func runCommand[C incident.Command](ctx context.Context, s *Server, id string, cmd C) (*incidentOutput, error) {
+	a := actorFrom(ctx)
+	in, err := s.cfg.Store.Incident(ctx, id)
+	if err != nil {
+		return nil, s.fail(ctx, err, "path", "read the incident")
+	}
+	switch {
+	case in.Status.Terminal():
+		return nil, conflict(string(in.Status), "incident %s is %s and takes no more commands", in.ID, in.Status)
+	case in.Status == incident.StatusReceived:
+		return nil, conflict(string(in.Status), "incident %s is still being dispatched: retry in a moment", in.ID).
+			withHeader("Retry-After", "1")
+	}
+	if err := s.checkReferences(cmd); err != nil {
+		return nil, err
+	}
+	if s.cfg.Temporal == nil {
+		return nil, unavailable("commands are not available: no Temporal client configured")
+	}
+	uctx, cancel := context.WithTimeout(ctx, s.cfg.UpdateTimeout)
+	defer cancel()
+	h, err := s.cfg.Temporal.UpdateWorkflow(uctx, client.UpdateWorkflowOptions{
+		WorkflowID:   id,
+		UpdateName:   cmd.Name(),
+		Args:         []any{workflows.UpdateInput[C]{Actor: a, Command: cmd}},
+		WaitForStage: client.WorkflowUpdateStageCompleted,
+	})
+	var res workflows.Result
+	if err == nil {
+		err = h.Get(uctx, &res)
+	}
+	if err != nil {
+		return nil, s.refused(ctx, in, cmd.Name(), err)
+	}
+	res.Overdue = res.OverdueAt(s.now())
+	return &incidentOutput{Body: &res}, nil
+}
+
+// checkReferences checks the departments a command names against the
+// jurisdiction.
+func (s *Server) checkReferences(cmd incident.Command) error {
+	j := s.jur()
+	switch c := any(cmd).(type) {
+	case incident.Whistle:
+		for i, d := range c.Departments {
+			if _, ok := j.Department(d); !ok {
+				return invalidField(fmt.Sprintf("body.departments[%d]", i), "unknown department %q", d)
+			}
+		}
+	case incident.Reassign:
+		if _, ok := j.Department(c.Department); !ok {
+			return invalidField("body.department", "unknown department %q", c.Department)
+		}
+	}
+	return nil
+}
+
+// refused turns the error of an Update into the answer: a refusal by the
+// workflow's validator through fromDomain; a workflow Temporal does not know
+// or that has finished as 409 with the status the read model has; anything
+// else, an infrastructure failure, as 503.
+func (s *Server) refused(ctx context.Context, in *incident.Incident, cmd string, err error) error {
+	var nf *serviceerror.NotFound
+	if errors.As(err, &nf) {
+		return conflict(string(in.Status), "incident %s takes no commands now (its workflow is not running)", in.ID)
+	}
+	de := workflows.AsDomainError(err)
+	if de == nil {
+		s.log.WarnContext(ctx, "update failed", "incident", in.ID, "update", cmd, "err", err)
+		if errors.Is(err, context.DeadlineExceeded) {
+			return unavailable("the command was not confirmed within %s; it may still take effect: read the incident before retrying", s.cfg.UpdateTimeout)
+		}
+		return unavailable("the command could not be delivered; retry")
+	}
+	if de.Code == incident.CodeConflict && de.Status == "" {
+		de.Status = string(in.Status)
+	}
+	return fromDomain(de, "body")
+}

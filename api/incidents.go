@@ -1,0 +1,136 @@
+package api
+
+import (
+	"context"
+	"net/http"
+
+	"github.com/danielgtaylor/huma/v2"
+
+	"github.com/whistle-city/whistle/incident"
+	"github.com/whistle-city/whistle/store"
+)
+
+// readers are the roles that may read incidents (each within its scope).
+var readers = []incident.Role{incident.RoleGridWorker, incident.RoleStreet, incident.RoleDepartment, incident.RoleDistrict, incident.RoleAdmin}
+
+type incidentPath struct {
+	ID string `path:"id" maxLength:"200" doc:"Incident id."`
+}
+
+type incidentOutput struct {
+	Body *incident.Incident
+}
+
+// IncidentPage is a page of incidents.
+type IncidentPage struct {
+	Items      []*incident.Incident `json:"items"`
+	NextCursor string               `json:"next_cursor" doc:"Pass as cursor to get the next page; empty on the last page."`
+}
+
+type listIncidentsInput struct {
+	Status     string       `query:"status" enum:"received,community,triage,dispatched,verifying,awaiting_feedback,suspended,closed,rejected" doc:"Only incidents in this status."`
+	Street     string       `query:"street" maxLength:"64" doc:"Only incidents of this street (a street user may only give its own)."`
+	Department string       `query:"department" maxLength:"64" doc:"Only incidents with a task of this department (a department user may only give its own)."`
+	Grid       string       `query:"grid" maxLength:"64" doc:"Only incidents of this grid (a grid worker may only give its own)."`
+	Overdue    OptionalBool `query:"overdue" doc:"Only incidents that are (true) or are not (false) overdue now."`
+	Limit      int          `query:"limit" minimum:"1" maximum:"200" default:"50" doc:"Page size."`
+	Cursor     string       `query:"cursor" maxLength:"1000" doc:"next_cursor of the previous page."`
+}
+
+type listIncidentsOutput struct {
+	Body IncidentPage
+}
+
+func (s *Server) registerIncidents() {
+	huma.Register(s.api, secured(huma.Operation{
+		OperationID: "getIncident", Method: http.MethodGet, Path: "/v1/incidents/{id}", Tags: []string{"Incidents"},
+		Summary: "Get an incident",
+		Description: "The incident with its tasks and timeline. Right after the 202 of a report it exists (at least as " +
+			"`received`). A grid worker reads its grid's incidents, a street its street's, a department those it has " +
+			"a task on, district and admin all; any other incident answers 404.",
+		Errors: []int{http.StatusNotFound},
+	}, readers...), s.getIncident)
+
+	huma.Register(s.api, secured(huma.Operation{
+		OperationID: "listIncidents", Method: http.MethodGet, Path: "/v1/incidents", Tags: []string{"Incidents"},
+		Summary: "List incidents",
+		Description: "Incidents newest first, filtered, a page at a time. The caller's scope is always applied: a grid " +
+			"worker sees its grid, a street its street, a department the incidents it has tasks on; asking for " +
+			"another grid, street or department answers 403.",
+		Errors: []int{http.StatusUnprocessableEntity},
+	}, readers...), s.listIncidents)
+}
+
+func (s *Server) getIncident(ctx context.Context, in *incidentPath) (*incidentOutput, error) {
+	a := actorFrom(ctx)
+	inc, err := s.cfg.Store.Incident(ctx, in.ID)
+	if err != nil {
+		return nil, s.fail(ctx, err, "path", "read the incident")
+	}
+	if !canRead(a, inc) {
+		return nil, newProblem(http.StatusNotFound, "no incident %s", in.ID)
+	}
+	inc.Overdue = inc.OverdueAt(s.now())
+	return &incidentOutput{Body: inc}, nil
+}
+
+// canRead reports whether actor a may read incident in: its own grid, its own
+// street, an incident it has a task on, or anything for district and admin.
+func canRead(a incident.Actor, in *incident.Incident) bool {
+	switch a.Role {
+	case incident.RoleGridWorker:
+		return in.Grid == a.Org
+	case incident.RoleStreet:
+		return in.Street == a.Org
+	case incident.RoleDepartment:
+		for _, t := range in.Tasks {
+			if t.Department == a.Org {
+				return true
+			}
+		}
+		return false
+	case incident.RoleDistrict, incident.RoleAdmin:
+		return true
+	}
+	return false
+}
+
+func (s *Server) listIncidents(ctx context.Context, in *listIncidentsInput) (*listIncidentsOutput, error) {
+	a := actorFrom(ctx)
+	f := store.IncidentFilter{
+		Status: in.Status, Street: in.Street, Department: in.Department, Grid: in.Grid,
+		Overdue: in.Overdue.Ptr(), Limit: in.Limit, Cursor: in.Cursor,
+	}
+	// The caller's scope is forced on top of its filters.
+	scope := func(field *string, name string) error {
+		if *field != "" && *field != a.Org {
+			return newProblem(http.StatusForbidden, "%s %s may not list incidents of %s %s", a.Role, a.Org, name, *field)
+		}
+		*field = a.Org
+		return nil
+	}
+	var err error
+	switch a.Role {
+	case incident.RoleGridWorker:
+		err = scope(&f.Grid, "grid")
+	case incident.RoleStreet:
+		err = scope(&f.Street, "street")
+	case incident.RoleDepartment:
+		err = scope(&f.Department, "department")
+	}
+	if err != nil {
+		return nil, err
+	}
+	items, next, err := s.cfg.Store.Incidents(ctx, f)
+	if err != nil {
+		return nil, s.fail(ctx, err, "query", "list incidents")
+	}
+	now := s.now()
+	for _, it := range items {
+		it.Overdue = it.OverdueAt(now)
+	}
+	if items == nil {
+		items = []*incident.Incident{}
+	}
+	return &listIncidentsOutput{Body: IncidentPage{Items: items, NextCursor: next}}, nil
+}

@@ -1,0 +1,35 @@
+package api
+
+import (
+	"context"
+	"time"
+
+	"github.com/whistle-city/whistle/incident"
+	"github.com/whistle-city/whistle/store"
+)
+
+// Store is what the API reads and writes in Postgres; *store.Store
+// implements it.
+type Store interface {
+	// CreateReceived records an accepted report as an incident in status
+	// received. A second call with the same reporter and idemKey creates
+	// nothing and returns the first incident's id with created false.
+	CreateReceived(ctx context.Context, r incident.Report, item incident.Item, idemKey string) (id string, created bool, err error)
+	// DeleteReceived removes an incident still at version 0 (the workflow
+	// has not projected it); one already projected is a CodeConflict error.
+	DeleteReceived(ctx context.Context, id string) error
+	// Incident returns an incident; an unknown id is a CodeNotFound error.
+	Incident(ctx context.Context, id string) (*incident.Incident, error)
+	// Incidents lists incidents newest first, a page at a time.
+	Incidents(ctx context.Context, f store.IncidentFilter) ([]*incident.Incident, string, error)
+	// Tasks lists tasks in inbox order, a page at a time.
+	Tasks(ctx context.Context, f store.TaskFilter) ([]store.TaskRow, string, error)
+	// DepartmentMetrics returns the 三率 of every department over [from, to).
+	DepartmentMetrics(ctx context.Context, from, to time.Time, target float64) ([]store.Metrics, error)
+	// StreetMetrics returns the 三率 of every street over [from, to).
+	StreetMetrics(ctx context.Context, from, to time.Time, target float64) ([]store.Metrics, error)
+	// Ping checks that the database answers.
+	Ping(ctx context.Context) error
+}
+
+var _ Store = (*store.Store)(nil)
