@@ -1,0 +1,200 @@
+// Package dispatcher is the consumer of GRID_REPORTS that starts one
+// IncidentWorkflow per grid report (DESIGN.md §2). It is idempotent: the
+// workflow id is the incident id, so a redelivered message or a report sent
+// twice never starts a second workflow.
+package dispatcher
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/trace"
+	enumspb "go.temporal.io/api/enums/v1"
+	"go.temporal.io/api/serviceerror"
+	"go.temporal.io/sdk/client"
+
+	"github.com/whistle-city/whistle/bus"
+	"github.com/whistle-city/whistle/incident"
+	"github.com/whistle-city/whistle/jurisdiction"
+	"github.com/whistle-city/whistle/workflows"
+)
+
+// DeadLetterName is the last token of the dispatcher's dead-letter subject,
+// whistle.deadletter.reports.
+const DeadLetterName = "reports"
+
+// Defaults of the Dispatcher's consumer.
+const (
+	// DefaultConcurrency is how many reports the dispatcher starts at once.
+	DefaultConcurrency = 16
+	// DefaultMaxDeliver is how often a report that cannot be started (Temporal
+	// unreachable, no jurisdiction) is tried before it is dead-lettered: with
+	// DefaultBackoff, about four hours.
+	DefaultMaxDeliver = 50
+)
+
+// DefaultBackoff is the delay before each retry of a report that could not
+// be started; the last one repeats.
+var DefaultBackoff = []time.Duration{time.Second, 5 * time.Second, 30 * time.Second, time.Minute, 5 * time.Minute}
+
+// Errors a report can be dead-lettered with (wrapped in bus.Permanent).
+var (
+	// ErrBadReport: the message is not a report (undecodable JSON, no incident id).
+	ErrBadReport = errors.New("dispatcher: bad report")
+	// ErrUnknownCategory: the report's category is no item of the responsibility list.
+	ErrUnknownCategory = errors.New("dispatcher: unknown category")
+	// ErrNoJurisdiction: no jurisdiction is loaded (not permanent: redelivered).
+	ErrNoJurisdiction = errors.New("dispatcher: no jurisdiction loaded")
+)
+
+// Dispatcher consumes GRID_REPORTS and starts an IncidentWorkflow per report.
+type Dispatcher struct {
+	// Bus is the NATS connection; its streams must exist (Bus.EnsureStreams).
+	Bus *bus.Bus
+	// Temporal starts the workflows. Create it with the OpenTelemetry
+	// tracing interceptor so the report's trace continues in the workflow.
+	Temporal client.Client
+	// Jurisdiction returns the jurisdiction in force; it is called for every
+	// report, so a reloaded jurisdiction applies to the next one.
+	Jurisdiction func() *jurisdiction.Jurisdiction
+	// Logger receives the dispatcher's logs; default slog.Default().
+	Logger *slog.Logger
+	// Concurrency is how many reports are handled at once; default
+	// DefaultConcurrency.
+	Concurrency int
+	// MaxDeliver and Backoff say how often and how far apart a report that
+	// cannot be started is retried before it is dead-lettered; default
+	// DefaultMaxDeliver and DefaultBackoff, so that a Temporal outage of a
+	// few hours loses nothing.
+	MaxDeliver int
+	Backoff    []time.Duration
+
+	calMu sync.Mutex
+	calOf *jurisdiction.Jurisdiction
+	cal   jurisdiction.Calendar
+}
+
+// Run consumes GRID_REPORTS with the durable consumer bus.ConsumerDispatcher
+// until ctx is done, then lets the reports in hand finish and returns nil.
+// For each report it calls Start. A message that is not a report or names an
+// unknown category goes to whistle.deadletter.reports at once; a failure to
+// reach Temporal is retried with Backoff and dead-lettered after MaxDeliver
+// deliveries.
+func (d *Dispatcher) Run(ctx context.Context) error {
+	if d.Bus == nil || d.Temporal == nil || d.Jurisdiction == nil {
+		return errors.New("dispatcher: Bus, Temporal and Jurisdiction are required")
+	}
+	conc, maxDeliver, backoff := d.Concurrency, d.MaxDeliver, d.Backoff
+	if conc <= 0 {
+		conc = DefaultConcurrency
+	}
+	if maxDeliver <= 0 {
+		maxDeliver = DefaultMaxDeliver
+	}
+	if len(backoff) == 0 {
+		backoff = DefaultBackoff
+	}
+	return d.Bus.Consume(ctx, bus.ConsumeOptions{
+		Stream:         bus.StreamReports,
+		Durable:        bus.ConsumerDispatcher,
+		FilterSubject:  bus.SubjectReports + ">",
+		DeadLetterName: DeadLetterName,
+		Concurrency:    conc,
+		MaxDeliver:     maxDeliver,
+		Backoff:        backoff,
+		Logger:         d.logger(),
+	}, d.handle)
+}
+
+// handle decodes one message of GRID_REPORTS and starts its workflow.
+func (d *Dispatcher) handle(ctx context.Context, msg jetstream.Msg) error {
+	var r incident.Report
+	if err := json.Unmarshal(msg.Data(), &r); err != nil {
+		return bus.Permanent(fmt.Errorf("%w: %v", ErrBadReport, err))
+	}
+	if r.IncidentID == "" {
+		return bus.Permanent(fmt.Errorf("%w: no incident_id", ErrBadReport))
+	}
+	return d.Start(ctx, r)
+}
+
+// Start starts the IncidentWorkflow of r, with workflow id r.IncidentID, on
+// workflows.TaskQueue, requesting eager start. If a workflow with that id is
+// running or has ever run, it starts nothing and returns nil. It returns an
+// error wrapped with bus.Permanent when no retry can help (unknown category,
+// a request Temporal rejects as invalid), and a plain error otherwise (no
+// jurisdiction yet, Temporal unavailable).
+//
+// ctx should carry the report's trace context: the Temporal client's
+// tracing interceptor continues it into the workflow.
+func (d *Dispatcher) Start(ctx context.Context, r incident.Report) error {
+	j := d.Jurisdiction()
+	if j == nil {
+		return ErrNoJurisdiction
+	}
+	it, ok := j.Item(r.Category)
+	if !ok {
+		return bus.Permanent(fmt.Errorf("%w %q (incident %s)", ErrUnknownCategory, r.Category, r.IncidentID))
+	}
+	in := workflows.Input{
+		Report:     r,
+		Item:       it.Snapshot(),
+		SLA:        it.SLA,
+		Calendar:   d.calendar(j),
+		MaxReopens: j.MaxReopens,
+	}
+	trace.SpanFromContext(ctx).SetAttributes(
+		attribute.String("whistle.incident.id", r.IncidentID),
+		attribute.String("whistle.item", r.Category),
+	)
+
+	start := time.Now()
+	run, err := d.Temporal.ExecuteWorkflow(ctx, client.StartWorkflowOptions{
+		ID:                       r.IncidentID,
+		TaskQueue:                workflows.TaskQueue,
+		EnableEagerStart:         true,
+		WorkflowIDReusePolicy:    enumspb.WORKFLOW_ID_REUSE_POLICY_REJECT_DUPLICATE,
+		WorkflowIDConflictPolicy: enumspb.WORKFLOW_ID_CONFLICT_POLICY_USE_EXISTING,
+		// Report a closed run as an error rather than quietly returning it,
+		// so a duplicate is told apart (and logged) below.
+		WorkflowExecutionErrorWhenAlreadyStarted: true,
+	}, workflows.IncidentWorkflowName, in)
+	var already *serviceerror.WorkflowExecutionAlreadyStarted
+	var invalid *serviceerror.InvalidArgument
+	switch {
+	case errors.As(err, &already):
+		d.logger().Debug("workflow already ran", "incident_id", r.IncidentID)
+		return nil
+	case errors.As(err, &invalid):
+		return bus.Permanent(fmt.Errorf("dispatcher: start workflow %s: %w", r.IncidentID, err))
+	case err != nil:
+		return fmt.Errorf("dispatcher: start workflow %s: %w", r.IncidentID, err)
+	}
+	d.logger().Debug("workflow started", "incident_id", r.IncidentID, "run_id", run.GetRunID(),
+		"item", r.Category, "took", time.Since(start))
+	return nil
+}
+
+// calendar returns j.Calendar(), computed once per jurisdiction.
+func (d *Dispatcher) calendar(j *jurisdiction.Jurisdiction) jurisdiction.Calendar {
+	d.calMu.Lock()
+	defer d.calMu.Unlock()
+	if d.calOf != j {
+		d.calOf, d.cal = j, j.Calendar()
+	}
+	return d.cal
+}
+
+func (d *Dispatcher) logger() *slog.Logger {
+	if d.Logger != nil {
+		return d.Logger
+	}
+	return slog.Default()
+}
