@@ -186,6 +186,6 @@ func DueFunc(in Input) incident.DueFunc {
 }
 
 // Register registers IncidentWorkflow on w under IncidentWorkflowName.
-func Register(w worker.Registry) {
+func Register(w worker.WorkflowRegistry) {
 	w.RegisterWorkflowWithOptions(IncidentWorkflow, workflow.RegisterOptions{Name: IncidentWorkflowName})
 }

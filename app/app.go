@@ -1,0 +1,192 @@
+// Package app wires Whistle's parts together: it is the composition root
+// shared by the `serve`, `worker` and `dev` commands and by the end-to-end
+// tests, so the tests run exactly what users run.
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"time"
+
+	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/contrib/opentelemetry"
+	"go.temporal.io/sdk/interceptor"
+	tlog "go.temporal.io/sdk/log"
+	"go.temporal.io/sdk/worker"
+	"golang.org/x/sync/errgroup"
+
+	"github.com/whistle-city/whistle/activities"
+	"github.com/whistle-city/whistle/api"
+	"github.com/whistle-city/whistle/bus"
+	"github.com/whistle-city/whistle/dispatcher"
+	"github.com/whistle-city/whistle/jurisdiction"
+	"github.com/whistle-city/whistle/store"
+	"github.com/whistle-city/whistle/workflows"
+)
+
+// Config is where the services are and how Whistle runs (DESIGN.md §6).
+type Config struct {
+	DatabaseURL       string
+	NATSURL           string
+	TemporalAddress   string
+	TemporalNamespace string
+	HTTPAddr          string
+	// JurisdictionFile is the jurisdiction YAML; "" means the shipped default.
+	JurisdictionFile string
+	JWTSecret        []byte
+	// UpdateTimeout bounds how long an API command waits for its workflow;
+	// zero means the API's default.
+	UpdateTimeout time.Duration
+	Version       string
+	Logger        *slog.Logger
+}
+
+// Services are the open connections every role of the binary needs.
+type Services struct {
+	Config       Config
+	Store        *store.Store
+	Bus          *bus.Bus
+	Temporal     client.Client
+	Jurisdiction *jurisdiction.Jurisdiction
+	Logger       *slog.Logger
+}
+
+// Open loads the jurisdiction, migrates and opens Postgres, connects to NATS
+// (creating the streams) and to Temporal. On error everything opened so far
+// is closed.
+func Open(ctx context.Context, cfg Config) (_ *Services, err error) {
+	log := cfg.Logger
+	if log == nil {
+		log = slog.Default()
+	}
+	s := &Services{Config: cfg, Logger: log}
+	defer func() {
+		if err != nil {
+			s.Close()
+		}
+	}()
+
+	var raw []byte
+	if cfg.JurisdictionFile == "" {
+		s.Jurisdiction, raw = jurisdiction.Default(), jurisdiction.DefaultYAML()
+	} else if s.Jurisdiction, raw, err = jurisdiction.Load(cfg.JurisdictionFile); err != nil {
+		return nil, err
+	}
+	if years := s.Jurisdiction.MissingCalendarYears(time.Now()); len(years) > 0 {
+		log.Warn("the working-day calendar has no official holidays for these years: working days there count weekends only; add them under calendar: in the jurisdiction file", "years", years)
+	}
+
+	if err := store.Migrate(ctx, cfg.DatabaseURL); err != nil {
+		return nil, fmt.Errorf("migrate database: %w", err)
+	}
+	if s.Store, err = store.Open(ctx, cfg.DatabaseURL); err != nil {
+		return nil, fmt.Errorf("open database: %w", err)
+	}
+	if err := s.Store.SaveJurisdiction(ctx, s.Jurisdiction, raw); err != nil {
+		return nil, fmt.Errorf("save jurisdiction: %w", err)
+	}
+
+	if s.Bus, err = bus.Connect(ctx, cfg.NATSURL, "whistle"); err != nil {
+		return nil, fmt.Errorf("connect to NATS at %s: %w", cfg.NATSURL, err)
+	}
+	if err := s.Bus.EnsureStreams(ctx); err != nil {
+		return nil, fmt.Errorf("create NATS streams: %w", err)
+	}
+
+	tracing, err := opentelemetry.NewTracingInterceptor(opentelemetry.TracerOptions{})
+	if err != nil {
+		return nil, err
+	}
+	s.Temporal, err = client.DialContext(ctx, client.Options{
+		HostPort:     cfg.TemporalAddress,
+		Namespace:    cfg.TemporalNamespace,
+		Logger:       tlog.NewStructuredLogger(log.With("component", "temporal-client")),
+		Interceptors: []interceptor.ClientInterceptor{tracing},
+	})
+	if err != nil {
+		return nil, fmt.Errorf("connect to Temporal at %s: %w", cfg.TemporalAddress, err)
+	}
+	return s, nil
+}
+
+// Close closes every connection that is open.
+func (s *Services) Close() {
+	if s.Temporal != nil {
+		s.Temporal.Close()
+	}
+	if s.Bus != nil {
+		s.Bus.Close()
+	}
+	if s.Store != nil {
+		s.Store.Close()
+	}
+}
+
+// Handler returns the HTTP API.
+func (s *Services) Handler() http.Handler {
+	h, _ := api.New(api.Config{
+		Store:         s.Store,
+		Publisher:     s.Bus,
+		Temporal:      s.Temporal,
+		Jurisdiction:  func() *jurisdiction.Jurisdiction { return s.Jurisdiction },
+		JWTSecret:     s.Config.JWTSecret,
+		Logger:        s.Logger,
+		Version:       s.Config.Version,
+		UpdateTimeout: s.Config.UpdateTimeout,
+	})
+	return h
+}
+
+// Serve runs the HTTP API on ln and the dispatcher until ctx is done, then
+// shuts both down gracefully.
+func (s *Services) Serve(ctx context.Context, ln net.Listener) error {
+	srv := &http.Server{Handler: s.Handler(), ReadHeaderTimeout: 10 * time.Second}
+	g, ctx := errgroup.WithContext(ctx)
+	g.Go(func() error {
+		if err := srv.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
+			return err
+		}
+		return nil
+	})
+	g.Go(func() error {
+		<-ctx.Done()
+		sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		return srv.Shutdown(sctx)
+	})
+	g.Go(func() error {
+		d := &dispatcher.Dispatcher{Bus: s.Bus, Temporal: s.Temporal, Logger: s.Logger,
+			Jurisdiction: func() *jurisdiction.Jurisdiction { return s.Jurisdiction }}
+		if err := d.Run(ctx); err != nil && !errors.Is(err, context.Canceled) {
+			return fmt.Errorf("dispatcher: %w", err)
+		}
+		return nil
+	})
+	return g.Wait()
+}
+
+// Worker runs the Temporal worker for incidents until ctx is done.
+func (s *Services) Worker(ctx context.Context) error {
+	w := worker.New(s.Temporal, workflows.TaskQueue, worker.Options{})
+	workflows.Register(w)
+	(&activities.Activities{Store: s.Store, Bus: s.Bus}).Register(w)
+	if err := w.Start(); err != nil {
+		return err
+	}
+	<-ctx.Done()
+	w.Stop()
+	return nil
+}
+
+// RunAll runs the API, the dispatcher and the worker in one process until
+// ctx is done or one of them fails.
+func (s *Services) RunAll(ctx context.Context, ln net.Listener) error {
+	g, ctx := errgroup.WithContext(ctx)
+	g.Go(func() error { return s.Worker(ctx) })
+	g.Go(func() error { return s.Serve(ctx, ln) })
+	return g.Wait()
+}

@@ -1,0 +1,71 @@
+// Command whistle is the Whistle dispatch engine: one binary whose
+// subcommands run everything on one machine (dev), the API and dispatcher
+// (serve), the Temporal worker (worker), the migrations (migrate), mint a
+// token (token) and push load through the loop (bench). See DESIGN.md §6.
+package main
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/alecthomas/kong"
+
+	"github.com/whistle-city/whistle/telemetry"
+)
+
+// version is set at build time with -ldflags "-X main.version=…".
+var version = "dev"
+
+// Services is how to reach the external services (DESIGN.md §6).
+type Services struct {
+	DatabaseURL       string `name:"database-url" env:"DATABASE_URL" help:"PostgreSQL URL."`
+	NATSURL           string `name:"nats-url" env:"NATS_URL" default:"nats://127.0.0.1:4222" help:"NATS URL."`
+	TemporalAddress   string `name:"temporal-address" env:"TEMPORAL_ADDRESS" default:"127.0.0.1:7233" help:"Temporal frontend host:port."`
+	TemporalNamespace string `name:"temporal-namespace" env:"TEMPORAL_NAMESPACE" default:"default" help:"Temporal namespace."`
+}
+
+type cli struct {
+	LogLevel slog.Level `name:"log-level" env:"WHISTLE_LOG_LEVEL" default:"info" help:"debug, info, warn or error."`
+
+	Dev     devCmd     `cmd:"" help:"Run everything on one machine: embedded Temporal and NATS, PostgreSQL from DATABASE_URL or a private one."`
+	Serve   serveCmd   `cmd:"" help:"Run the HTTP API and the dispatcher against external services."`
+	Worker  workerCmd  `cmd:"" help:"Run the Temporal worker against external services."`
+	Migrate migrateCmd `cmd:"" help:"Apply the database migrations."`
+	Token   tokenCmd   `cmd:"" help:"Print one signed token for a role, alone, on stdout."`
+	Bench   benchCmd   `cmd:"" help:"Push N incidents through the whole loop against a running Whistle and report latencies."`
+	Version versionCmd `cmd:"" help:"Print the version."`
+}
+
+type versionCmd struct{}
+
+func (versionCmd) Run() error { fmt.Println(version); return nil }
+
+func main() {
+	var c cli
+	kctx := kong.Parse(&c,
+		kong.Name("whistle"),
+		kong.Description("Whistle: 街道吹哨、部门报到 — the street blows the whistle, the departments report in."),
+		kong.UsageOnError(),
+	)
+	logger := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: c.LogLevel}))
+	slog.SetDefault(logger)
+
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	shutdown, err := telemetry.Setup(ctx, telemetry.Options{ServiceName: "whistle", Version: version})
+	if err != nil {
+		logger.Error("telemetry", "error", err)
+		os.Exit(1)
+	}
+	kctx.BindTo(ctx, (*context.Context)(nil))
+	err = kctx.Run(logger)
+	_ = shutdown(context.Background())
+	if err != nil {
+		logger.Error(kctx.Command(), "error", err)
+		os.Exit(1)
+	}
+}

@@ -1,0 +1,76 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"os"
+
+	"github.com/whistle-city/whistle/app"
+	"github.com/whistle-city/whistle/store"
+)
+
+type serveCmd struct {
+	Services
+	HTTP         string `name:"http" env:"WHISTLE_HTTP_ADDR" default:"127.0.0.1:8080" help:"Address the API listens on."`
+	Jurisdiction string `name:"jurisdiction" env:"WHISTLE_JURISDICTION" type:"existingfile" help:"Jurisdiction YAML (default: the shipped district)."`
+}
+
+func (c *serveCmd) Run(ctx context.Context, log *slog.Logger) error {
+	secret := os.Getenv("WHISTLE_JWT_SECRET")
+	if secret == "" {
+		return errors.New("WHISTLE_JWT_SECRET is not set: serve needs the secret that signs tokens")
+	}
+	s, err := app.Open(ctx, c.config(log, []byte(secret)))
+	if err != nil {
+		return err
+	}
+	defer s.Close()
+	ln, err := net.Listen("tcp", c.HTTP)
+	if err != nil {
+		return err
+	}
+	log.Info("serving the API", "addr", ln.Addr().String())
+	return s.Serve(ctx, ln)
+}
+
+func (c *serveCmd) config(log *slog.Logger, secret []byte) app.Config {
+	return c.Services.config(log, secret, c.HTTP, c.Jurisdiction)
+}
+
+func (s Services) config(log *slog.Logger, secret []byte, httpAddr, jur string) app.Config {
+	return app.Config{
+		DatabaseURL: s.DatabaseURL, NATSURL: s.NATSURL, TemporalAddress: s.TemporalAddress,
+		TemporalNamespace: s.TemporalNamespace, HTTPAddr: httpAddr, JurisdictionFile: jur,
+		JWTSecret: secret, Version: version, Logger: log,
+	}
+}
+
+type workerCmd struct {
+	Services
+	Jurisdiction string `name:"jurisdiction" env:"WHISTLE_JURISDICTION" type:"existingfile" help:"Jurisdiction YAML (default: the shipped district)."`
+}
+
+func (c *workerCmd) Run(ctx context.Context, log *slog.Logger) error {
+	s, err := app.Open(ctx, c.Services.config(log, nil, "", c.Jurisdiction))
+	if err != nil {
+		return err
+	}
+	defer s.Close()
+	log.Info("worker polling", "task_queue", "whistle-incidents", "temporal", c.TemporalAddress)
+	return s.Worker(ctx)
+}
+
+type migrateCmd struct {
+	DatabaseURL string `name:"database-url" env:"DATABASE_URL" required:"" help:"PostgreSQL URL."`
+}
+
+func (c *migrateCmd) Run(ctx context.Context, log *slog.Logger) error {
+	if err := store.Migrate(ctx, c.DatabaseURL); err != nil {
+		return fmt.Errorf("migrate: %w", err)
+	}
+	log.Info("database is up to date")
+	return nil
+}

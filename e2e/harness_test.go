@@ -1,0 +1,246 @@
+package e2e
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/stretchr/testify/require"
+	"go.opentelemetry.io/otel"
+	"go.opentelemetry.io/otel/propagation"
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+	"go.opentelemetry.io/otel/sdk/trace/tracetest"
+
+	"github.com/whistle-city/whistle/app"
+	"github.com/whistle-city/whistle/auth"
+	"github.com/whistle-city/whistle/devstack"
+	"github.com/whistle-city/whistle/devstack/devtest"
+	"github.com/whistle-city/whistle/incident"
+)
+
+// spans records every span of the test binary; installed once in TestMain.
+var spans = tracetest.NewSpanRecorder()
+
+func TestMain(m *testing.M) {
+	otel.SetTracerProvider(sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(spans)))
+	otel.SetTextMapPropagator(propagation.NewCompositeTextMapPropagator(propagation.TraceContext{}, propagation.Baggage{}))
+	devtest.Main(m)
+}
+
+var secret = []byte("e2e-secret-0123456789abcdef0123456789")
+
+// stack is one Whistle with its own Temporal, NATS and database.
+type stack struct {
+	t        *testing.T
+	base     string
+	svc      *app.Services
+	natsURL  string
+	nc       *nats.Conn
+	stopWork context.CancelFunc
+	workDone chan error
+	ctx      context.Context
+
+	mu     sync.Mutex
+	events []*nats.Msg
+}
+
+func newStack(t *testing.T) *stack {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	tmp, err := devstack.StartTemporal(ctx, devstack.TemporalOptions{Logger: log})
+	require.NoError(t, err)
+	natsURL := devtest.NATS(t)
+	cfg := app.Config{
+		DatabaseURL: devtest.Postgres(t), NATSURL: natsURL, TemporalAddress: tmp.HostPort(),
+		TemporalNamespace: tmp.Namespace(), JWTSecret: secret, Logger: log,
+		UpdateTimeout: 3 * time.Second, // the worker-restart test waits this long for a command with no worker
+	}
+	svc, err := app.Open(ctx, cfg)
+	require.NoError(t, err)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	s := &stack{t: t, base: "http://" + ln.Addr().String(), svc: svc, natsURL: natsURL, ctx: ctx}
+
+	// Watch every event Whistle publishes.
+	s.nc, err = nats.Connect(natsURL)
+	require.NoError(t, err)
+	_, err = s.nc.Subscribe("whistle.>", func(m *nats.Msg) {
+		s.mu.Lock()
+		s.events = append(s.events, m)
+		s.mu.Unlock()
+	})
+	require.NoError(t, err)
+
+	serveDone := make(chan error, 1)
+	go func() { serveDone <- svc.Serve(ctx, ln) }()
+	s.startWorker()
+	t.Cleanup(func() {
+		cancel()
+		require.NoError(t, <-serveDone)
+		<-s.workDone
+		s.nc.Close()
+		svc.Close()
+		require.NoError(t, tmp.Stop())
+	})
+	return s
+}
+
+// startWorker runs the Temporal worker in its own context so a test can
+// stop it mid-incident and start it again.
+func (s *stack) startWorker() {
+	ctx, cancel := context.WithCancel(s.ctx)
+	s.stopWork, s.workDone = cancel, make(chan error, 1)
+	go func() { s.workDone <- s.svc.Worker(ctx) }()
+}
+
+func (s *stack) stopWorker() {
+	s.stopWork()
+	require.NoError(s.t, <-s.workDone)
+}
+
+func token(t *testing.T, role incident.Role, org string) string {
+	tok, err := auth.Sign(secret, incident.Actor{Sub: string(role) + "-user", Role: role, Org: org}, time.Hour)
+	require.NoError(t, err)
+	return tok
+}
+
+// response is an HTTP answer with its JSON body decoded.
+type response struct {
+	Status int
+	Header http.Header
+	Body   map[string]any
+	Raw    []byte
+}
+
+func (s *stack) do(method, path, tok string, body any, hdr ...string) response {
+	s.t.Helper()
+	var r io.Reader
+	switch b := body.(type) {
+	case nil:
+	case []byte:
+		r = bytes.NewReader(b)
+	case string:
+		r = strings.NewReader(b)
+	default:
+		buf, err := json.Marshal(b)
+		require.NoError(s.t, err)
+		r = bytes.NewReader(buf)
+	}
+	req, err := http.NewRequest(method, s.base+path, r)
+	require.NoError(s.t, err)
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	if tok != "" {
+		req.Header.Set("Authorization", "Bearer "+tok)
+	}
+	for i := 0; i+1 < len(hdr); i += 2 {
+		req.Header.Set(hdr[i], hdr[i+1])
+	}
+	res, err := http.DefaultClient.Do(req)
+	require.NoError(s.t, err)
+	defer res.Body.Close()
+	raw, err := io.ReadAll(res.Body)
+	require.NoError(s.t, err)
+	out := response{Status: res.StatusCode, Header: res.Header, Raw: raw}
+	if len(raw) > 0 && (strings.Contains(res.Header.Get("Content-Type"), "json")) {
+		_ = json.Unmarshal(raw, &out.Body)
+	}
+	return out
+}
+
+// must asserts the status and returns the response.
+func (s *stack) must(want int, method, path, tok string, body any, hdr ...string) response {
+	s.t.Helper()
+	res := s.do(method, path, tok, body, hdr...)
+	require.Equal(s.t, want, res.Status, "%s %s: %s", method, path, res.Raw)
+	return res
+}
+
+func (s *stack) incident(id, tok string) incident.Incident {
+	s.t.Helper()
+	res := s.must(200, "GET", "/v1/incidents/"+id, tok, nil)
+	var in incident.Incident
+	require.NoError(s.t, json.Unmarshal(res.Raw, &in))
+	return in
+}
+
+// waitFor polls the incident until cond holds, failing after a deadline.
+func (s *stack) waitFor(id, tok, what string, cond func(incident.Incident) bool) incident.Incident {
+	s.t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		in := s.incident(id, tok)
+		if cond(in) {
+			return in
+		}
+		if time.Now().After(deadline) {
+			s.t.Fatalf("incident %s: waited 30s for %s; it is %s: %+v", id, what, in.Status, in.Timeline)
+		}
+		poll()
+	}
+}
+
+func (s *stack) waitStatus(id, tok string, st incident.Status) incident.Incident {
+	s.t.Helper()
+	return s.waitFor(id, tok, "status "+string(st), func(in incident.Incident) bool { return in.Status == st })
+}
+
+// poll paces a polling loop; it is not a wait for anything in particular.
+func poll() { <-time.After(20 * time.Millisecond) }
+
+// eventsOn returns the data of the events received on subject so far.
+func (s *stack) eventsOn(subject string) []map[string]any {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out []map[string]any
+	for _, m := range s.events {
+		if m.Subject == subject {
+			var e map[string]any
+			_ = json.Unmarshal(m.Data, &e)
+			out = append(out, e)
+		}
+	}
+	return out
+}
+
+// waitEvents polls until n events of the incident arrived on subject.
+func (s *stack) waitEvents(subject, incidentID string, n int) []map[string]any {
+	s.t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		var mine []map[string]any
+		for _, e := range s.eventsOn(subject) {
+			if e["incident_id"] == incidentID {
+				mine = append(mine, e)
+			}
+		}
+		if len(mine) >= n {
+			return mine
+		}
+		if time.Now().After(deadline) {
+			s.t.Fatalf("waited 30s for %d events of %s on %s, got %d", n, incidentID, subject, len(mine))
+		}
+		poll()
+	}
+}
+
+func report(category, grid string) map[string]any {
+	return map[string]any{
+		"category": category, "grid": grid, "description": fmt.Sprintf("%s seen at %s", category, grid),
+		"location": map[string]any{"lat": 29.35, "lng": 104.77, "address": "凤凰路 12 号"},
+		"photos":   []string{"https://photos.example.org/1.jpg"},
+	}
+}
