@@ -10,21 +10,19 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
-	"net/url"
-	"os"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/jackc/pgx/v5"
+	"github.com/whistle-city/whistle/devstack/devtest"
+
 	"go.temporal.io/sdk/client"
 	sdklog "go.temporal.io/sdk/log"
 
 	"github.com/whistle-city/whistle/api"
 	"github.com/whistle-city/whistle/auth"
 	"github.com/whistle-city/whistle/bus"
-	"github.com/whistle-city/whistle/bus/bustest"
-	"github.com/whistle-city/whistle/devstack"
+	"github.com/whistle-city/whistle/devstack/temporaldev"
 	"github.com/whistle-city/whistle/incident"
 	"github.com/whistle-city/whistle/jurisdiction"
 	"github.com/whistle-city/whistle/store"
@@ -103,7 +101,7 @@ func newEnv(t *testing.T, o envOptions) *env {
 		t.Fatalf("open store: %v", err)
 	}
 	t.Cleanup(st.Close)
-	b, err := bus.Connect(ctx, bustest.NewServer(t), "api-test")
+	b, err := bus.Connect(ctx, devtest.NATS(t), "api-test")
 	if err != nil {
 		t.Fatalf("connect bus: %v", err)
 	}
@@ -296,57 +294,20 @@ func randomHex(n int) string {
 	return hex.EncodeToString(b)
 }
 
-// adminURL is the server the tests create their databases on: DATABASE_URL,
-// else the local server.
-func adminURL() string {
-	if u := os.Getenv("DATABASE_URL"); u != "" {
-		return u
-	}
-	return "postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable"
-}
+// TestMain stops the private PostgreSQL the tests may have started.
+func TestMain(m *testing.M) { devtest.Main(m) }
 
-// freshDB creates an empty database with a unique name, drops it when the
-// test ends, and returns its URL.
+// freshDB returns the URL of an empty database of its own for this test,
+// dropped when the test ends (DATABASE_URL's server, else a private one).
 func freshDB(t *testing.T) string {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	base := adminURL()
-	admin, err := pgx.Connect(ctx, base)
-	if err != nil {
-		t.Fatalf("connect to %s: %v", base, err)
-	}
-	defer admin.Close(ctx)
-	name := "whistle_api_" + randomHex(6)
-	if _, err := admin.Exec(ctx, "CREATE DATABASE "+name); err != nil {
-		t.Fatalf("create database %s: %v", name, err)
-	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		defer cancel()
-		c, err := pgx.Connect(ctx, base)
-		if err != nil {
-			t.Errorf("drop database %s: %v", name, err)
-			return
-		}
-		defer c.Close(ctx)
-		if _, err := c.Exec(ctx, "DROP DATABASE IF EXISTS "+name+" WITH (FORCE)"); err != nil {
-			t.Errorf("drop database %s: %v", name, err)
-		}
-	})
-	u, err := url.Parse(base)
-	if err != nil {
-		t.Fatalf("DATABASE_URL must be a postgres:// URL for the tests: %v", err)
-	}
-	u.Path = "/" + name
-	return u.String()
+	return devtest.Postgres(t)
 }
 
 // startTemporal starts an embedded Temporal server kept in memory and
 // returns a client of it; both stop when the test ends.
 func startTemporal(t *testing.T) client.Client {
 	t.Helper()
-	ts, err := devstack.StartTemporal(t.Context(), devstack.TemporalOptions{})
+	ts, err := temporaldev.Start(t.Context(), temporaldev.Options{})
 	if err != nil {
 		t.Fatalf("start temporal: %v", err)
 	}

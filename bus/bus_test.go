@@ -20,7 +20,7 @@ import (
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/whistle-city/whistle/bus"
-	"github.com/whistle-city/whistle/bus/bustest"
+	"github.com/whistle-city/whistle/devstack/devtest"
 	"github.com/whistle-city/whistle/incident"
 )
 
@@ -38,7 +38,7 @@ func TestMain(m *testing.M) {
 func newBus(t *testing.T) *bus.Bus {
 	t.Helper()
 	ctx := context.Background()
-	b, err := bus.Connect(ctx, bustest.NewServer(t), t.Name())
+	b, err := bus.Connect(ctx, devtest.NATS(t), t.Name())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -542,7 +542,7 @@ func TestConsumeDrainsOnCancel(t *testing.T) {
 }
 
 func TestPingAfterServerGone(t *testing.T) {
-	b, err := bus.Connect(context.Background(), bustest.NewServer(t), t.Name())
+	b, err := bus.Connect(context.Background(), devtest.NATS(t), t.Name())
 	if err != nil {
 		t.Fatal(err)
 	}

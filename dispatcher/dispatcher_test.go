@@ -28,7 +28,7 @@ import (
 	"go.temporal.io/server/temporaltest"
 
 	"github.com/whistle-city/whistle/bus"
-	"github.com/whistle-city/whistle/bus/bustest"
+	"github.com/whistle-city/whistle/devstack/devtest"
 	"github.com/whistle-city/whistle/dispatcher"
 	"github.com/whistle-city/whistle/incident"
 	"github.com/whistle-city/whistle/jurisdiction"
@@ -79,7 +79,7 @@ func newEnv(t *testing.T) *env {
 	})
 
 	ctx := context.Background()
-	b, err := bus.Connect(ctx, bustest.NewServer(t), "dispatcher-test")
+	b, err := bus.Connect(ctx, devtest.NATS(t), "dispatcher-test")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -24,8 +24,8 @@ import (
 
 	"github.com/whistle-city/whistle/app"
 	"github.com/whistle-city/whistle/auth"
-	"github.com/whistle-city/whistle/devstack"
 	"github.com/whistle-city/whistle/devstack/devtest"
+	"github.com/whistle-city/whistle/devstack/temporaldev"
 	"github.com/whistle-city/whistle/incident"
 )
 
@@ -59,7 +59,7 @@ func newStack(t *testing.T) *stack {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	tmp, err := devstack.StartTemporal(ctx, devstack.TemporalOptions{Logger: log})
+	tmp, err := temporaldev.Start(ctx, temporaldev.Options{Logger: log})
 	require.NoError(t, err)
 	natsURL := devtest.NATS(t)
 	cfg := app.Config{

@@ -11,7 +11,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/whistle-city/whistle/bus/bustest"
+	"github.com/whistle-city/whistle/devstack/devtest"
 	"github.com/whistle-city/whistle/loadgen"
 )
 
@@ -68,7 +68,7 @@ func TestRunPolling(t *testing.T) {
 // TestRunNATS sees task creation on whistle.tasks.> as it is published,
 // before the (lagging) read model shows it.
 func TestRunNATS(t *testing.T) {
-	natsURL := bustest.NewServer(t)
+	natsURL := devtest.NATS(t)
 	nc, err := nats.Connect(natsURL)
 	require.NoError(t, err)
 	t.Cleanup(nc.Close)
@@ -101,7 +101,7 @@ func TestRunNATS(t *testing.T) {
 func TestRunNATSWithoutEvents(t *testing.T) {
 	f := newFakeAPI(t, testSecret) // no NATS connection: publishes nothing
 	cfg := config(startFake(t, f))
-	cfg.NATSURL = bustest.NewServer(t)
+	cfg.NATSURL = devtest.NATS(t)
 	cfg.N, cfg.Concurrency = 8, 8
 	res, err := loadgen.Run(context.Background(), cfg)
 	require.NoError(t, err)

@@ -2,66 +2,23 @@ package store
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"encoding/json"
-	"net/url"
-	"os"
 	"sort"
-	"strings"
 	"testing"
 	"time"
 
-	"github.com/jackc/pgx/v5"
+	"github.com/whistle-city/whistle/devstack/devtest"
+
 	"github.com/whistle-city/whistle/incident"
 )
 
-// adminURL is the server the tests create their databases on: DATABASE_URL,
-// else the local server.
-func adminURL() string {
-	if u := os.Getenv("DATABASE_URL"); u != "" {
-		return u
-	}
-	return "postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable"
-}
+// TestMain stops the private PostgreSQL the tests may have started.
+func TestMain(m *testing.M) { devtest.Main(m) }
 
-// freshDB creates an empty database with a unique name, drops it when the
-// test ends, and returns its URL.
+// freshDB returns the URL of an empty database of its own for this test,
+// dropped when the test ends (DATABASE_URL's server, else a private one).
 func freshDB(t testing.TB) string {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	base := adminURL()
-	admin, err := pgx.Connect(ctx, base)
-	if err != nil {
-		t.Fatalf("connect to %s: %v", base, err)
-	}
-	defer admin.Close(ctx)
-	var b [6]byte
-	_, _ = rand.Read(b[:])
-	name := "whistle_store_" + strings.ToLower(hex.EncodeToString(b[:]))
-	if _, err := admin.Exec(ctx, "CREATE DATABASE "+name); err != nil {
-		t.Fatalf("create database %s: %v", name, err)
-	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		defer cancel()
-		c, err := pgx.Connect(ctx, base)
-		if err != nil {
-			t.Errorf("drop database %s: %v", name, err)
-			return
-		}
-		defer c.Close(ctx)
-		if _, err := c.Exec(ctx, "DROP DATABASE IF EXISTS "+name+" WITH (FORCE)"); err != nil {
-			t.Errorf("drop database %s: %v", name, err)
-		}
-	})
-	u, err := url.Parse(base)
-	if err != nil {
-		t.Fatalf("DATABASE_URL must be a postgres:// URL for the tests: %v", err)
-	}
-	u.Path = "/" + name
-	return u.String()
+	return devtest.Postgres(t)
 }
 
 // newStore returns a Store on a fresh, migrated database whose clock reads

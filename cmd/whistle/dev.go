@@ -18,6 +18,7 @@ import (
 	"github.com/whistle-city/whistle/app"
 	"github.com/whistle-city/whistle/auth"
 	"github.com/whistle-city/whistle/devstack"
+	"github.com/whistle-city/whistle/devstack/temporaldev"
 	"github.com/whistle-city/whistle/incident"
 )
 
@@ -26,7 +27,8 @@ type devCmd struct {
 	DataDir      string `name:"data-dir" default:".whistle" help:"Where Temporal, NATS, PostgreSQL and the JWT secret keep their data."`
 	Jurisdiction string `name:"jurisdiction" env:"WHISTLE_JURISDICTION" type:"existingfile" help:"Jurisdiction YAML (default: the shipped district)."`
 	DatabaseURL  string `name:"database-url" env:"DATABASE_URL" help:"Use this PostgreSQL instead of a private one."`
-	Temporal     string `name:"temporal-port" default:"127.0.0.1:7233" help:"Where the embedded Temporal listens (a free port is used if taken)."`
+	Debug
+	Temporal string `name:"temporal-port" default:"127.0.0.1:7233" help:"Where the embedded Temporal listens (a free port is used if taken)."`
 }
 
 // devEndpoints is written to DATA_DIR/dev.json so other commands (bench,
@@ -46,6 +48,9 @@ func (c *devCmd) Run(ctx context.Context, log *slog.Logger) (err error) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return err
 	}
+	if err := c.Debug.start(ctx, log); err != nil {
+		return err
+	}
 	secret, err := loadOrCreateSecret(dir)
 	if err != nil {
 		return err
@@ -58,7 +63,8 @@ func (c *devCmd) Run(ctx context.Context, log *slog.Logger) (err error) {
 	}()
 
 	log.Info("starting PostgreSQL")
-	pg, err := devstack.StartPostgres(ctx, devstack.PostgresOptions{DatabaseURL: c.DatabaseURL, DataDir: filepath.Join(dir, "postgres"), Logger: log})
+	// Postgres outlives ctx: it is stopped last, after everything using it.
+	pg, err := devstack.StartPostgres(context.WithoutCancel(ctx), devstack.PostgresOptions{DatabaseURL: c.DatabaseURL, DataDir: filepath.Join(dir, "postgres"), Logger: log})
 	if err != nil {
 		return err
 	}
@@ -72,7 +78,7 @@ func (c *devCmd) Run(ctx context.Context, log *slog.Logger) (err error) {
 	stops = append(stops, nats.Stop)
 
 	log.Info("starting Temporal (first start creates its SQLite schema)")
-	tmp, err := devstack.StartTemporal(ctx, devstack.TemporalOptions{DataDir: filepath.Join(dir, "temporal"), HostPort: c.Temporal, Logger: log})
+	tmp, err := temporaldev.Start(ctx, temporaldev.Options{DataDir: filepath.Join(dir, "temporal"), HostPort: c.Temporal, Logger: log})
 	if err != nil {
 		return err
 	}
