@@ -6,6 +6,7 @@ package activities
 
 import (
 	"context"
+	"fmt"
 
 	"go.temporal.io/sdk/activity"
 	"go.temporal.io/sdk/worker"
@@ -36,18 +37,22 @@ type Activities struct {
 }
 
 // Register registers the activities on w under the names the workflow uses.
-func (a *Activities) Register(w worker.Registry) {
-	w.RegisterActivityWithOptions(a.ProjectIncident, activity.RegisterOptions{Name: workflows.ActivityProject})
-	w.RegisterActivityWithOptions(a.PublishEvents, activity.RegisterOptions{Name: workflows.ActivityPublish})
+func (a *Activities) Register(w worker.ActivityRegistry) {
+	w.RegisterActivityWithOptions(a.RecordIncident, activity.RegisterOptions{Name: workflows.ActivityRecord})
 }
 
-// ProjectIncident writes the snapshot to the read model.
-func (a *Activities) ProjectIncident(ctx context.Context, in *incident.Incident) error {
-	return a.Store.Project(ctx, in)
-}
-
-// PublishEvents publishes the entries as lifecycle events.
-func (a *Activities) PublishEvents(ctx context.Context, p workflows.PublishInput) error {
-	in := &incident.Incident{ID: p.IncidentID, Street: p.Street, Category: p.Category, Status: p.Status}
-	return a.Bus.PublishEntries(ctx, in, p.Entries)
+// RecordIncident writes the snapshot to the read model, then publishes the
+// timeline entries after in.FromSeq as events. Both steps are idempotent,
+// so a retry after a crash between them writes and publishes nothing twice.
+func (a *Activities) RecordIncident(ctx context.Context, in workflows.RecordInput) error {
+	if err := a.Store.Project(ctx, in.Incident); err != nil {
+		return fmt.Errorf("project incident %s v%d: %w", in.Incident.ID, in.Incident.Version, err)
+	}
+	if in.FromSeq >= len(in.Incident.Timeline) {
+		return nil
+	}
+	if err := a.Bus.PublishEntries(ctx, in.Incident, in.Incident.Timeline[in.FromSeq:]); err != nil {
+		return fmt.Errorf("publish events of incident %s: %w", in.Incident.ID, err)
+	}
+	return nil
 }

@@ -205,8 +205,32 @@ func runCommand[C incident.Command](ctx context.Context, s *Server, id string, c
 	if err != nil {
 		return nil, s.refused(ctx, in, cmd.Name(), err)
 	}
-	res.Overdue = res.OverdueAt(s.now())
-	return &incidentOutput{Body: &res}, nil
+	after, err := s.after(uctx, id, res)
+	if err != nil {
+		return nil, err
+	}
+	after.Overdue = after.OverdueAt(s.now())
+	return &incidentOutput{Body: after}, nil
+}
+
+// after returns the incident as the command left it. The Update answers once
+// its version is in the read model, so that is where it is read; should the
+// read model be behind (another writer lost a race), the workflow is asked.
+func (s *Server) after(ctx context.Context, id string, res workflows.Result) (*incident.Incident, error) {
+	in, err := s.cfg.Store.Incident(ctx, id)
+	if err == nil && in.Version >= res.Version {
+		return in, nil
+	}
+	v, qerr := s.cfg.Temporal.QueryWorkflow(ctx, id, "", workflows.QueryIncident)
+	if qerr != nil {
+		s.log.WarnContext(ctx, "incident after command", "incident", id, "store_err", err, "query_err", qerr)
+		return nil, unavailable("the command was applied (incident version %d, status %s) but the incident cannot be read now; read it again shortly", res.Version, res.Status)
+	}
+	var q incident.Incident
+	if err := v.Get(&q); err != nil {
+		return nil, err
+	}
+	return &q, nil
 }
 
 // checkReferences checks the departments a command names against the

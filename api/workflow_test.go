@@ -29,13 +29,13 @@ func TestCommandsThroughWorkflow(t *testing.T) {
 
 	w := worker.New(tc, workflows.TaskQueue, worker.Options{})
 	workflows.Register(w)
-	w.RegisterActivityWithOptions(func(ctx context.Context, in *incident.Incident) error {
-		return e.store.Project(ctx, in)
-	}, activity.RegisterOptions{Name: workflows.ActivityProject})
-	w.RegisterActivityWithOptions(func(ctx context.Context, p workflows.PublishInput) error {
-		in := &incident.Incident{ID: p.IncidentID, Street: p.Street, Category: p.Category, Status: p.Status}
-		return e.bus.PublishEntries(ctx, in, p.Entries)
-	}, activity.RegisterOptions{Name: workflows.ActivityPublish})
+	// What activities.RecordIncident does, inline: api never imports activities.
+	w.RegisterActivityWithOptions(func(ctx context.Context, in workflows.RecordInput) error {
+		if err := e.store.Project(ctx, in.Incident); err != nil {
+			return err
+		}
+		return e.bus.PublishEntries(ctx, in.Incident, in.Incident.Timeline[in.FromSeq:])
+	}, activity.RegisterOptions{Name: workflows.ActivityRecord})
 	if err := w.Start(); err != nil {
 		t.Fatal(err)
 	}

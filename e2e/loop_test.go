@@ -237,7 +237,7 @@ func TestLoop(t *testing.T) {
 		}
 		joined := strings.Join(names, "\n")
 		t.Logf("spans of the report's trace:\n%s", joined)
-		for _, want := range []string{"POST /v1/reports", "send whistle.reports.FH", "process whistle.reports.FH", "StartWorkflow:IncidentWorkflow", "StartActivity:ProjectIncident", "RunActivity:ProjectIncident"} {
+		for _, want := range []string{"POST /v1/reports", "send whistle.reports.FH", "process whistle.reports.FH", "StartWorkflow:IncidentWorkflow", "RunActivity:RecordIncident", "send whistle.events"} {
 			require.Contains(t, joined, want)
 		}
 		require.Regexp(t, "(?i)(query|exec|batch|INSERT)", joined, "no SQL span in the trace")

@@ -323,3 +323,22 @@ func itoa(n int) string {
 	}
 	return string(b[i:])
 }
+
+// Clone returns a copy of the incident that shares nothing mutable with it,
+// so a snapshot handed to another goroutine never sees later changes.
+func (in *Incident) Clone() *Incident {
+	c := *in
+	c.Tasks = make([]*Task, len(in.Tasks))
+	for i, t := range in.Tasks {
+		tc := *t
+		c.Tasks[i] = &tc
+	}
+	c.Timeline = append([]Entry(nil), in.Timeline...)
+	c.Photos = append([]string(nil), in.Photos...)
+	c.Item.Cooperating = append([]string(nil), in.Item.Cooperating...)
+	if in.Feedback != nil {
+		fb := *in.Feedback
+		c.Feedback = &fb
+	}
+	return &c
+}

@@ -12,11 +12,6 @@ import (
 	"github.com/whistle-city/whistle/jurisdiction"
 )
 
-// projectWait bounds how long an Update waits for its change to reach the
-// read model before answering anyway: the change is durable in the workflow,
-// and the projection catches up when Postgres is back.
-const projectWait = 10 * time.Second
-
 // run is one incident's workflow state. Workflow code is single-threaded
 // (coroutines switch only at blocking calls), so no locking is needed.
 type run struct {
@@ -25,17 +20,17 @@ type run struct {
 	due    incident.DueFunc
 	logger log.Logger
 
-	projected    int // highest Version written to the read model
-	projectedSeq int // last timeline Seq contained in that version
-	published    int // highest timeline Seq published
+	projected int // highest Version written to the read model
+	published int // highest timeline Seq published
+	timer     *deadline
 }
 
 // IncidentWorkflow runs one incident from report to closed. Its id is the
 // incident id. Human steps arrive as Updates (one per incident.Cmd* name),
 // each validated against the current state before it is accepted; deadlines
 // are durable timers. Every change is projected to Postgres and published
-// on NATS by two coroutines, in order, so an Update answers as soon as the
-// read model has its change and never waits on the event bus.
+// on NATS, in that order, by one coroutine, so an Update answers once the
+// read model has its change.
 func IncidentWorkflow(ctx workflow.Context, in Input) (*incident.Incident, error) {
 	r := &run{in: in, due: DueFunc(in), logger: workflow.GetLogger(ctx)}
 	r.state = incident.New(in.Report, in.Item, workflow.Now(ctx), r.due)
@@ -53,30 +48,19 @@ func IncidentWorkflow(ctx workflow.Context, in Input) (*incident.Incident, error
 		}
 	}
 
-	workflow.Go(ctx, r.projector)
-	workflow.Go(ctx, r.publisher)
+	workflow.Go(ctx, r.recorder)
 
 	for !r.state.Status.Terminal() {
 		version := r.state.Version
-		changed := func() bool { return r.state.Version != version }
-		next, ok := r.state.NextDeadline()
-		if !ok {
-			if err := workflow.Await(ctx, changed); err != nil {
-				return nil, err
-			}
-			continue
+		t := r.arm(ctx)
+		if err := workflow.Await(ctx, func() bool { return r.state.Version != version || t.fired }); err != nil {
+			return nil, err
 		}
-		if wait := next.Sub(workflow.Now(ctx)); wait > 0 {
-			woke, err := workflow.AwaitWithTimeout(ctx, wait, changed)
-			if err != nil {
-				return nil, err
-			}
-			if woke {
-				continue // a command changed the state: recompute the next deadline
-			}
+		if t.fired {
+			r.state.Tick(workflow.Now(ctx))
 		}
-		r.state.Tick(workflow.Now(ctx))
 	}
+	r.disarm()
 
 	// Closed: let running handlers answer, and the read model and the bus
 	// catch up with the last change, before the workflow completes.
@@ -87,21 +71,64 @@ func IncidentWorkflow(ctx workflow.Context, in Input) (*incident.Incident, error
 	return r.state, err
 }
 
+// deadline is the one durable timer an incident runs: it is set for the
+// earliest deadline still to fire, and kept across commands that do not move
+// that deadline, so an Update costs no timer.
+type deadline struct {
+	at     time.Time
+	fired  bool
+	cancel workflow.CancelFunc
+}
+
+// arm returns the timer for the incident's next deadline, starting a new one
+// only when that deadline changed. Without a deadline it returns a timer that
+// never fires.
+func (r *run) arm(ctx workflow.Context) *deadline {
+	next, ok := r.state.NextDeadline()
+	if !ok {
+		r.disarm()
+		return &deadline{}
+	}
+	if r.timer != nil && r.timer.at.Equal(next) && !r.timer.fired {
+		return r.timer
+	}
+	r.disarm()
+	tctx, cancel := workflow.WithCancel(ctx)
+	t := &deadline{at: next, cancel: cancel}
+	f := workflow.NewTimer(tctx, max(0, next.Sub(workflow.Now(ctx))))
+	workflow.Go(ctx, func(ctx workflow.Context) {
+		if f.Get(ctx, nil) == nil {
+			t.fired = true
+		}
+	})
+	r.timer = t
+	return t
+}
+
+// disarm cancels the running deadline timer, if any.
+func (r *run) disarm() {
+	if r.timer != nil {
+		r.timer.cancel()
+		r.timer = nil
+	}
+}
+
 // register installs the Update handler and validator for command type C.
 func register[C incident.Command](ctx workflow.Context, r *run) error {
 	var zero C
 	return workflow.SetUpdateHandlerWithOptions(ctx, zero.Name(),
-		func(ctx workflow.Context, u UpdateInput[C]) (*incident.Incident, error) {
+		func(ctx workflow.Context, u UpdateInput[C]) (Result, error) {
 			// Apply checks again: another Update accepted in the same workflow
 			// task may have changed the state since the validator ran.
 			if err := r.state.Apply(u.Actor, u.Command, workflow.Now(ctx), r.due, r.in.MaxReopens); err != nil {
-				return nil, toApplicationError(err)
+				return Result{}, toApplicationError(err)
 			}
-			version := r.state.Version
-			if _, err := workflow.AwaitWithTimeout(ctx, projectWait, func() bool { return r.projected >= version }); err != nil {
-				return nil, err
-			}
-			return r.state, nil
+			res := Result{Version: r.state.Version, Status: r.state.Status}
+			// Answer once the read model has the change. If Postgres is down
+			// this waits (the change itself is already durable here); the
+			// caller's own timeout decides how long it listens.
+			err := workflow.Await(ctx, func() bool { return r.projected >= res.Version })
+			return res, err
 		},
 		workflow.UpdateHandlerOptions{
 			Validator: func(ctx workflow.Context, u UpdateInput[C]) error {
@@ -110,56 +137,41 @@ func register[C incident.Command](ctx workflow.Context, r *run) error {
 		})
 }
 
-// projector writes each new version of the incident to the read model, one
-// activity at a time; changes made while one is in flight are coalesced into
-// the next snapshot.
-func (r *run) projector(ctx workflow.Context) {
-	ctx = workflow.WithActivityOptions(ctx, activityOptions)
+// recorder records each new version of the incident: one local activity at
+// a time writes it to the read model and then publishes its new timeline
+// entries, so an event never announces what a reader cannot yet see.
+// Changes made while one is in flight are coalesced into the next snapshot.
+//
+// A local activity runs in this worker and is recorded as a single marker
+// in the same workflow task, and its input never enters the history: an
+// Update that waits for its projection costs one workflow task, and the
+// history stays small however long the timeline grows.
+func (r *run) recorder(ctx workflow.Context) {
+	ctx = workflow.WithLocalActivityOptions(ctx, recordOptions)
 	for {
 		if err := workflow.Await(ctx, func() bool { return r.state.Version > r.projected }); err != nil {
 			return
 		}
-		version, seq := r.state.Version, len(r.state.Timeline)
-		// ExecuteActivity encodes its argument at once, so later changes to
-		// the state do not leak into this snapshot.
-		if err := workflow.ExecuteActivity(ctx, ActivityProject, r.state).Get(ctx, nil); err != nil {
-			r.logger.Error("projection failed", "version", version, "error", err)
-			continue // retried with the next snapshot; the retry policy has no limit
-		}
-		r.projected, r.projectedSeq = version, seq
-	}
-}
-
-// publisher publishes the timeline entries that have reached the read model,
-// in order, so an event never announces what a reader cannot yet see.
-func (r *run) publisher(ctx workflow.Context) {
-	ctx = workflow.WithActivityOptions(ctx, activityOptions)
-	for {
-		if err := workflow.Await(ctx, func() bool { return r.projectedSeq > r.published }); err != nil {
+		snap := r.state.Clone() // local activity inputs are passed by reference
+		in := RecordInput{Incident: snap, FromSeq: r.published}
+		if err := workflow.ExecuteLocalActivity(ctx, ActivityRecord, in).Get(ctx, nil); err != nil {
+			// The retry policy has no limit, so this is a cancellation.
+			r.logger.Error("recording failed", "version", snap.Version, "error", err)
 			return
 		}
-		upto := r.projectedSeq
-		p := PublishInput{
-			IncidentID: r.state.ID, Street: r.state.Street, Category: r.state.Category,
-			Status: r.state.Status, Entries: r.state.Timeline[r.published:upto],
-		}
-		if err := workflow.ExecuteActivity(ctx, ActivityPublish, p).Get(ctx, nil); err != nil {
-			r.logger.Error("publication failed", "upto", upto, "error", err)
-			continue
-		}
-		r.published = upto
+		r.projected, r.published = snap.Version, len(snap.Timeline)
 	}
 }
 
-// activityOptions: projection and publication are idempotent, so they retry
-// for as long as it takes (Postgres or NATS briefly gone), backing off to a
-// minute between attempts.
-var activityOptions = workflow.ActivityOptions{
-	StartToCloseTimeout: 30 * time.Second,
+// recordOptions: recording is idempotent (the read model ignores a snapshot
+// that is not newer, NATS de-duplicates by message id), so it retries for as
+// long as it takes — Postgres or NATS briefly gone — backing off to 30s.
+var recordOptions = workflow.LocalActivityOptions{
+	StartToCloseTimeout: 10 * time.Second,
 	RetryPolicy: &temporal.RetryPolicy{
-		InitialInterval:    time.Second,
+		InitialInterval:    500 * time.Millisecond,
 		BackoffCoefficient: 2,
-		MaximumInterval:    time.Minute,
+		MaximumInterval:    30 * time.Second,
 	},
 }
 

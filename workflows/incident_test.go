@@ -84,18 +84,14 @@ func newHarness(t *testing.T) *harness {
 	h := &harness{t: t, env: suite.NewTestWorkflowEnvironment()}
 	h.env.SetStartTime(start)
 	Register(h.env)
-	h.env.RegisterActivityWithOptions(func(ctx context.Context, in *incident.Incident) error {
+	// A stand-in for activities.RecordIncident that records what it was given.
+	h.env.RegisterActivityWithOptions(func(ctx context.Context, in RecordInput) error {
 		h.mu.Lock()
 		defer h.mu.Unlock()
-		h.projected = append(h.projected, *in)
+		h.projected = append(h.projected, *in.Incident.Clone())
+		h.published = append(h.published, in.Incident.Timeline[in.FromSeq:]...)
 		return nil
-	}, activity.RegisterOptions{Name: ActivityProject})
-	h.env.RegisterActivityWithOptions(func(ctx context.Context, p PublishInput) error {
-		h.mu.Lock()
-		defer h.mu.Unlock()
-		h.published = append(h.published, p.Entries...)
-		return nil
-	}, activity.RegisterOptions{Name: ActivityPublish})
+	}, activity.RegisterOptions{Name: ActivityRecord})
 	return h
 }
 
@@ -134,15 +130,19 @@ func (h *harness) run(in Input, steps ...step) *incident.Incident {
 				OnReject: func(err error) { h.outcomes[i].err = err },
 				OnComplete: func(res any, err error) {
 					h.outcomes[i].err = err
-					if in, ok := res.(*incident.Incident); ok && in != nil {
-						cp := *in
-						cp.Tasks = make([]*incident.Task, len(in.Tasks))
-						for j, t := range in.Tasks {
-							tc := *t
-							cp.Tasks[j] = &tc
-						}
-						h.outcomes[i].result = &cp
+					if err != nil {
+						return
 					}
+					// The Update answers once its version is projected: the last
+					// projected snapshot is the state the command left.
+					h.mu.Lock()
+					defer h.mu.Unlock()
+					last := h.projected[len(h.projected)-1]
+					r, ok := res.(Result)
+					require.True(h.t, ok, "update result is %T", res)
+					require.Equal(h.t, last.Version, r.Version)
+					require.Equal(h.t, last.Status, r.Status)
+					h.outcomes[i].result = last.Clone()
 				},
 			}, updateArg(s.actor, s.cmd))
 		}, s.at)

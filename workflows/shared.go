@@ -39,25 +39,26 @@ type UpdateInput[C incident.Command] struct {
 	Command C              `json:"command"`
 }
 
-// Result of every Update: the incident after the command was applied and
-// projected to the read model.
-type Result = incident.Incident
+// Result of every Update: where the incident is after the command. The
+// handler answers once that version is in the read model, so the caller
+// reads the incident from there. (The whole incident is not returned: every
+// Update result is kept in the workflow history.)
+type Result struct {
+	Version int             `json:"version"`
+	Status  incident.Status `json:"status"`
+}
 
-// Activity names; the activities package registers its methods under them,
-// so this package needs no import of the code that does the I/O.
-const (
-	// ActivityProject writes an incident snapshot to the read model (arg: incident.Incident).
-	ActivityProject = "ProjectIncident"
-	// ActivityPublish publishes timeline entries as events (arg: PublishInput).
-	ActivityPublish = "PublishEvents"
-)
+// ActivityRecord is the name of the (local) activity that records a change:
+// it writes the incident snapshot to the read model, then publishes the
+// timeline entries after FromSeq as events. The activities package
+// registers its method under this name, so this package needs no import of
+// the code that does the I/O.
+const ActivityRecord = "RecordIncident"
 
-// PublishInput is what the publish activity needs to route events: the
-// incident's identity and status, and the entries to publish.
-type PublishInput struct {
-	IncidentID string           `json:"incident_id"`
-	Street     string           `json:"street"`
-	Category   string           `json:"category"`
-	Status     incident.Status  `json:"status"`
-	Entries    []incident.Entry `json:"entries"`
+// RecordInput is the argument of ActivityRecord.
+type RecordInput struct {
+	// Incident is a snapshot that shares nothing with the workflow's state.
+	Incident *incident.Incident `json:"incident"`
+	// FromSeq: entries with Seq > FromSeq are published.
+	FromSeq int `json:"from_seq"`
 }

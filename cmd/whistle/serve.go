@@ -14,6 +14,7 @@ import (
 
 type serveCmd struct {
 	Services
+	Debug
 	HTTP         string `name:"http" env:"WHISTLE_HTTP_ADDR" default:"127.0.0.1:8080" help:"Address the API listens on."`
 	Jurisdiction string `name:"jurisdiction" env:"WHISTLE_JURISDICTION" type:"existingfile" help:"Jurisdiction YAML (default: the shipped district)."`
 }
@@ -22,6 +23,9 @@ func (c *serveCmd) Run(ctx context.Context, log *slog.Logger) error {
 	secret := os.Getenv("WHISTLE_JWT_SECRET")
 	if secret == "" {
 		return errors.New("WHISTLE_JWT_SECRET is not set: serve needs the secret that signs tokens")
+	}
+	if err := c.Debug.start(ctx, log); err != nil {
+		return err
 	}
 	s, err := app.Open(ctx, c.config(log, []byte(secret)))
 	if err != nil {
@@ -50,10 +54,14 @@ func (s Services) config(log *slog.Logger, secret []byte, httpAddr, jur string) 
 
 type workerCmd struct {
 	Services
+	Debug
 	Jurisdiction string `name:"jurisdiction" env:"WHISTLE_JURISDICTION" type:"existingfile" help:"Jurisdiction YAML (default: the shipped district)."`
 }
 
 func (c *workerCmd) Run(ctx context.Context, log *slog.Logger) error {
+	if err := c.Debug.start(ctx, log); err != nil {
+		return err
+	}
 	s, err := app.Open(ctx, c.Services.config(log, nil, "", c.Jurisdiction))
 	if err != nil {
 		return err
