@@ -12,6 +12,7 @@ import (
 	"go.temporal.io/sdk/client"
 
 	"github.com/whistle-city/whistle/incident"
+	"github.com/whistle-city/whistle/store"
 	"github.com/whistle-city/whistle/workflows"
 )
 
@@ -171,9 +172,18 @@ func registerCommand[B any, C incident.Command](s *Server, op huma.Operation, ro
 // unknown incident is 404, a finished one 409, one still received 409 with
 // Retry-After; references to departments are checked against the
 // jurisdiction (422). The workflow's validator decides everything else.
+//
+// When the read model is unreachable the command still goes to the
+// workflow, which is the source of truth and checks it anyway: a department
+// that acknowledges while Postgres is down is on time, and the read model
+// catches up when the database is back.
 func runCommand[C incident.Command](ctx context.Context, s *Server, id string, cmd C) (*incidentOutput, error) {
 	a := actorFrom(ctx)
 	in, err := s.cfg.Store.Incident(ctx, id)
+	if err != nil && store.IsUnavailable(err) {
+		s.log.WarnContext(ctx, "read model unavailable: sending the command to the workflow unchecked", "incident", id, "err", err)
+		in, err = &incident.Incident{ID: id}, nil
+	}
 	if err != nil {
 		return nil, s.fail(ctx, err, "path", "read the incident")
 	}
@@ -258,6 +268,9 @@ func (s *Server) checkReferences(cmd incident.Command) error {
 // else, an infrastructure failure, as 503.
 func (s *Server) refused(ctx context.Context, in *incident.Incident, cmd string, err error) error {
 	var nf *serviceerror.NotFound
+	if errors.As(err, &nf) && in.Status == "" { // the read model could not be asked
+		return newProblem(http.StatusNotFound, "no incident %s", in.ID)
+	}
 	if errors.As(err, &nf) {
 		return conflict(string(in.Status), "incident %s takes no commands now (its workflow is not running)", in.ID)
 	}

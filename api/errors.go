@@ -11,6 +11,7 @@ import (
 	"github.com/danielgtaylor/huma/v2"
 
 	"github.com/whistle-city/whistle/incident"
+	"github.com/whistle-city/whistle/store"
 )
 
 // ProblemTypeBase prefixes the type URI of every problem the API answers:
@@ -222,7 +223,7 @@ func fromDomain(e *incident.Error, in string) *Problem {
 
 // fail turns an error from the store or elsewhere into the problem to
 // answer: a Problem as it is, a domain error through fromDomain (naming
-// fields at in), a cancelled request as 503, anything else as a logged 500
+// fields at in), an unreachable database or a cancelled request as 503, anything else as a logged 500
 // whose detail does not leak internals.
 func (s *Server) fail(ctx context.Context, err error, in, doing string) error {
 	var p *Problem
@@ -236,6 +237,10 @@ func (s *Server) fail(ctx context.Context, err error, in, doing string) error {
 			s.log.ErrorContext(ctx, doing, "err", err)
 		}
 		return p
+	}
+	if store.IsUnavailable(err) {
+		s.log.WarnContext(ctx, doing, "err", err)
+		return unavailable("the database is unavailable, so could not %s; retry shortly", doing)
 	}
 	if ctx.Err() != nil || errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) {
 		s.log.WarnContext(ctx, doing, "err", err)

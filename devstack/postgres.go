@@ -46,6 +46,10 @@ type PostgresOptions struct {
 	DataDir string
 	// Database is created in the private server if missing; default "whistle".
 	Database string
+	// Port is where the private server listens; 0 picks a free port at each
+	// start. A fixed port keeps the URL across restarts (tests that stop and
+	// start the server under a running stack use it).
+	Port int
 	// Logger receives what happens to the private server (where it lives,
 	// unexpected exits); nil discards it. The server's own output goes to
 	// postgres.log in its cluster directory.
@@ -63,6 +67,7 @@ type Postgres struct {
 	proc    *pgProc
 	unwatch func() bool // stops watching StartPostgres's context
 	logger  *slog.Logger
+	port    int // fixed port, or 0
 
 	once    sync.Once
 	stopErr error
@@ -118,12 +123,12 @@ func StartPostgres(ctx context.Context, o PostgresOptions) (*Postgres, error) {
 	if err != nil {
 		return nil, err
 	}
-	p := &Postgres{cluster: c, logger: logger}
+	p := &Postgres{cluster: c, logger: logger, port: o.Port}
 	// The port is checked free, then bound by postgres a moment later; if
 	// another process wins that race, try again with a fresh one.
 	for attempt := 1; ; attempt++ {
 		err = p.start(startCtx)
-		if err == nil || attempt == 3 || !errors.Is(err, errPortTaken) {
+		if err == nil || attempt == 3 || o.Port != 0 || !errors.Is(err, errPortTaken) {
 			break
 		}
 	}
@@ -178,9 +183,12 @@ func (p *Postgres) Stop() error {
 // connections.
 func (p *Postgres) start(ctx context.Context) error {
 	c := p.cluster
-	port, err := ports.Free("127.0.0.1")
-	if err != nil {
-		return fmt.Errorf("postgres: %w", err)
+	port := p.port
+	if port == 0 {
+		var err error
+		if port, err = ports.Free("127.0.0.1"); err != nil {
+			return fmt.Errorf("postgres: %w", err)
+		}
 	}
 	logStart, err := c.openLog(port)
 	if err != nil {

@@ -57,13 +57,19 @@ type stack struct {
 
 func newStack(t *testing.T) *stack {
 	t.Helper()
+	return newStackOn(t, devtest.Postgres(t))
+}
+
+// newStackOn is newStack on the given database.
+func newStackOn(t *testing.T, databaseURL string) *stack {
+	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	tmp, err := temporaldev.Start(ctx, temporaldev.Options{Logger: log})
 	require.NoError(t, err)
 	natsURL := devtest.NATS(t)
 	cfg := app.Config{
-		DatabaseURL: devtest.Postgres(t), NATSURL: natsURL, TemporalAddress: tmp.HostPort(),
+		DatabaseURL: databaseURL, NATSURL: natsURL, TemporalAddress: tmp.HostPort(),
 		TemporalNamespace: tmp.Namespace(), JWTSecret: secret, Logger: log,
 		UpdateTimeout: 3 * time.Second, // the worker-restart test waits this long for a command with no worker
 	}
