@@ -1,0 +1,157 @@
+package incident
+
+import (
+	"testing"
+	"time"
+)
+
+var t0 = time.Date(2026, 11, 23, 1, 0, 0, 0, time.UTC)
+
+func hours(kind SLAKind, from time.Time) time.Time {
+	switch kind {
+	case SLAAck:
+		return from.Add(time.Hour)
+	case SLAResolve:
+		return from.Add(72 * time.Hour)
+	}
+	return from.Add(72 * time.Hour)
+}
+
+func newIncident(tier Tier) *Incident {
+	item := Item{Code: "SR-001", Tier: tier, Lead: "CG", Cooperating: []string{"SCJG", "CG"}}
+	return New(Report{IncidentID: "i1", Category: "SR-001", Street: "FH", Community: "FH-01", Grid: "FH-01-01", Reporter: "w"}, item, t0, hours)
+}
+
+var (
+	grid   = Actor{Sub: "w", Role: RoleGridWorker, Org: "FH-01-01"}
+	street = Actor{Sub: "s", Role: RoleStreet, Org: "FH"}
+	cg     = Actor{Sub: "c", Role: RoleDepartment, Org: "CG"}
+)
+
+func TestTaskIDRoundTrip(t *testing.T) {
+	for _, id := range []string{"i1", "01a20284-e152-7786-95b9-9ad9570a5d14", "a-t", "x-t1"} {
+		for _, n := range []int{1, 9, 10, 123} {
+			if got := IncidentOfTask(TaskID(id, n)); got != id {
+				t.Errorf("IncidentOfTask(TaskID(%q, %d)) = %q", id, n, got)
+			}
+		}
+	}
+	for _, bad := range []string{"", "-t1", "abc", "abc-t", "abc-tx", "abc-t1x"} {
+		if got := IncidentOfTask(bad); got != "" {
+			t.Errorf("IncidentOfTask(%q) = %q, want \"\"", bad, got)
+		}
+	}
+}
+
+func TestNewRoutesByTier(t *testing.T) {
+	if in := newIncident(TierCommunity); in.Status != StatusCommunity || len(in.Tasks) != 0 {
+		t.Fatalf("community: %s with %d tasks", in.Status, len(in.Tasks))
+	}
+	if in := newIncident(TierStreet); in.Status != StatusTriage {
+		t.Fatalf("street: %s", in.Status)
+	}
+	in := newIncident(TierDepartment)
+	// The lead listed again as cooperating gets one task, not two.
+	if in.Status != StatusDispatched || len(in.Tasks) != 2 || in.Tasks[0].Department != "CG" || in.Tasks[0].Role != TaskLead {
+		t.Fatalf("department: %s %+v", in.Status, in.Tasks)
+	}
+	if !in.Tasks[0].AckDue.Equal(t0.Add(time.Hour)) {
+		t.Fatalf("ack due %s", in.Tasks[0].AckDue)
+	}
+	for i, e := range in.Timeline {
+		if e.Seq != i+1 {
+			t.Fatalf("entry %d has seq %d", i, e.Seq)
+		}
+	}
+}
+
+// A role that may not act is told so (403) before it learns the state (409).
+func TestForbiddenBeforeConflict(t *testing.T) {
+	in := newIncident(TierDepartment)
+	if c := ErrorCode(in.Check(grid, Whistle{Note: "x"})); c != CodeForbidden {
+		t.Fatalf("grid worker whistling: %s", c)
+	}
+	if c := ErrorCode(in.Check(street, Whistle{Note: "x"})); c != CodeConflict {
+		t.Fatalf("street whistling a dispatched incident: %s", c)
+	}
+	err := in.Check(street, Escalate{Note: "x"})
+	if c := ErrorCode(err); c != CodeForbidden {
+		t.Fatalf("street escalating: %s", c)
+	}
+}
+
+func TestApplyRefusedChangesNothing(t *testing.T) {
+	in := newIncident(TierDepartment)
+	before := in.Clone()
+	err := in.Apply(cg, Complete{TaskID: in.Tasks[0].ID, Result: "done"}, t0, hours, 2)
+	var e *Error
+	if err == nil || ErrorCode(err) != CodeConflict {
+		t.Fatalf("complete before ack: %v", err)
+	}
+	if ok := asError(err, &e); !ok || e.Status != string(TaskPendingAck) {
+		t.Fatalf("conflict should carry the task's status: %+v", e)
+	}
+	if in.Version != before.Version || len(in.Timeline) != len(before.Timeline) || in.Tasks[0].Status != TaskPendingAck {
+		t.Fatal("a refused command changed the incident")
+	}
+}
+
+func TestCloneSharesNothingMutable(t *testing.T) {
+	in := newIncident(TierDepartment)
+	c := in.Clone()
+	if err := in.Apply(cg, Ack{TaskID: in.Tasks[0].ID}, t0.Add(time.Minute), hours, 2); err != nil {
+		t.Fatal(err)
+	}
+	if c.Tasks[0].Status != TaskPendingAck || len(c.Timeline) == len(in.Timeline) || c.Version == in.Version {
+		t.Fatal("the clone saw a later change")
+	}
+}
+
+func TestReopenWithoutDepartmentsGoesBackToItsTier(t *testing.T) {
+	in := newIncident(TierCommunity)
+	must(t, in.Apply(grid, Resolve{Note: "done"}, t0, hours, 2))
+	must(t, in.Apply(street, GiveFeedback{Resolved: false, Rating: RatingUnsatisfied}, t0, hours, 2))
+	if in.Status != StatusCommunity || in.ReopenCount != 1 || in.Round != 2 {
+		t.Fatalf("after unsatisfied feedback: %s reopen=%d round=%d", in.Status, in.ReopenCount, in.Round)
+	}
+	// max_reopens 0: unsatisfied closes at once.
+	in = newIncident(TierStreet)
+	must(t, in.Apply(street, Resolve{Note: "done"}, t0, hours, 0))
+	must(t, in.Apply(street, GiveFeedback{Resolved: false, Rating: RatingUnsatisfied}, t0, hours, 0))
+	if in.Status != StatusClosed || in.ReopenCount != 0 {
+		t.Fatalf("max_reopens 0: %s reopen=%d", in.Status, in.ReopenCount)
+	}
+}
+
+func TestTickFiresEachDeadlineOnce(t *testing.T) {
+	in := newIncident(TierDepartment)
+	next, ok := in.NextDeadline()
+	if !ok || !next.Equal(t0.Add(time.Hour)) {
+		t.Fatalf("next deadline %s %v", next, ok)
+	}
+	if in.Tick(t0.Add(59 * time.Minute)) {
+		t.Fatal("fired early")
+	}
+	if !in.Tick(t0.Add(time.Hour)) || in.EscalationLevel != 1 || !in.Tasks[0].AckOverdue {
+		t.Fatal("did not fire at the deadline")
+	}
+	if in.Tick(t0.Add(2 * time.Hour)) {
+		t.Fatal("fired twice")
+	}
+	if !in.OverdueAt(t0.Add(2 * time.Hour)) {
+		t.Fatal("not overdue after the ack deadline")
+	}
+}
+
+func must(t *testing.T, err error) {
+	t.Helper()
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+func asError(err error, e **Error) bool {
+	x, ok := err.(*Error)
+	*e = x
+	return ok
+}
