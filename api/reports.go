@@ -10,6 +10,8 @@ import (
 
 	"github.com/danielgtaylor/huma/v2"
 	"github.com/google/uuid"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/whistle-city/whistle/incident"
 )
@@ -90,6 +92,8 @@ func (s *Server) createReport(ctx context.Context, in *reportInput) (*reportOutp
 	if err != nil {
 		return nil, s.fail(ctx, err, "body", "record the report")
 	}
+	// Lets an operator find the trace of an incident's report by its id.
+	trace.SpanFromContext(ctx).SetAttributes(attribute.String("whistle.incident.id", got))
 	if created {
 		if err := s.publishNew(ctx, r); err != nil {
 			return nil, err
