@@ -216,12 +216,7 @@ func (s *Server) republish(ctx context.Context, id string) error {
 	if in.Status != incident.StatusReceived {
 		return nil
 	}
-	r := incident.Report{
-		IncidentID: in.ID, Category: in.Category, Street: in.Street, Community: in.Community, Grid: in.Grid,
-		Description: in.Description, Location: in.Location, Photos: in.Photos, OccurredAt: in.OccurredAt,
-		ReportedAt: in.ReportedAt, Reporter: in.Reporter,
-	}
-	if err := s.cfg.Publisher.PublishReport(ctx, r); err != nil {
+	if err := s.cfg.Publisher.PublishReport(ctx, in.Report()); err != nil {
 		s.log.WarnContext(ctx, "republish report failed", "incident", id, "err", err)
 		return unavailable("the report could not be queued for dispatch; retry (with the same Idempotency-Key)")
 	}

@@ -41,8 +41,11 @@ type Config struct {
 	// UpdateTimeout bounds how long an API command waits for its workflow;
 	// zero means the API's default.
 	UpdateTimeout time.Duration
-	Version       string
-	Logger        *slog.Logger
+	// SweepInterval and SweepAge tune the sweeper that publishes again the
+	// reports left "received" (see dispatcher.Sweeper); zero means defaults.
+	SweepInterval, SweepAge time.Duration
+	Version                 string
+	Logger                  *slog.Logger
 }
 
 // Services are the open connections every role of the binary needs.
@@ -141,8 +144,8 @@ func (s *Services) Handler() http.Handler {
 	return h
 }
 
-// Serve runs the HTTP API on ln and the dispatcher until ctx is done, then
-// shuts both down gracefully.
+// Serve runs the HTTP API on ln, the dispatcher and the sweeper of stranded
+// reports until ctx is done, then shuts them down gracefully.
 func (s *Services) Serve(ctx context.Context, ln net.Listener) error {
 	srv := &http.Server{Handler: s.Handler(), ReadHeaderTimeout: 10 * time.Second}
 	g, ctx := errgroup.WithContext(ctx)
@@ -165,6 +168,11 @@ func (s *Services) Serve(ctx context.Context, ln net.Listener) error {
 			return fmt.Errorf("dispatcher: %w", err)
 		}
 		return nil
+	})
+	g.Go(func() error {
+		sw := &dispatcher.Sweeper{Store: s.Store, Bus: s.Bus, Logger: s.Logger,
+			Interval: s.Config.SweepInterval, Age: s.Config.SweepAge}
+		return sw.Run(ctx)
 	})
 	return g.Wait()
 }

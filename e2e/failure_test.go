@@ -5,6 +5,7 @@ import (
 	"net"
 	"os"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 
@@ -84,4 +85,27 @@ func TestPostgresBrieflyGone(t *testing.T) {
 	list := s.must(200, "GET", "/v1/incidents", token(t, incident.RoleDistrict, "DA"), nil)
 	require.Len(t, list.Body["items"], 1, "%s", list.Raw)
 	require.Len(t, s.eventsOn("whistle.events.reported"), reported)
+}
+
+// TestStrandedReportIsDispatched: the API records a report, then dies before
+// publishing it. The sweeper publishes it again and the incident is
+// dispatched like any other.
+func TestStrandedReportIsDispatched(t *testing.T) {
+	s := newStack(t)
+	st := token(t, incident.RoleStreet, street)
+	id := "stranded-0001"
+	r := incident.Report{
+		IncidentID: id, Category: "SR-001", Street: street, Community: "FH-01", Grid: grid,
+		Description: "recorded, never published", ReportedAt: time.Now().UTC(), Reporter: "wang",
+	}
+	it, ok := s.svc.Jurisdiction.Item("SR-001")
+	require.True(t, ok)
+	_, created, err := s.svc.Store.CreateReceived(context.Background(), r, it.Snapshot(), "")
+	require.NoError(t, err)
+	require.True(t, created)
+	require.Equal(t, incident.StatusReceived, s.incident(id, st).Status)
+
+	in := s.waitStatus(id, st, incident.StatusDispatched)
+	require.Len(t, in.Tasks, 2)
+	require.Len(t, s.waitEvents("whistle.events.reported", id, 1), 1)
 }

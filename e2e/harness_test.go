@@ -72,6 +72,7 @@ func newStackOn(t *testing.T, databaseURL string) *stack {
 		DatabaseURL: databaseURL, NATSURL: natsURL, TemporalAddress: tmp.HostPort(),
 		TemporalNamespace: tmp.Namespace(), JWTSecret: secret, Logger: log,
 		UpdateTimeout: 3 * time.Second, // the worker-restart test waits this long for a command with no worker
+		SweepInterval: 200 * time.Millisecond, SweepAge: time.Second,
 	}
 	svc, err := app.Open(ctx, cfg)
 	require.NoError(t, err)

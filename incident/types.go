@@ -342,3 +342,12 @@ func (in *Incident) Clone() *Incident {
 	}
 	return &c
 }
+
+// Report returns the report the incident was started from.
+func (in *Incident) Report() Report {
+	return Report{
+		IncidentID: in.ID, Category: in.Category, Street: in.Street, Community: in.Community, Grid: in.Grid,
+		Description: in.Description, Location: in.Location, Photos: in.Photos, OccurredAt: in.OccurredAt,
+		ReportedAt: in.ReportedAt, Reporter: in.Reporter,
+	}
+}

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+
 	"github.com/whistle-city/whistle/incident"
 )
 
@@ -159,4 +160,31 @@ func (w *where) sql() string {
 		return ""
 	}
 	return "WHERE " + strings.Join(w.conds, " AND ")
+}
+
+// Stranded returns up to limit incidents still "received" that were
+// reported before cutoff, oldest first: reports the API recorded but whose
+// publication to the dispatcher may have been lost (a crash between the two).
+func (s *Store) Stranded(ctx context.Context, cutoff time.Time, limit int) ([]*incident.Incident, error) {
+	rows, err := s.pool.Query(ctx, `
+SELECT doc FROM incidents
+WHERE status = 'received' AND reported_at < $1
+ORDER BY reported_at, id
+LIMIT $2`, cutoff, limit)
+	if err != nil {
+		return nil, fmt.Errorf("store: stranded incidents: %w", err)
+	}
+	docs, err := pgx.CollectRows(rows, pgx.RowTo[[]byte])
+	if err != nil {
+		return nil, fmt.Errorf("store: stranded incidents: %w", err)
+	}
+	out := make([]*incident.Incident, 0, len(docs))
+	for _, d := range docs {
+		in, err := s.decode(d)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, in)
+	}
+	return out, nil
 }
