@@ -59,6 +59,29 @@ type (
 		Rating   incident.Rating `json:"rating" enum:"satisfied,basically_satisfied,unsatisfied" doc:"The resident's satisfaction; unsatisfied (or not resolved) reopens the incident (重办)."`
 		Comment  string          `json:"comment,omitempty" doc:"The resident's words."`
 	}
+	// UrgeRequest is the body of POST /v1/incidents/{id}/urge.
+	UrgeRequest struct {
+		Note string `json:"note" minLength:"1" doc:"The reminder (催办); every department with an open task hears it."`
+	}
+	// SuspendRequest is the body of POST /v1/incidents/{id}/suspend.
+	SuspendRequest struct {
+		Reason   string    `json:"reason" minLength:"1" doc:"Why it cannot be solved now (挂账: budget, planning)."`
+		ReviewAt time.Time `json:"review_at" doc:"When the street must look at it again; watched like a deadline."`
+	}
+	// ResumeRequest is the body of POST /v1/incidents/{id}/resume.
+	ResumeRequest struct {
+		Note string `json:"note,omitempty" doc:"Optional note."`
+	}
+	// ExtensionRequest is the body of POST /v1/tasks/{id}/extension.
+	ExtensionRequest struct {
+		Until  time.Time `json:"until" doc:"The resolution deadline asked for; later than the current one."`
+		Reason string    `json:"reason" minLength:"1" doc:"Why more time is needed (延期)."`
+	}
+	// ExtensionDecisionRequest is the body of POST /v1/tasks/{id}/extension/decision.
+	ExtensionDecisionRequest struct {
+		Approve bool   `json:"approve" doc:"true moves the resolution deadline to the date asked for and re-arms its escalation ladder."`
+		Note    string `json:"note,omitempty" doc:"Optional note."`
+	}
 )
 
 // DefaultUpdateTimeout bounds how long a command waits for the workflow's answer;
@@ -129,6 +152,40 @@ func (s *Server) registerCommands() {
 		Description: "The street gives a returned task to another department.",
 	}, []incident.Role{st}, true, func(id string, b ReassignRequest) incident.Reassign {
 		return incident.Reassign{TaskID: id, Department: b.Department}
+	})
+	registerCommand(s, huma.Operation{
+		OperationID: "urgeIncident", Path: "/v1/incidents/{id}/urge", Summary: "Urge (催办)",
+		Description: "A manual reminder by the street or the district, recorded on the timeline and published on whistle.escalations.<street> and whistle.tasks.<department> for each open task.",
+	}, []incident.Role{st, incident.RoleDistrict}, false, func(_ string, b UrgeRequest) incident.Urge {
+		return incident.Urge{Note: b.Note}
+	})
+	registerCommand(s, huma.Operation{
+		OperationID: "suspendIncident", Path: "/v1/incidents/{id}/suspend", Summary: "Suspend (挂账)",
+		Description: "The street parks an incident that cannot be solved now; its clocks stop until it is resumed, and the review date is watched.",
+	}, []incident.Role{st}, false, func(_ string, b SuspendRequest) incident.Suspend {
+		return incident.Suspend{Reason: b.Reason, ReviewAt: b.ReviewAt}
+	})
+	registerCommand(s, huma.Operation{
+		OperationID: "resumeIncident", Path: "/v1/incidents/{id}/resume", Summary: "Resume a suspended incident",
+		Description: "The clocks restart where they stopped: every deadline still ahead moves by the time the incident was suspended.",
+	}, []incident.Role{st}, false, func(_ string, b *ResumeRequest) incident.Resume {
+		c := incident.Resume{}
+		if b != nil {
+			c.Note = b.Note
+		}
+		return c
+	})
+	registerCommand(s, huma.Operation{
+		OperationID: "requestExtension", Path: "/v1/tasks/{id}/extension", Summary: "Ask for an extension (延期)",
+		Description: "The department asks, before its resolution deadline, for a later one; the street decides. A request after the deadline is refused (409).",
+	}, []incident.Role{dep}, true, func(id string, b ExtensionRequest) incident.RequestExtension {
+		return incident.RequestExtension{TaskID: id, Until: b.Until, Reason: b.Reason}
+	})
+	registerCommand(s, huma.Operation{
+		OperationID: "decideExtension", Path: "/v1/tasks/{id}/extension/decision", Summary: "Approve or refuse an extension",
+		Description: "The street decides a pending extension request; approval moves resolve_due and re-arms the ladder.",
+	}, []incident.Role{st}, true, func(id string, b ExtensionDecisionRequest) incident.DecideExtension {
+		return incident.DecideExtension{TaskID: id, Approve: b.Approve, Note: b.Note}
 	})
 }
 

@@ -278,7 +278,7 @@ func (e *env) project(grid, category string, mutate func(*incident.Incident)) *i
 	now := time.Now().UTC().Truncate(time.Millisecond)
 	r := incident.Report{IncidentID: id, Category: category, Street: street, Community: community, Grid: grid,
 		Description: "test", ReportedAt: now, Reporter: "tester"}
-	in := incident.New(r, it.Snapshot(), now, func(_ incident.SLAKind, from time.Time) time.Time { return from.Add(time.Hour) })
+	in := incident.New(r, it.Snapshot(), now, incident.DueFunc(func(_ incident.SLAKind, from time.Time) time.Time { return from.Add(time.Hour) }))
 	if mutate != nil {
 		mutate(in)
 	}

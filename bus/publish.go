@@ -57,20 +57,18 @@ const (
 	kindEscalations = "escalations"
 )
 
-// IsTaskEvent reports whether entries of type typ are published to
-// whistle.tasks.<department>: a task was created, reassigned or cancelled.
-func IsTaskEvent(typ string) bool {
-	switch typ {
-	case incident.EventTaskCreated, incident.EventReassigned, incident.EventTaskCancelled:
-		return true
-	}
-	return false
-}
+// IsTaskEvent reports whether e is published to whistle.tasks.<department>:
+// every entry about one department's task — created, reassigned,
+// cancelled, and what happened to it since (acknowledged, completed,
+// returned, warned, escalated, urged, extended) — so a department's own
+// system can follow its inbox from the bus.
+func IsTaskEvent(e incident.Entry) bool { return e.Department != "" }
 
-// IsEscalation reports whether e is published to whistle.escalations.<street>:
-// a deadline passed or an escalation level was raised.
+// IsEscalation reports whether e is published to
+// whistle.escalations.<street>: a warning, an escalation level, a manual
+// urging or a suspension's review date.
 func IsEscalation(e incident.Entry) bool {
-	return e.Type == incident.EventAckOverdue || e.Type == incident.EventResolveOverdue || e.Level > 0
+	return incident.IsEscalation(e.Type) || e.Level > 0
 }
 
 // EventMsgID is the Nats-Msg-Id of the message of kind ("events", "tasks"
@@ -131,7 +129,7 @@ func (b *Bus) PublishEntries(ctx context.Context, in *incident.Incident, entries
 			return fmt.Errorf("bus: encode event %s:%d: %w", in.ID, e.Seq, err)
 		}
 		msgs = append(msgs, out{EventSubject(e.Type), EventMsgID(in.ID, e.Seq, kindEvents), data})
-		if IsTaskEvent(e.Type) {
+		if IsTaskEvent(e) {
 			msgs = append(msgs, out{TaskSubject(e.Department), EventMsgID(in.ID, e.Seq, kindTasks), data})
 		}
 		if IsEscalation(e) {

@@ -150,6 +150,8 @@ func (d *Dispatcher) Start(ctx context.Context, r incident.Report) error {
 		Calendar:   d.calendar(j),
 		MaxReopens: j.MaxReopens,
 	}
+	esc := j.ItemEscalation(it)
+	in.Escalation = &esc
 	trace.SpanFromContext(ctx).SetAttributes(
 		attribute.String("whistle.incident.id", r.IncidentID),
 		attribute.String("whistle.item", r.Category),

@@ -57,11 +57,18 @@ type stack struct {
 
 func newStack(t *testing.T) *stack {
 	t.Helper()
-	return newStackOn(t, devtest.Postgres(t))
+	return newStackWith(t, devtest.Postgres(t), "")
 }
 
 // newStackOn is newStack on the given database.
 func newStackOn(t *testing.T, databaseURL string) *stack {
+	t.Helper()
+	return newStackWith(t, databaseURL, "")
+}
+
+// newStackWith is newStack on the given database with the jurisdiction in
+// the file ("" for the shipped one).
+func newStackWith(t *testing.T, databaseURL, jurisdictionFile string) *stack {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
@@ -69,7 +76,7 @@ func newStackOn(t *testing.T, databaseURL string) *stack {
 	require.NoError(t, err)
 	natsURL := devtest.NATS(t)
 	cfg := app.Config{
-		DatabaseURL: databaseURL, NATSURL: natsURL, TemporalAddress: tmp.HostPort(),
+		DatabaseURL: databaseURL, NATSURL: natsURL, JurisdictionFile: jurisdictionFile, TemporalAddress: tmp.HostPort(),
 		TemporalNamespace: tmp.Namespace(), JWTSecret: secret, Logger: log,
 		UpdateTimeout: 3 * time.Second, // the worker-restart test waits this long for a command with no worker
 		SweepInterval: 200 * time.Millisecond, SweepAge: time.Second,

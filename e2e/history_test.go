@@ -11,7 +11,8 @@ import (
 )
 
 // recordHistory writes the workflow history of a finished incident to
-// $WHISTLE_RECORD_HISTORY/<name>.json, in the format the Temporal CLI
+// $WHISTLE_RECORD_HISTORY/<name>.json (names start with the workflow's
+// latest version: v0 before the escalation ladder, v1 with it), in the format the Temporal CLI
 // exports and the SDK's replayer reads, for workflows/testdata. It does
 // nothing when the variable is unset.
 //

@@ -16,10 +16,6 @@ const (
 	SLAFeedback SLAKind = "feedback"
 )
 
-// DueFunc returns the deadline of kind that starts at from. The workflow
-// builds one from the SLA and calendar the incident started with.
-type DueFunc func(kind SLAKind, from time.Time) time.Time
-
 // Command is a human step on an incident. Each is a Temporal Update of the
 // incident's workflow, named by Name.
 type Command interface {
@@ -74,6 +70,35 @@ type (
 		Rating   Rating `json:"rating"`
 		Comment  string `json:"comment,omitempty"`
 	}
+	// Urge: a manual reminder (催办) by the street or the district.
+	Urge struct {
+		Note string `json:"note"`
+	}
+	// RequestExtension: a department asks, before its deadline, to move its
+	// resolution deadline to Until (延期).
+	RequestExtension struct {
+		TaskID string    `json:"task_id"`
+		Until  time.Time `json:"until"`
+		Reason string    `json:"reason"`
+	}
+	// DecideExtension: the street approves or refuses a pending request.
+	DecideExtension struct {
+		TaskID  string `json:"task_id"`
+		Approve bool   `json:"approve"`
+		Note    string `json:"note,omitempty"`
+	}
+	// Suspend: the street parks an incident that cannot be solved now
+	// (挂账: budget, planning); its clocks stop until Resume, and ReviewAt
+	// is watched.
+	Suspend struct {
+		Reason   string    `json:"reason"`
+		ReviewAt time.Time `json:"review_at"`
+	}
+	// Resume: the street takes a suspended incident up again; its clocks
+	// restart where they stopped.
+	Resume struct {
+		Note string `json:"note"`
+	}
 )
 
 // Names of the commands; they are the Update names of IncidentWorkflow.
@@ -87,17 +112,27 @@ const (
 	CmdReassign = "reassign"
 	CmdVerify   = "verify"
 	CmdFeedback = "feedback"
+	CmdUrge     = "urge"
+	CmdExtend   = "extension"
+	CmdDecide   = "extension_decision"
+	CmdSuspend  = "suspend"
+	CmdResume   = "resume"
 )
 
-func (Resolve) Name() string      { return CmdResolve }
-func (Escalate) Name() string     { return CmdEscalate }
-func (Whistle) Name() string      { return CmdWhistle }
-func (Ack) Name() string          { return CmdAck }
-func (Complete) Name() string     { return CmdComplete }
-func (Return) Name() string       { return CmdReturn }
-func (Reassign) Name() string     { return CmdReassign }
-func (Verify) Name() string       { return CmdVerify }
-func (GiveFeedback) Name() string { return CmdFeedback }
+func (Resolve) Name() string          { return CmdResolve }
+func (Escalate) Name() string         { return CmdEscalate }
+func (Whistle) Name() string          { return CmdWhistle }
+func (Ack) Name() string              { return CmdAck }
+func (Complete) Name() string         { return CmdComplete }
+func (Return) Name() string           { return CmdReturn }
+func (Reassign) Name() string         { return CmdReassign }
+func (Verify) Name() string           { return CmdVerify }
+func (GiveFeedback) Name() string     { return CmdFeedback }
+func (Urge) Name() string             { return CmdUrge }
+func (RequestExtension) Name() string { return CmdExtend }
+func (DecideExtension) Name() string  { return CmdDecide }
+func (Suspend) Name() string          { return CmdSuspend }
+func (Resume) Name() string           { return CmdResume }
 
 // DefaultMaxReopens is how often an unsatisfied return visit reopens an
 // incident before it is closed as it stands.
@@ -113,7 +148,7 @@ const (
 // New starts an incident from a checked report: community- and street-tier
 // items go to the grid or the street; department-tier items are whistled at
 // once to the item's lead and cooperating departments.
-func New(r Report, item Item, now time.Time, due DueFunc) *Incident {
+func New(r Report, item Item, now time.Time, rules Rules) *Incident {
 	in := &Incident{
 		ID: r.IncidentID, Status: StatusReceived, Category: r.Category, Item: item, Tier: item.Tier,
 		Street: r.Street, Community: r.Community, Grid: r.Grid, Description: r.Description,
@@ -132,15 +167,15 @@ func New(r Report, item Item, now time.Time, due DueFunc) *Incident {
 		in.Status = StatusTriage
 		in.record(now, EventRouted, "system", "street tier: with street "+r.Street, "", "")
 	default:
-		in.whistle(now, due, "system", in.defaultDepartments(), "department tier: whistled to the responsibility list's departments")
+		in.whistle(now, rules, "system", in.defaultDepartments(), "department tier: whistled to the responsibility list's departments")
 	}
 	return in
 }
 
-// Check reports whether actor may run cmd on the incident as it stands,
-// without changing anything: a *Error with CodeForbidden, CodeNotFound,
-// CodeConflict or CodeInvalid, or nil.
-func (in *Incident) Check(a Actor, cmd Command) error {
+// Check reports whether actor may run cmd at now on the incident as it
+// stands, without changing anything: a *Error with CodeForbidden,
+// CodeNotFound, CodeConflict or CodeInvalid, or nil.
+func (in *Incident) Check(a Actor, cmd Command, now time.Time) error {
 	if in.Status.Terminal() {
 		return Conflict(string(in.Status), "incident %s is %s", in.ID, in.Status)
 	}
@@ -187,6 +222,65 @@ func (in *Incident) Check(a Actor, cmd Command) error {
 			}
 		}
 		return checkNote("note", c.Note, false)
+	case Urge:
+		if err := in.allow(a, c.Name(), in.isStreet(a) || a.Role == RoleDistrict); err != nil {
+			return err
+		}
+		return checkNote("note", c.Note, true)
+	case Suspend:
+		if err := in.allow(a, c.Name(), in.isStreet(a)); err != nil {
+			return err
+		}
+		switch in.Status {
+		case StatusCommunity, StatusTriage, StatusDispatched:
+		default:
+			return in.conflict(c.Name())
+		}
+		if !c.ReviewAt.After(now) {
+			return Invalid("review_at", "review_at must be in the future")
+		}
+		return checkNote("reason", c.Reason, true)
+	case Resume:
+		if err := in.allow(a, c.Name(), in.isStreet(a)); err != nil {
+			return err
+		}
+		if in.Status != StatusSuspended {
+			return in.conflict(c.Name())
+		}
+		return checkNote("note", c.Note, false)
+	case DecideExtension:
+		if err := in.allow(a, c.Name(), in.isStreet(a)); err != nil {
+			return err
+		}
+		t := in.Task(c.TaskID)
+		if t == nil {
+			return Errorf(CodeNotFound, "incident %s has no task %s", in.ID, c.TaskID)
+		}
+		if t.Extension == nil || t.Extension.Decision != "" {
+			return Conflict(string(t.Status), "task %s has no pending extension request", t.ID)
+		}
+		if !t.Open() || in.Status != StatusDispatched {
+			return Conflict(string(t.Status), "task %s is %s: its extension can no longer be decided", t.ID, t.Status)
+		}
+		return checkNote("note", c.Note, false)
+	case RequestExtension:
+		t, err := in.ownTask(a, c.TaskID)
+		if err != nil {
+			return err
+		}
+		if !t.Open() {
+			return Conflict(string(t.Status), "task %s is %s: only an open task can be extended", t.ID, t.Status)
+		}
+		if t.Extension != nil && t.Extension.Decision == "" {
+			return Conflict(string(t.Status), "task %s already has an extension request waiting for the street", t.ID)
+		}
+		if !now.Before(t.ResolveDue) {
+			return Conflict(string(t.Status), "the resolution deadline of task %s (%s) has passed: an extension must be asked before it", t.ID, t.ResolveDue.Format(time.RFC3339))
+		}
+		if !c.Until.After(t.ResolveDue) {
+			return Invalid("until", "until must be later than the current deadline %s", t.ResolveDue.Format(time.RFC3339))
+		}
+		return checkNote("reason", c.Reason, true)
 	case Ack, Complete, Return:
 		t, err := in.ownTask(a, taskIDOf(c))
 		if err != nil {
@@ -269,15 +363,15 @@ func (in *Incident) Check(a Actor, cmd Command) error {
 // Apply runs cmd for actor at now: it checks it (see Check), then changes the
 // incident and appends its timeline entries. On error nothing has changed.
 // maxReopens bounds how often unsatisfied feedback reopens the incident.
-func (in *Incident) Apply(a Actor, cmd Command, now time.Time, due DueFunc, maxReopens int) error {
-	if err := in.Check(a, cmd); err != nil {
+func (in *Incident) Apply(a Actor, cmd Command, now time.Time, rules Rules, maxReopens int) error {
+	if err := in.Check(a, cmd, now); err != nil {
 		return err
 	}
 	who := a.String()
 	switch c := cmd.(type) {
 	case Resolve:
 		in.record(now, EventResolved, who, c.Note, "", "")
-		in.awaitFeedback(now, due)
+		in.awaitFeedback(now, rules)
 	case Escalate:
 		in.Status = StatusTriage
 		in.record(now, EventEscalated, who, c.Note, "", "")
@@ -286,7 +380,7 @@ func (in *Incident) Apply(a Actor, cmd Command, now time.Time, due DueFunc, maxR
 		if len(deps) == 0 {
 			deps = in.defaultDepartments()
 		}
-		in.whistle(now, due, who, deps, c.Note)
+		in.whistle(now, rules, who, deps, c.Note)
 	case Ack:
 		t := in.Task(c.TaskID)
 		t.Status, t.AckedAt = TaskAcknowledged, &now
@@ -306,21 +400,22 @@ func (in *Incident) Apply(a Actor, cmd Command, now time.Time, due DueFunc, maxR
 		in.record(now, EventReturned, who, c.Reason, t.ID, t.Department)
 	case Reassign:
 		old := in.Task(c.TaskID)
-		nt := in.addTask(now, due, c.Department, old.Role)
+		nt := in.addTask(now, rules, c.Department, old.Role)
 		old.ReassignedTo = nt.ID
 		in.record(now, EventReassigned, who, old.Department+" → "+c.Department, old.ID, old.Department)
 		in.record(now, EventTaskCreated, who, "reassigned from "+old.ID, nt.ID, nt.Department)
 	case Verify:
 		if c.Passed {
 			in.record(now, EventVerified, who, c.Note, "", "")
-			in.awaitFeedback(now, due)
+			in.awaitFeedback(now, rules)
 		} else {
 			in.Status = StatusDispatched
 			for _, t := range in.roundTasks() {
 				if t.Status == TaskCompleted {
+					// Rework: a fresh resolution clock from now.
 					t.Status, t.CompletedAt, t.Result = TaskAcknowledged, nil, ""
-					t.ResolveDue = due(SLAResolve, now)
-					t.ResolveOverdue = false
+					t.Resolve = newClock(rules, SLAResolve, now, rules.Due(SLAResolve, now))
+					t.sync()
 				}
 			}
 			in.record(now, EventVerificationFailed, who, c.Note, "", "")
@@ -330,65 +425,124 @@ func (in *Incident) Apply(a Actor, cmd Command, now time.Time, due DueFunc, maxR
 		in.Feedback, in.FeedbackDue = fb, nil
 		in.record(now, EventFeedback, who, string(c.Rating)+feedbackNote(c), "", "")
 		if (c.Rating == RatingUnsatisfied || !c.Resolved) && in.ReopenCount < maxReopens {
-			in.reopen(now, due, who)
+			in.reopen(now, rules, who)
 		} else {
 			in.close(now, who, "")
 		}
+	case Urge:
+		open := 0
+		for _, t := range in.roundTasks() {
+			if t.Open() {
+				in.recordTask(now, EventUrged, who, c.Note, t, 0)
+				open++
+			}
+		}
+		if open == 0 {
+			in.record(now, EventUrged, who, c.Note, "", "")
+		}
+	case RequestExtension:
+		t := in.Task(c.TaskID)
+		t.Extension = &Extension{Until: c.Until.UTC(), Reason: c.Reason, RequestedAt: now, RequestedBy: who}
+		in.recordTask(now, EventExtensionRequested, who, "until "+c.Until.UTC().Format(time.RFC3339)+": "+c.Reason, t, 0)
+	case DecideExtension:
+		t := in.Task(c.TaskID)
+		x := t.Extension
+		x.DecidedAt, x.DecidedBy, x.Note = &now, who, c.Note
+		if c.Approve {
+			x.Decision = ExtensionApproved
+			t.Extensions++
+			// The deadline moves and the ladder is re-armed over the longer
+			// time: warning and levels count from the new deadline.
+			t.Resolve = newClock(rules, SLAResolve, t.Resolve.Start, x.Until)
+			t.sync()
+			in.recompute()
+			in.recordTask(now, EventExtensionApproved, who, "resolve due "+x.Until.Format(time.RFC3339)+noteSuffix(c.Note), t, 0)
+		} else {
+			x.Decision = ExtensionRefused
+			in.recordTask(now, EventExtensionRefused, who, c.Note, t, 0)
+		}
+	case Suspend:
+		in.Suspension = &Suspension{From: in.Status, At: now, ReviewAt: c.ReviewAt.UTC(), Reason: c.Reason, By: who}
+		in.Status = StatusSuspended
+		in.record(now, EventSuspended, who, c.Reason+" (review "+c.ReviewAt.UTC().Format(time.RFC3339)+")", "", "")
+	case Resume:
+		sp := in.Suspension
+		paused := now.Sub(sp.At)
+		// The clocks stopped while the incident was suspended: every time
+		// still ahead when it was suspended moves by the pause.
+		for _, t := range in.roundTasks() {
+			if t.Open() {
+				t.Ack.shift(sp.At, paused)
+				t.Resolve.shift(sp.At, paused)
+				t.sync()
+			}
+		}
+		in.Status, in.Suspension = sp.From, nil
+		in.record(now, EventResumed, who, "after "+paused.Round(time.Second).String()+noteSuffix(c.Note), "", "")
 	}
 	return nil
 }
 
-// NextDeadline returns the earliest deadline whose timer has not fired yet,
-// and false when nothing is waiting on the clock.
+// NextDeadline returns the earliest step of any running clock that has not
+// fired yet — a warning, an escalation level, the end of the return-visit
+// window, the review date of a suspension — and false when nothing is
+// waiting on the clock.
 func (in *Incident) NextDeadline() (time.Time, bool) {
 	var next time.Time
-	consider := func(t time.Time) {
-		if next.IsZero() || t.Before(next) {
+	consider := func(t time.Time, ok bool) {
+		if ok && (next.IsZero() || t.Before(next)) {
 			next = t
 		}
 	}
 	switch in.Status {
 	case StatusDispatched:
 		for _, t := range in.roundTasks() {
-			if t.Status == TaskPendingAck && !t.AckOverdue {
-				consider(t.AckDue)
+			if t.Status == TaskPendingAck {
+				consider(t.Ack.next())
 			}
-			if t.Open() && !t.ResolveOverdue {
-				consider(t.ResolveDue)
+			if t.Open() {
+				consider(t.Resolve.next())
 			}
 		}
 	case StatusAwaitingFeedback:
 		if in.FeedbackDue != nil {
-			consider(*in.FeedbackDue)
+			consider(*in.FeedbackDue, true)
+		}
+	case StatusSuspended:
+		if sp := in.Suspension; sp != nil && !sp.ReviewFired {
+			consider(sp.ReviewAt, true)
 		}
 	}
 	return next, !next.IsZero()
 }
 
-// Tick fires every deadline that has passed at now: an unacknowledged or
-// unfinished task is marked overdue and raised to escalation level 1 (催办);
-// a return visit not made in time closes the incident unrated. It returns
+// Tick fires every step that has come at now: a task's warning (yellow)
+// and escalation levels — acknowledging stops the acknowledgement ladder,
+// completing the resolution ladder —, the end of the return-visit window
+// (the incident closes unrated) and a suspension's review date. It returns
 // whether anything changed.
 func (in *Incident) Tick(now time.Time) bool {
 	before := in.Version
 	switch in.Status {
 	case StatusDispatched:
 		for _, t := range in.roundTasks() {
-			if t.Status == TaskPendingAck && !t.AckOverdue && !now.Before(t.AckDue) {
-				t.AckOverdue = true
-				in.raise(t, 1)
-				in.recordLevel(now, EventAckOverdue, "system", "not acknowledged by "+t.AckDue.Format(time.RFC3339), t, 1)
+			if t.Status == TaskPendingAck {
+				in.tickClock(now, t, &t.Ack, SLAAck)
 			}
-			if t.Open() && !t.ResolveOverdue && !now.Before(t.ResolveDue) {
-				t.ResolveOverdue = true
-				in.raise(t, 1)
-				in.recordLevel(now, EventResolveOverdue, "system", "not completed by "+t.ResolveDue.Format(time.RFC3339), t, 1)
+			if t.Open() {
+				in.tickClock(now, t, &t.Resolve, SLAResolve)
 			}
+			t.sync()
 		}
 	case StatusAwaitingFeedback:
 		if in.FeedbackDue != nil && !now.Before(*in.FeedbackDue) {
 			in.FeedbackDue = nil
 			in.close(now, "system", "no return visit within the window: closed unrated")
+		}
+	case StatusSuspended:
+		if sp := in.Suspension; sp != nil && !sp.ReviewFired && !now.Before(sp.ReviewAt) {
+			sp.ReviewFired = true
+			in.record(now, EventReviewDue, "system", "suspended since "+sp.At.Format(time.RFC3339)+": "+sp.Reason, "", "")
 		}
 	}
 	return in.Version != before
@@ -396,7 +550,7 @@ func (in *Incident) Tick(now time.Time) bool {
 
 // ---- transitions ----
 
-func (in *Incident) whistle(now time.Time, due DueFunc, who string, deps []string, note string) {
+func (in *Incident) whistle(now time.Time, rules Rules, who string, deps []string, note string) {
 	in.Status = StatusDispatched
 	in.record(now, EventWhistled, who, strings.TrimSpace(strings.Join(deps, ",")+" "+note), "", "")
 	for i, d := range deps {
@@ -404,16 +558,19 @@ func (in *Incident) whistle(now time.Time, due DueFunc, who string, deps []strin
 		if i == 0 {
 			role = TaskLead
 		}
-		t := in.addTask(now, due, d, role)
+		t := in.addTask(now, rules, d, role)
 		in.record(now, EventTaskCreated, who, string(role), t.ID, t.Department)
 	}
 }
 
-func (in *Incident) addTask(now time.Time, due DueFunc, dept string, role TaskRole) *Task {
+func (in *Incident) addTask(now time.Time, rules Rules, dept string, role TaskRole) *Task {
 	t := &Task{
 		ID: TaskID(in.ID, len(in.Tasks)+1), Department: dept, Role: role, Status: TaskPendingAck,
-		Round: in.Round, CreatedAt: now, AckDue: due(SLAAck, now), ResolveDue: due(SLAResolve, now),
+		Round: in.Round, CreatedAt: now,
+		Ack:     newClock(rules, SLAAck, now, rules.Due(SLAAck, now)),
+		Resolve: newClock(rules, SLAResolve, now, rules.Due(SLAResolve, now)),
 	}
+	t.sync()
 	in.Tasks = append(in.Tasks, t)
 	return t
 }
@@ -437,9 +594,9 @@ func (in *Incident) afterTaskChange(now time.Time) {
 	}
 }
 
-func (in *Incident) awaitFeedback(now time.Time, due DueFunc) {
+func (in *Incident) awaitFeedback(now time.Time, rules Rules) {
 	in.Status = StatusAwaitingFeedback
-	d := due(SLAFeedback, now)
+	d := rules.Due(SLAFeedback, now)
 	in.FeedbackDue = &d
 	in.touch(now)
 }
@@ -447,7 +604,7 @@ func (in *Incident) awaitFeedback(now time.Time, due DueFunc) {
 // reopen (重办) starts a new round: the departments that completed the last
 // round get new tasks; an incident handled without departments goes back to
 // its grid or street.
-func (in *Incident) reopen(now time.Time, due DueFunc, who string) {
+func (in *Incident) reopen(now time.Time, rules Rules, who string) {
 	in.ReopenCount++
 	var deps []string
 	var roles []TaskRole
@@ -469,7 +626,7 @@ func (in *Incident) reopen(now time.Time, due DueFunc, who string) {
 	}
 	in.Status = StatusDispatched
 	for i, d := range deps {
-		t := in.addTask(now, due, d, roles[i])
+		t := in.addTask(now, rules, d, roles[i])
 		in.record(now, EventTaskCreated, who, "reopened", t.ID, t.Department)
 	}
 }
@@ -485,6 +642,15 @@ func (in *Incident) raise(t *Task, level int) {
 	in.EscalationLevel = max(in.EscalationLevel, t.EscalationLevel)
 }
 
+// recompute derives the incident's escalation level from its tasks' (an
+// approved extension can bring a task back to level 0).
+func (in *Incident) recompute() {
+	in.EscalationLevel = 0
+	for _, t := range in.Tasks {
+		in.EscalationLevel = max(in.EscalationLevel, t.EscalationLevel)
+	}
+}
+
 // ---- helpers ----
 
 func (in *Incident) record(now time.Time, typ, who, note, taskID, dept string) {
@@ -492,9 +658,17 @@ func (in *Incident) record(now time.Time, typ, who, note, taskID, dept string) {
 	in.touch(now)
 }
 
-func (in *Incident) recordLevel(now time.Time, typ, who, note string, t *Task, level int) {
+// recordTask records an entry about task t, at escalation level (0: none).
+func (in *Incident) recordTask(now time.Time, typ, who, note string, t *Task, level int) {
 	in.record(now, typ, who, note, t.ID, t.Department)
 	in.Timeline[len(in.Timeline)-1].Level = level
+}
+
+func noteSuffix(note string) string {
+	if note == "" {
+		return ""
+	}
+	return " — " + note
 }
 
 // touch bumps the version and stamps the incident's status on the last entry.

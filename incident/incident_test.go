@@ -19,7 +19,7 @@ func hours(kind SLAKind, from time.Time) time.Time {
 
 func newIncident(tier Tier) *Incident {
 	item := Item{Code: "SR-001", Tier: tier, Lead: "CG", Cooperating: []string{"SCJG", "CG"}}
-	return New(Report{IncidentID: "i1", Category: "SR-001", Street: "FH", Community: "FH-01", Grid: "FH-01-01", Reporter: "w"}, item, t0, hours)
+	return New(Report{IncidentID: "i1", Category: "SR-001", Street: "FH", Community: "FH-01", Grid: "FH-01-01", Reporter: "w"}, item, t0, DueFunc(hours))
 }
 
 var (
@@ -68,13 +68,13 @@ func TestNewRoutesByTier(t *testing.T) {
 // A role that may not act is told so (403) before it learns the state (409).
 func TestForbiddenBeforeConflict(t *testing.T) {
 	in := newIncident(TierDepartment)
-	if c := ErrorCode(in.Check(grid, Whistle{Note: "x"})); c != CodeForbidden {
+	if c := ErrorCode(in.Check(grid, Whistle{Note: "x"}, t0)); c != CodeForbidden {
 		t.Fatalf("grid worker whistling: %s", c)
 	}
-	if c := ErrorCode(in.Check(street, Whistle{Note: "x"})); c != CodeConflict {
+	if c := ErrorCode(in.Check(street, Whistle{Note: "x"}, t0)); c != CodeConflict {
 		t.Fatalf("street whistling a dispatched incident: %s", c)
 	}
-	err := in.Check(street, Escalate{Note: "x"})
+	err := in.Check(street, Escalate{Note: "x"}, t0)
 	if c := ErrorCode(err); c != CodeForbidden {
 		t.Fatalf("street escalating: %s", c)
 	}
@@ -83,7 +83,7 @@ func TestForbiddenBeforeConflict(t *testing.T) {
 func TestApplyRefusedChangesNothing(t *testing.T) {
 	in := newIncident(TierDepartment)
 	before := in.Clone()
-	err := in.Apply(cg, Complete{TaskID: in.Tasks[0].ID, Result: "done"}, t0, hours, 2)
+	err := in.Apply(cg, Complete{TaskID: in.Tasks[0].ID, Result: "done"}, t0, DueFunc(hours), 2)
 	var e *Error
 	if err == nil || ErrorCode(err) != CodeConflict {
 		t.Fatalf("complete before ack: %v", err)
@@ -99,7 +99,7 @@ func TestApplyRefusedChangesNothing(t *testing.T) {
 func TestCloneSharesNothingMutable(t *testing.T) {
 	in := newIncident(TierDepartment)
 	c := in.Clone()
-	if err := in.Apply(cg, Ack{TaskID: in.Tasks[0].ID}, t0.Add(time.Minute), hours, 2); err != nil {
+	if err := in.Apply(cg, Ack{TaskID: in.Tasks[0].ID}, t0.Add(time.Minute), DueFunc(hours), 2); err != nil {
 		t.Fatal(err)
 	}
 	if c.Tasks[0].Status != TaskPendingAck || len(c.Timeline) == len(in.Timeline) || c.Version == in.Version {
@@ -109,15 +109,15 @@ func TestCloneSharesNothingMutable(t *testing.T) {
 
 func TestReopenWithoutDepartmentsGoesBackToItsTier(t *testing.T) {
 	in := newIncident(TierCommunity)
-	must(t, in.Apply(grid, Resolve{Note: "done"}, t0, hours, 2))
-	must(t, in.Apply(street, GiveFeedback{Resolved: false, Rating: RatingUnsatisfied}, t0, hours, 2))
+	must(t, in.Apply(grid, Resolve{Note: "done"}, t0, DueFunc(hours), 2))
+	must(t, in.Apply(street, GiveFeedback{Resolved: false, Rating: RatingUnsatisfied}, t0, DueFunc(hours), 2))
 	if in.Status != StatusCommunity || in.ReopenCount != 1 || in.Round != 2 {
 		t.Fatalf("after unsatisfied feedback: %s reopen=%d round=%d", in.Status, in.ReopenCount, in.Round)
 	}
 	// max_reopens 0: unsatisfied closes at once.
 	in = newIncident(TierStreet)
-	must(t, in.Apply(street, Resolve{Note: "done"}, t0, hours, 0))
-	must(t, in.Apply(street, GiveFeedback{Resolved: false, Rating: RatingUnsatisfied}, t0, hours, 0))
+	must(t, in.Apply(street, Resolve{Note: "done"}, t0, DueFunc(hours), 0))
+	must(t, in.Apply(street, GiveFeedback{Resolved: false, Rating: RatingUnsatisfied}, t0, DueFunc(hours), 0))
 	if in.Status != StatusClosed || in.ReopenCount != 0 {
 		t.Fatalf("max_reopens 0: %s reopen=%d", in.Status, in.ReopenCount)
 	}

@@ -150,23 +150,69 @@ type Report struct {
 
 // Task is one department's share of an incident.
 type Task struct {
-	ID              string     `json:"id"`
-	Department      string     `json:"department"`
-	Role            TaskRole   `json:"role"`
-	Status          TaskStatus `json:"status"`
-	Round           int        `json:"round"`
-	CreatedAt       time.Time  `json:"created_at"`
-	AckDue          time.Time  `json:"ack_due"`
-	ResolveDue      time.Time  `json:"resolve_due"`
-	AckedAt         *time.Time `json:"acked_at"`
-	CompletedAt     *time.Time `json:"completed_at"`
-	Result          string     `json:"result,omitempty"`
-	ReturnReason    string     `json:"return_reason,omitempty"`
-	ReassignedTo    string     `json:"reassigned_to,omitempty"`
-	EscalationLevel int        `json:"escalation_level"`
-	// AckOverdue and ResolveOverdue are set when the deadline's timer fired.
+	ID           string     `json:"id"`
+	Department   string     `json:"department"`
+	Role         TaskRole   `json:"role"`
+	Status       TaskStatus `json:"status"`
+	Round        int        `json:"round"`
+	CreatedAt    time.Time  `json:"created_at"`
+	AckDue       time.Time  `json:"ack_due"`
+	ResolveDue   time.Time  `json:"resolve_due"`
+	AckedAt      *time.Time `json:"acked_at"`
+	CompletedAt  *time.Time `json:"completed_at"`
+	Result       string     `json:"result,omitempty"`
+	ReturnReason string     `json:"return_reason,omitempty"`
+	ReassignedTo string     `json:"reassigned_to,omitempty"`
+	// EscalationLevel is the highest level either clock has reached.
+	EscalationLevel int `json:"escalation_level"`
+	// AckOverdue and ResolveOverdue are set when the deadline passed
+	// (level 1 of its ladder was reached).
 	AckOverdue     bool `json:"ack_overdue,omitempty"`
 	ResolveOverdue bool `json:"resolve_overdue,omitempty"`
+	// Ack and Resolve are the two clocks and their escalation ladders;
+	// AckDue and ResolveDue mirror their deadlines.
+	Ack     Clock `json:"ack_clock"`
+	Resolve Clock `json:"resolve_clock"`
+	// Extension is the latest request to move the resolution deadline (延期).
+	Extension *Extension `json:"extension,omitempty"`
+	// Extensions counts the approved ones.
+	Extensions int `json:"extensions,omitempty"`
+}
+
+// Extension is a department's request to move its resolution deadline.
+type Extension struct {
+	Until       time.Time `json:"until"`
+	Reason      string    `json:"reason"`
+	RequestedAt time.Time `json:"requested_at"`
+	RequestedBy string    `json:"requested_by"`
+	// Decision is "" while pending, then "approved" or "refused".
+	Decision  string     `json:"decision,omitempty"`
+	DecidedAt *time.Time `json:"decided_at,omitempty"`
+	DecidedBy string     `json:"decided_by,omitempty"`
+	Note      string     `json:"note,omitempty"`
+}
+
+// Extension decisions.
+const (
+	ExtensionApproved = "approved"
+	ExtensionRefused  = "refused"
+)
+
+// Suspension is why and until when an incident is suspended (挂账).
+type Suspension struct {
+	From        Status    `json:"from"` // the status it resumes to
+	At          time.Time `json:"at"`
+	ReviewAt    time.Time `json:"review_at"`
+	Reason      string    `json:"reason"`
+	By          string    `json:"by"`
+	ReviewFired bool      `json:"review_fired,omitempty"`
+}
+
+// sync derives the task's flat deadline fields from its clocks.
+func (t *Task) sync() {
+	t.AckDue, t.ResolveDue = t.Ack.Due, t.Resolve.Due
+	t.AckOverdue, t.ResolveOverdue = t.Ack.Level >= 1, t.Resolve.Level >= 1
+	t.EscalationLevel = max(t.Ack.Level, t.Resolve.Level)
 }
 
 // Open reports whether the task still waits on its department.
@@ -227,9 +273,28 @@ const (
 	EventFeedback           = "feedback"
 	EventReopened           = "reopened"
 	EventClosed             = "closed"
-	EventAckOverdue         = "ack_overdue"
-	EventResolveOverdue     = "resolve_overdue"
+	EventAckWarning         = "ack_warning"     // yellow: most of the acknowledgement time is gone
+	EventResolveWarning     = "resolve_warning" // yellow: most of the resolution time is gone
+	EventAckOverdue         = "ack_overdue"     // an escalation level of the ack ladder (Level 1..3)
+	EventResolveOverdue     = "resolve_overdue" // an escalation level of the resolution ladder (Level 1..3)
+	EventUrged              = "urged"           // manual 催办 by the street or the district
+	EventExtensionRequested = "extension_requested"
+	EventExtensionApproved  = "extension_approved"
+	EventExtensionRefused   = "extension_refused"
+	EventSuspended          = "suspended"
+	EventResumed            = "resumed"
+	EventReviewDue          = "review_due" // a suspended incident's review date has come
 )
+
+// IsEscalation reports whether entries of this type are escalation steps:
+// published to the street's escalation subject as well.
+func IsEscalation(typ string) bool {
+	switch typ {
+	case EventAckWarning, EventResolveWarning, EventAckOverdue, EventResolveOverdue, EventUrged, EventReviewDue:
+		return true
+	}
+	return false
+}
 
 // Incident is one report and everything that happened to it.
 type Incident struct {
@@ -250,15 +315,16 @@ type Incident struct {
 	Tasks       []*Task    `json:"tasks"`
 	Round       int        `json:"round"`
 
-	EscalationLevel int        `json:"escalation_level"`
-	Overdue         bool       `json:"overdue"` // computed when read; see OverdueAt
-	ReopenCount     int        `json:"reopen_count"`
-	DuplicateOf     *string    `json:"duplicate_of"`
-	RepeatOf        *string    `json:"repeat_of"`
-	Feedback        *Feedback  `json:"feedback"`
-	FeedbackDue     *time.Time `json:"feedback_due"`
-	ClosedAt        *time.Time `json:"closed_at"`
-	Timeline        []Entry    `json:"timeline"`
+	EscalationLevel int         `json:"escalation_level"`
+	Overdue         bool        `json:"overdue"` // computed when read; see OverdueAt
+	ReopenCount     int         `json:"reopen_count"`
+	DuplicateOf     *string     `json:"duplicate_of"`
+	RepeatOf        *string     `json:"repeat_of"`
+	Feedback        *Feedback   `json:"feedback"`
+	FeedbackDue     *time.Time  `json:"feedback_due"`
+	Suspension      *Suspension `json:"suspension,omitempty"`
+	ClosedAt        *time.Time  `json:"closed_at"`
+	Timeline        []Entry     `json:"timeline"`
 	// Version counts the incident's state changes; the read model applies a
 	// snapshot only if it is newer than the one it holds.
 	Version   int       `json:"version"`
@@ -332,6 +398,18 @@ func (in *Incident) Clone() *Incident {
 	for i, t := range in.Tasks {
 		tc := *t
 		c.Tasks[i] = &tc
+	}
+	for _, t := range c.Tasks {
+		t.Ack.Levels = append([]time.Time(nil), t.Ack.Levels...)
+		t.Resolve.Levels = append([]time.Time(nil), t.Resolve.Levels...)
+		if t.Extension != nil {
+			x := *t.Extension
+			t.Extension = &x
+		}
+	}
+	if in.Suspension != nil {
+		sp := *in.Suspension
+		c.Suspension = &sp
 	}
 	c.Timeline = append([]Entry(nil), in.Timeline...)
 	c.Photos = append([]string(nil), in.Photos...)

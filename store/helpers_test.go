@@ -44,7 +44,9 @@ var t0 = time.Date(2026, 3, 2, 9, 0, 0, 0, time.FixedZone("CST", 8*3600))
 
 // due gives every test incident the same SLA: acknowledge within 1h,
 // resolve within 72h, return visit within 72h.
-func due(kind incident.SLAKind, from time.Time) time.Time {
+var due = incident.DueFunc(dueAt)
+
+func dueAt(kind incident.SLAKind, from time.Time) time.Time {
 	switch kind {
 	case incident.SLAAck:
 		return from.Add(time.Hour)

@@ -17,7 +17,7 @@ import (
 type run struct {
 	in     Input
 	state  *incident.Incident
-	due    incident.DueFunc
+	rules  incident.Rules
 	logger log.Logger
 
 	projected int // highest Version written to the read model
@@ -32,8 +32,11 @@ type run struct {
 // on NATS, in that order, by one coroutine, so an Update answers once the
 // read model has its change.
 func IncidentWorkflow(ctx workflow.Context, in Input) (*incident.Incident, error) {
-	r := &run{in: in, due: DueFunc(in), logger: workflow.GetLogger(ctx)}
-	r.state = incident.New(in.Report, in.Item, workflow.Now(ctx), r.due)
+	// Version 1 added the escalation ladder (warning, levels 2 and 3);
+	// incidents started before it keep level 1 at the deadline only.
+	ladder := workflow.GetVersion(ctx, changeEscalationLadder, workflow.DefaultVersion, 1) >= 1
+	r := &run{in: in, rules: NewRules(in, ladder), logger: workflow.GetLogger(ctx)}
+	r.state = incident.New(in.Report, in.Item, workflow.Now(ctx), r.rules)
 
 	if err := workflow.SetQueryHandler(ctx, QueryIncident, func() (*incident.Incident, error) { return r.state, nil }); err != nil {
 		return nil, err
@@ -42,6 +45,8 @@ func IncidentWorkflow(ctx workflow.Context, in Input) (*incident.Incident, error
 		register[incident.Resolve], register[incident.Escalate], register[incident.Whistle],
 		register[incident.Ack], register[incident.Complete], register[incident.Return],
 		register[incident.Reassign], register[incident.Verify], register[incident.GiveFeedback],
+		register[incident.Urge], register[incident.RequestExtension], register[incident.DecideExtension],
+		register[incident.Suspend], register[incident.Resume],
 	} {
 		if err := reg(ctx, r); err != nil {
 			return nil, err
@@ -120,7 +125,7 @@ func register[C incident.Command](ctx workflow.Context, r *run) error {
 		func(ctx workflow.Context, u UpdateInput[C]) (Result, error) {
 			// Apply checks again: another Update accepted in the same workflow
 			// task may have changed the state since the validator ran.
-			if err := r.state.Apply(u.Actor, u.Command, workflow.Now(ctx), r.due, r.in.MaxReopens); err != nil {
+			if err := r.state.Apply(u.Actor, u.Command, workflow.Now(ctx), r.rules, r.in.MaxReopens); err != nil {
 				return Result{}, toApplicationError(err)
 			}
 			res := Result{Version: r.state.Version, Status: r.state.Status}
@@ -132,7 +137,7 @@ func register[C incident.Command](ctx workflow.Context, r *run) error {
 		},
 		workflow.UpdateHandlerOptions{
 			Validator: func(ctx workflow.Context, u UpdateInput[C]) error {
-				return toApplicationError(r.state.Check(u.Actor, u.Command))
+				return toApplicationError(r.state.Check(u.Actor, u.Command, workflow.Now(ctx)))
 			},
 		})
 }
@@ -179,22 +184,53 @@ var recordOptions = workflow.LocalActivityOptions{
 // none (community- and street-tier items whistled by the street).
 var DefaultAck = jurisdiction.Duration{Clock: time.Hour}
 
-// DueFunc computes an incident's deadlines from the SLA and calendar in its
-// input: the rules it started with.
-func DueFunc(in Input) incident.DueFunc {
-	return func(kind incident.SLAKind, from time.Time) time.Time {
-		d := in.SLA.Resolve
-		switch kind {
-		case incident.SLAAck:
-			d = in.SLA.Ack
-			if d.IsZero() { // community and street items may leave it out
-				d = DefaultAck
-			}
-		case incident.SLAFeedback:
-			d = in.SLA.Feedback
+// changeEscalationLadder is the GetVersion change id of the ladder.
+const changeEscalationLadder = "escalation-ladder"
+
+// Rules are an incident's deadlines and escalation ladder, computed from the
+// SLA, calendar and escalation policy in its input: the rules it started
+// with.
+type Rules struct {
+	in     Input
+	ladder bool
+}
+
+// NewRules returns the rules of in; ladder false keeps the ladder of
+// incidents started before it existed (level 1 at the deadline only).
+func NewRules(in Input, ladder bool) Rules { return Rules{in: in, ladder: ladder} }
+
+// Due returns the deadline of kind that starts at from.
+func (r Rules) Due(kind incident.SLAKind, from time.Time) time.Time {
+	d := r.in.SLA.Resolve
+	switch kind {
+	case incident.SLAAck:
+		d = r.in.SLA.Ack
+		if d.IsZero() { // community and street items may leave it out
+			d = DefaultAck
 		}
-		return in.Calendar.Add(from, d).UTC()
+	case incident.SLAFeedback:
+		d = r.in.SLA.Feedback
 	}
+	return r.in.Calendar.Add(from, d).UTC()
+}
+
+// Ladder returns the warning time — WarnAt of the way from start to due —
+// and the times of the escalation levels: due plus each level's offset
+// (working-day offsets count on the calendar).
+func (r Rules) Ladder(_ incident.SLAKind, start, due time.Time) (time.Time, []time.Time) {
+	e := r.in.Escalation
+	if !r.ladder || e == nil || len(e.Levels) == 0 {
+		return time.Time{}, []time.Time{due}
+	}
+	var warn time.Time
+	if e.WarnAt > 0 && e.WarnAt < 1 {
+		warn = start.Add(time.Duration(float64(due.Sub(start)) * e.WarnAt)).UTC()
+	}
+	levels := make([]time.Time, len(e.Levels))
+	for i, off := range e.Levels {
+		levels[i] = r.in.Calendar.Add(due, off).UTC()
+	}
+	return warn, levels
 }
 
 // Register registers IncidentWorkflow on w under IncidentWorkflowName.

@@ -116,6 +116,16 @@ func updateArg(a incident.Actor, c incident.Command) any {
 		return UpdateInput[incident.Verify]{a, c}
 	case incident.GiveFeedback:
 		return UpdateInput[incident.GiveFeedback]{a, c}
+	case incident.Urge:
+		return UpdateInput[incident.Urge]{a, c}
+	case incident.RequestExtension:
+		return UpdateInput[incident.RequestExtension]{a, c}
+	case incident.DecideExtension:
+		return UpdateInput[incident.DecideExtension]{a, c}
+	case incident.Suspend:
+		return UpdateInput[incident.Suspend]{a, c}
+	case incident.Resume:
+		return UpdateInput[incident.Resume]{a, c}
 	}
 	panic("unknown command")
 }

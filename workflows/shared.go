@@ -29,11 +29,15 @@ type Input struct {
 	SLA        jurisdiction.SLA      `json:"sla"`
 	Calendar   jurisdiction.Calendar `json:"calendar"`
 	MaxReopens int                   `json:"max_reopens"`
+	// Escalation is the item's escalation ladder (warning share and levels
+	// after the deadline). Nil: level 1 at the deadline, nothing more.
+	Escalation *jurisdiction.Escalation `json:"escalation,omitempty"`
 }
 
 // UpdateInput is the argument of every Update: who acts, and the command
 // (one of incident.Resolve, Escalate, Whistle, Ack, Complete, Return,
-// Reassign, Verify, GiveFeedback, matching the Update name).
+// Reassign, Verify, GiveFeedback, Urge, RequestExtension, DecideExtension,
+// Suspend, Resume, matching the Update name).
 type UpdateInput[C incident.Command] struct {
 	Actor   incident.Actor `json:"actor"`
 	Command C              `json:"command"`
