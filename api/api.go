@@ -149,6 +149,7 @@ func NewServer(c Config) (*Server, error) {
 	s.registerTasks()
 	s.registerCatalogue()
 	s.registerMetrics()
+	s.registerSupervision()
 	s.documentDomain()
 	s.mux.HandleFunc("/", s.notFound)
 

@@ -80,6 +80,8 @@ func TestRoleForbidden(t *testing.T) {
 		{incident.RoleDepartment, "CG", http.MethodGet, "/v1/metrics/departments", nil},
 		{incident.RoleGridWorker, "FH-01-01", http.MethodGet, "/v1/metrics/streets", nil},
 		{incident.RoleStreet, "FH", http.MethodGet, "/v1/departments/CG/tasks", nil},
+		{incident.RoleDepartment, "CG", http.MethodGet, "/v1/supervision/overdue", nil},
+		{incident.RoleGridWorker, "FH-01-01", http.MethodGet, "/v1/supervision/overdue", nil},
 	}
 	for _, c := range cases {
 		r := e.do(c.method, c.path, token(t, c.role, c.org), c.body)
@@ -137,6 +139,7 @@ func TestOpenAPI(t *testing.T) {
 		"/v1/catalogue":                     {"get"},
 		"/v1/metrics/departments":           {"get"},
 		"/v1/metrics/streets":               {"get"},
+		"/v1/supervision/overdue":           {"get"},
 		"/healthz":                          {"get"},
 		"/readyz":                           {"get"},
 	}

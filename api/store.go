@@ -24,6 +24,10 @@ type Store interface {
 	Incidents(ctx context.Context, f store.IncidentFilter) ([]*incident.Incident, string, error)
 	// Tasks lists tasks in inbox order, a page at a time.
 	Tasks(ctx context.Context, f store.TaskFilter) ([]store.TaskRow, string, error)
+	// OverdueTasks lists the deadlines open tasks have missed, most
+	// overdue first, a page at a time; an unknown kind is a CodeInvalid
+	// error.
+	OverdueTasks(ctx context.Context, f store.OverdueFilter) ([]store.OverdueTask, string, error)
 	// DepartmentMetrics returns the 三率 of every department over [from, to).
 	DepartmentMetrics(ctx context.Context, from, to time.Time, target float64) ([]store.Metrics, error)
 	// StreetMetrics returns the 三率 of every street over [from, to).

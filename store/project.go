@@ -105,13 +105,10 @@ func (s *Store) Project(ctx context.Context, in *incident.Incident) error {
 	if in == nil || in.ID == "" {
 		return incident.Invalid("id", "a snapshot with an incident id is required")
 	}
-	snap := *in
-	snap.Overdue = false // computed at read time, never stored
-	doc, err := json.Marshal(&snap)
+	doc, err := snapshotDoc(in)
 	if err != nil {
-		return fmt.Errorf("store: encode incident %s: %w", in.ID, err)
+		return err
 	}
-	doc = cleanJSON(doc)
 
 	// One batch is one round trip and runs as one implicit transaction.
 	// The incident upsert changes the row only when the snapshot is newer;
@@ -164,6 +161,18 @@ ON CONFLICT (incident_id, round) DO UPDATE SET
 	return nil
 }
 
+// snapshotDoc is the incidents.doc of a snapshot: its JSON with Overdue
+// false (computed at read time, never stored) and NULs replaced.
+func snapshotDoc(in *incident.Incident) ([]byte, error) {
+	snap := *in
+	snap.Overdue = false
+	doc, err := json.Marshal(&snap)
+	if err != nil {
+		return nil, fmt.Errorf("store: encode incident %s: %w", in.ID, err)
+	}
+	return cleanJSON(doc), nil
+}
+
 func queueTasks(b *pgx.Batch, in *incident.Incident) {
 	n := len(in.Tasks)
 	var (
@@ -171,7 +180,7 @@ func queueTasks(b *pgx.Batch, in *incident.Incident) {
 		rounds, levels, ranks                                    = make([]int32, n), make([]int32, n), make([]int16, n)
 		created, ackDue, resolveDue                              = make([]time.Time, n), make([]time.Time, n), make([]time.Time, n)
 		ackedAt, completedAt                                     = make([]*time.Time, n), make([]*time.Time, n)
-		ackOver, resolveOver                                     = make([]bool, n), make([]bool, n)
+		ackOver, resolveOver, running                            = make([]bool, n), make([]bool, n), make([]bool, n)
 		keys                                                     = make([]int64, n)
 	)
 	for i, t := range in.Tasks {
@@ -180,24 +189,24 @@ func queueTasks(b *pgx.Batch, in *incident.Incident) {
 		rounds[i], levels[i] = int32(t.Round), int32(t.EscalationLevel)
 		created[i], ackDue[i], resolveDue[i] = t.CreatedAt, t.AckDue, t.ResolveDue
 		ackedAt[i], completedAt[i] = t.AckedAt, t.CompletedAt
-		ackOver[i], resolveOver[i] = t.AckOverdue, t.ResolveOverdue
+		ackOver[i], resolveOver[i], running[i] = t.AckOverdue, t.ResolveOverdue, clockRunning(in, t)
 		r, k := inboxOrder(t)
 		ranks[i], keys[i] = r, k
 	}
 	b.Queue(`
 INSERT INTO tasks (id, incident_id, department, street, category, role, status, round, created_at,
                    ack_due, resolve_due, acked_at, completed_at, result, return_reason, reassigned_to,
-                   escalation_level, ack_overdue, resolve_overdue, inbox_rank, inbox_key)
+                   escalation_level, ack_overdue, resolve_overdue, inbox_rank, inbox_key, running)
 SELECT t.id, $1, t.department, $2, $3, t.role, t.status, t.round, t.created_at,
        t.ack_due, t.resolve_due, t.acked_at, t.completed_at, t.result, t.return_reason, t.reassigned_to,
-       t.escalation_level, t.ack_overdue, t.resolve_overdue, t.inbox_rank, t.inbox_key
+       t.escalation_level, t.ack_overdue, t.resolve_overdue, t.inbox_rank, t.inbox_key, t.running
 FROM unnest($5::text[], $6::text[], $7::text[], $8::text[], $9::int[], $10::timestamptz[],
             $11::timestamptz[], $12::timestamptz[], $13::timestamptz[], $14::timestamptz[],
             $15::text[], $16::text[], $17::text[], $18::int[], $19::bool[], $20::bool[],
-            $21::smallint[], $22::bigint[])
+            $21::smallint[], $22::bigint[], $23::bool[])
      AS t(id, department, role, status, round, created_at, ack_due, resolve_due, acked_at, completed_at,
           result, return_reason, reassigned_to, escalation_level, ack_overdue, resolve_overdue,
-          inbox_rank, inbox_key)
+          inbox_rank, inbox_key, running)
 WHERE (SELECT version FROM incidents WHERE id = $1) = $4
 ON CONFLICT (id) DO UPDATE SET
     department = EXCLUDED.department, street = EXCLUDED.street, category = EXCLUDED.category,
@@ -207,10 +216,10 @@ ON CONFLICT (id) DO UPDATE SET
     return_reason = EXCLUDED.return_reason, reassigned_to = EXCLUDED.reassigned_to,
     escalation_level = EXCLUDED.escalation_level, ack_overdue = EXCLUDED.ack_overdue,
     resolve_overdue = EXCLUDED.resolve_overdue, inbox_rank = EXCLUDED.inbox_rank,
-    inbox_key = EXCLUDED.inbox_key`,
+    inbox_key = EXCLUDED.inbox_key, running = EXCLUDED.running`,
 		in.ID, clean(in.Street), clean(in.Category), in.Version,
 		ids, deps, roles, statuses, rounds, created, ackDue, resolveDue, ackedAt, completedAt,
-		results, reasons, reassigned, levels, ackOver, resolveOver, ranks, keys)
+		results, reasons, reassigned, levels, ackOver, resolveOver, ranks, keys, running)
 }
 
 func queueTimeline(b *pgx.Batch, in *incident.Incident) {
@@ -259,6 +268,13 @@ func overdueFrom(in *incident.Incident) *time.Time {
 		}
 	}
 	return first
+}
+
+// clockRunning reports whether t's deadlines run: it is open and its
+// incident is dispatched (a suspended incident's clocks stand still). It is
+// tasks.running, which the overdue board's indexes are partial on.
+func clockRunning(in *incident.Incident, t *incident.Task) bool {
+	return t.Open() && in.Status == incident.StatusDispatched
 }
 
 // inboxOrder is a task's place in its department's inbox: open tasks first

@@ -1,7 +1,9 @@
 // Command whistle is the Whistle dispatch engine: one binary whose
 // subcommands run everything on one machine (dev), the API and dispatcher
 // (serve), the Temporal worker (worker), the migrations (migrate), mint a
-// token (token) and push load through the loop (bench). See DESIGN.md §6.
+// token (token), push load through the loop (bench), fill a read model with
+// a synthetic year of the district (seed) and time the overdue board on it
+// (bench-overdue). See DESIGN.md §6.
 package main
 
 import (
@@ -31,13 +33,15 @@ type Services struct {
 type cli struct {
 	LogLevel slog.Level `name:"log-level" env:"WHISTLE_LOG_LEVEL" default:"info" help:"debug, info, warn or error."`
 
-	Dev     devCmd     `cmd:"" help:"Run everything on one machine: embedded Temporal and NATS, PostgreSQL from DATABASE_URL or a private one."`
-	Serve   serveCmd   `cmd:"" help:"Run the HTTP API and the dispatcher against external services."`
-	Worker  workerCmd  `cmd:"" help:"Run the Temporal worker against external services."`
-	Migrate migrateCmd `cmd:"" help:"Apply the database migrations."`
-	Token   tokenCmd   `cmd:"" help:"Print one signed token for a role, alone, on stdout."`
-	Bench   benchCmd   `cmd:"" help:"Push N incidents through the whole loop against a running Whistle and report latencies."`
-	Version versionCmd `cmd:"" help:"Print the version."`
+	Dev          devCmd          `cmd:"" help:"Run everything on one machine: embedded Temporal and NATS, PostgreSQL from DATABASE_URL or a private one."`
+	Serve        serveCmd        `cmd:"" help:"Run the HTTP API and the dispatcher against external services."`
+	Worker       workerCmd       `cmd:"" help:"Run the Temporal worker against external services."`
+	Migrate      migrateCmd      `cmd:"" help:"Apply the database migrations."`
+	Token        tokenCmd        `cmd:"" help:"Print one signed token for a role, alone, on stdout."`
+	Bench        benchCmd        `cmd:"" help:"Push N incidents through the whole loop against a running Whistle and report latencies."`
+	Seed         seedCmd         `cmd:"" help:"Fill the read model with a synthetic year of the district (no workflows behind it): for measuring reads."`
+	BenchOverdue benchOverdueCmd `cmd:"" name:"bench-overdue" help:"Measure the overdue board query on filter combinations and report p50/p95/p99/max."`
+	Version      versionCmd      `cmd:"" help:"Print the version."`
 }
 
 type versionCmd struct{}
@@ -46,11 +50,18 @@ func (versionCmd) Run() error { fmt.Println(version); return nil }
 
 func main() {
 	var c cli
-	kctx := kong.Parse(&c,
+	parser := kong.Must(&c,
 		kong.Name("whistle"),
 		kong.Description("Whistle: 街道吹哨、部门报到 — the street blows the whistle, the departments report in."),
 		kong.UsageOnError(),
 	)
+	kctx, err := parser.Parse(os.Args[1:])
+	if err != nil {
+		// The usage goes with the error to stderr, never into a
+		// TOKEN=$(whistle token …) capturing stdout.
+		parser.Stdout = os.Stderr
+		parser.FatalIfErrorf(err)
+	}
 	logger := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: c.LogLevel}))
 	slog.SetDefault(logger)
 
