@@ -23,6 +23,7 @@ type Rates struct {
 	Completed            int      `json:"completed" doc:"Of those, completed."`
 	CompletedOnTime      int      `json:"completed_on_time" doc:"Of those, completed by the deadline."`
 	OnTimeResolutionRate *float64 `json:"on_time_resolution_rate" doc:"completed_on_time / tasks."`
+	Extensions           int      `json:"extensions" doc:"Approved extensions (延期) of those tasks' resolution deadlines."`
 	Feedback             int      `json:"feedback" doc:"Return visits (回访) recorded in the period."`
 	Resolved             int      `json:"resolved" doc:"Of those, the resident said it was solved."`
 	ResolutionRate       *float64 `json:"resolution_rate" doc:"解决率: resolved / feedback."`
@@ -36,7 +37,8 @@ func ratesOf(m store.Metrics) Rates {
 	return Rates{
 		Tasks: m.Tasks, AckedOnTime: m.AckedOnTime, ResponseRate: m.ResponseRate,
 		Completed: m.Completed, CompletedOnTime: m.CompletedOnTime, OnTimeResolutionRate: m.OnTimeResolutionRate,
-		Feedback: m.Feedback, Resolved: m.Resolved, ResolutionRate: m.ResolutionRate,
+		Extensions: m.Extensions,
+		Feedback:   m.Feedback, Resolved: m.Resolved, ResolutionRate: m.ResolutionRate,
 		Rated: m.Rated, Satisfied: m.Satisfied, SatisfactionRate: m.SatisfactionRate, MeetsTarget: m.MeetsTarget,
 	}
 }

@@ -16,6 +16,8 @@ type Metrics struct {
 	Tasks int `json:"tasks"`
 	// AckedOnTime counts those acknowledged (报到) at or before ack_due.
 	AckedOnTime int `json:"acked_on_time"`
+	// Extensions counts the approved extensions (延期) of those tasks.
+	Extensions int `json:"extensions"`
 	// Completed counts those completed (and not sent back by a failed
 	// verification); CompletedOnTime those completed at or before resolve_due.
 	Completed       int `json:"completed"`
@@ -81,8 +83,13 @@ WITH t AS (
            count(*) AS tasks,
            count(*) FILTER (WHERE acked_at IS NOT NULL AND acked_at <= ack_due) AS acked_on_time,
            count(*) FILTER (WHERE status = 'completed') AS completed,
-           count(*) FILTER (WHERE status = 'completed' AND completed_at <= resolve_due) AS completed_on_time
+           count(*) FILTER (WHERE status = 'completed' AND completed_at <= resolve_due) AS completed_on_time,
+           coalesce(sum(x.n), 0) AS extensions
     FROM tasks
+    LEFT JOIN LATERAL (
+        SELECT count(*) AS n FROM timeline tl
+        WHERE tl.incident_id = tasks.incident_id AND tl.task_id = tasks.id AND tl.type = 'extension_approved'
+    ) x ON true
     WHERE created_at >= $1 AND created_at < $2 AND status <> 'cancelled'
     GROUP BY 1
 ), f AS (
@@ -96,7 +103,8 @@ WITH t AS (
 )
 SELECT coalesce(t.key, f.key),
        coalesce(t.tasks, 0), coalesce(t.acked_on_time, 0), coalesce(t.completed, 0), coalesce(t.completed_on_time, 0),
-       coalesce(f.feedback, 0), coalesce(f.resolved, 0), coalesce(f.rated, 0), coalesce(f.satisfied, 0)
+       coalesce(f.feedback, 0), coalesce(f.resolved, 0), coalesce(f.rated, 0), coalesce(f.satisfied, 0),
+       coalesce(t.extensions, 0)
 FROM t FULL JOIN f ON f.key = t.key
 ORDER BY 1`
 	rows, err := s.pool.Query(ctx, q, from, to)
@@ -107,12 +115,13 @@ ORDER BY 1`
 	out := []Metrics{}
 	for rows.Next() {
 		var m Metrics
-		var c [8]int64
-		if err := rows.Scan(&m.Key, &c[0], &c[1], &c[2], &c[3], &c[4], &c[5], &c[6], &c[7]); err != nil {
+		var c [9]int64
+		if err := rows.Scan(&m.Key, &c[0], &c[1], &c[2], &c[3], &c[4], &c[5], &c[6], &c[7], &c[8]); err != nil {
 			return nil, fmt.Errorf("store: %s metrics: %w", taskKey, err)
 		}
 		m.Tasks, m.AckedOnTime, m.Completed, m.CompletedOnTime = int(c[0]), int(c[1]), int(c[2]), int(c[3])
 		m.Feedback, m.Resolved, m.Rated, m.Satisfied = int(c[4]), int(c[5]), int(c[6]), int(c[7])
+		m.Extensions = int(c[8])
 		m.rates(target)
 		out = append(out, m)
 	}

@@ -195,3 +195,27 @@ func keys(ms []Metrics) []string {
 	}
 	return out
 }
+
+// Approved extensions (延期) are counted on the department whose task they
+// extended; a refused one is not.
+func TestMetricsCountApprovedExtensions(t *testing.T) {
+	ctx := context.Background()
+	now := t0.Add(2 * day)
+	s := newStore(t, &now)
+	in := newIncident("ext-1", "FH", itemCG, t0)
+	project(t, s, in)
+	cg, scjg := taskOf(t, in, "CG"), taskOf(t, in, "SCJG")
+	until := t0.Add(10 * day)
+	step(t, s, in, deptActor("CG"), incident.RequestExtension{TaskID: cg, Until: until, Reason: "permit"}, t0.Add(time.Hour))
+	step(t, s, in, streetActor("FH"), incident.DecideExtension{TaskID: cg, Approve: true}, t0.Add(2*time.Hour))
+	step(t, s, in, deptActor("SCJG"), incident.RequestExtension{TaskID: scjg, Until: until, Reason: "busy"}, t0.Add(3*time.Hour))
+	step(t, s, in, streetActor("FH"), incident.DecideExtension{TaskID: scjg, Approve: false}, t0.Add(4*time.Hour))
+
+	got, err := s.DepartmentMetrics(ctx, t0, t0.Add(day), 0.95)
+	require.NoError(t, err)
+	ext := map[string]int{}
+	for _, m := range got {
+		ext[m.Key] = m.Extensions
+	}
+	require.Equal(t, map[string]int{"CG": 1, "SCJG": 0}, ext)
+}
