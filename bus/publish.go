@@ -68,7 +68,7 @@ func IsTaskEvent(e incident.Entry) bool { return e.Department != "" }
 // whistle.escalations.<street>: a warning, an escalation level, a manual
 // urging or a suspension's review date.
 func IsEscalation(e incident.Entry) bool {
-	return incident.IsEscalation(e.Type) || e.Level > 0
+	return incident.IsEscalation(e.Type)
 }
 
 // EventMsgID is the Nats-Msg-Id of the message of kind ("events", "tasks"

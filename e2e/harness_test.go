@@ -17,9 +17,6 @@ import (
 
 	"github.com/nats-io/nats.go"
 	"github.com/stretchr/testify/require"
-	"go.opentelemetry.io/otel"
-	"go.opentelemetry.io/otel/propagation"
-	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 
 	"github.com/whistle-city/whistle/app"
@@ -29,12 +26,11 @@ import (
 	"github.com/whistle-city/whistle/incident"
 )
 
-// spans records every span of the test binary; installed once in TestMain.
-var spans = tracetest.NewSpanRecorder()
+// spans records every span ended in this test binary.
+var spans *tracetest.SpanRecorder
 
 func TestMain(m *testing.M) {
-	otel.SetTracerProvider(sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(spans)))
-	otel.SetTextMapPropagator(propagation.NewCompositeTextMapPropagator(propagation.TraceContext{}, propagation.Baggage{}))
+	spans = devtest.RecordSpans()
 	devtest.Main(m)
 }
 

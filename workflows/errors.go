@@ -43,13 +43,11 @@ func AsDomainError(err error) *incident.Error {
 	if errors.As(err, &nf) {
 		return incident.Errorf(incident.CodeNotFound, "no such incident")
 	}
-	if errors.Is(err, errWorkflowFinished) || isWorkflowCompleted(err) {
+	if isWorkflowCompleted(err) {
 		return incident.Errorf(incident.CodeConflict, "the incident is finished and takes no more commands")
 	}
 	return nil
 }
-
-var errWorkflowFinished = errors.New("workflow execution already completed")
 
 func isWorkflowCompleted(err error) bool {
 	var fp *serviceerror.FailedPrecondition

@@ -20,6 +20,11 @@ import (
 	"testing"
 	"time"
 
+	"go.opentelemetry.io/otel"
+	"go.opentelemetry.io/otel/propagation"
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+	"go.opentelemetry.io/otel/sdk/trace/tracetest"
+
 	"github.com/jackc/pgx/v5"
 
 	"github.com/whistle-city/whistle/devstack"
@@ -184,4 +189,15 @@ func dropDatabase(ctx context.Context, admin, db string) error {
 	}
 	_, err = conn.Exec(ctx, "DROP DATABASE IF EXISTS "+ident)
 	return err
+}
+
+// RecordSpans installs, for the whole test binary, a recording tracer
+// provider and the W3C trace-context and baggage propagator — as
+// telemetry.Setup does — and returns the recorder of every span that ends.
+// Call it once, from TestMain.
+func RecordSpans() *tracetest.SpanRecorder {
+	spans := tracetest.NewSpanRecorder()
+	otel.SetTracerProvider(sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(spans)))
+	otel.SetTextMapPropagator(propagation.NewCompositeTextMapPropagator(propagation.TraceContext{}, propagation.Baggage{}))
+	return spans
 }
