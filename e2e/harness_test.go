@@ -46,6 +46,10 @@ type stack struct {
 	stopWork context.CancelFunc
 	workDone chan error
 	ctx      context.Context
+	cfg      app.Config
+	// stopServe stops the HTTP server; serveDone reports its end.
+	stopServe context.CancelFunc
+	serveDone chan error
 
 	mu     sync.Mutex
 	events []*nats.Msg
@@ -77,11 +81,7 @@ func newStackWith(t *testing.T, databaseURL, jurisdictionFile string) *stack {
 		UpdateTimeout: 3 * time.Second, // the worker-restart test waits this long for a command with no worker
 		SweepInterval: 200 * time.Millisecond, SweepAge: time.Second,
 	}
-	svc, err := app.Open(ctx, cfg)
-	require.NoError(t, err)
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	s := &stack{t: t, base: "http://" + ln.Addr().String(), svc: svc, natsURL: natsURL, ctx: ctx}
+	s := &stack{t: t, natsURL: natsURL, ctx: ctx, cfg: cfg}
 
 	// Watch every event Whistle publishes.
 	s.nc, err = nats.Connect(natsURL)
@@ -93,18 +93,43 @@ func newStackWith(t *testing.T, databaseURL, jurisdictionFile string) *stack {
 	})
 	require.NoError(t, err)
 
-	serveDone := make(chan error, 1)
-	go func() { serveDone <- svc.Serve(ctx, ln) }()
-	s.startWorker()
+	s.open()
 	t.Cleanup(func() {
 		cancel()
-		require.NoError(t, <-serveDone)
+		require.NoError(t, <-s.serveDone)
 		<-s.workDone
 		s.nc.Close()
-		svc.Close()
+		s.svc.Close()
 		require.NoError(t, tmp.Stop())
 	})
 	return s
+}
+
+// open starts Whistle (the API on a fresh port and a worker) with s.cfg.
+func (s *stack) open() {
+	s.t.Helper()
+	svc, err := app.Open(s.ctx, s.cfg)
+	require.NoError(s.t, err)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(s.t, err)
+	s.svc, s.base = svc, "http://"+ln.Addr().String()
+	ctx, cancel := context.WithCancel(s.ctx)
+	s.stopServe, s.serveDone = cancel, make(chan error, 1)
+	go func() { s.serveDone <- svc.Serve(ctx, ln) }()
+	s.startWorker()
+}
+
+// restart stops Whistle's API and worker and starts them again with the
+// jurisdiction in file, on the same Temporal, NATS and database: what an
+// operator does to roll out a changed jurisdiction.
+func (s *stack) restart(jurisdictionFile string) {
+	s.t.Helper()
+	s.stopWorker()
+	s.stopServe()
+	require.NoError(s.t, <-s.serveDone)
+	s.svc.Close()
+	s.cfg.JurisdictionFile = jurisdictionFile
+	s.open()
 }
 
 // startWorker runs the Temporal worker in its own context so a test can
