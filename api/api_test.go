@@ -130,6 +130,8 @@ func TestOpenAPI(t *testing.T) {
 		"/v1/tasks/{id}/complete":           {"post"},
 		"/v1/tasks/{id}/return":             {"post"},
 		"/v1/tasks/{id}/reassign":           {"post"},
+		"/v1/tasks/{id}/overrule":           {"post"},
+		"/v1/tasks/{id}/refer":              {"post"},
 		"/v1/incidents/{id}/urge":           {"post"},
 		"/v1/incidents/{id}/suspend":        {"post"},
 		"/v1/incidents/{id}/resume":         {"post"},

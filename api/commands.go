@@ -28,8 +28,9 @@ type (
 	}
 	// WhistleRequest is the body of POST /v1/incidents/{id}/whistle.
 	WhistleRequest struct {
-		Departments []string `json:"departments,omitempty" maxItems:"50" doc:"Department codes to call, the first as lead; default: the item's lead and cooperating departments."`
-		Note        string   `json:"note,omitempty" doc:"Instructions for the departments."`
+		Departments []string `json:"departments,omitempty" maxItems:"50" doc:"Department codes to call, the first as lead; default: the item's lead and cooperating departments (with enforcement: the item's enforcement teams). Other departments than the list's are a routing override: give the reason in note."`
+		Note        string   `json:"note,omitempty" doc:"Instructions for the departments; required as the reason of a routing override."`
+		Enforcement bool     `json:"enforcement,omitempty" doc:"Call enforcement teams directly (执法指挥调度; several: 联合执法): every department must be an enforcement team; their tasks get the enforcement acknowledgement deadline. Allowed on an incident already dispatched, adding the teams to it."`
 	}
 	// AckRequest is the (optional) body of POST /v1/tasks/{id}/ack.
 	AckRequest struct {
@@ -47,6 +48,15 @@ type (
 	// ReassignRequest is the body of POST /v1/tasks/{id}/reassign.
 	ReassignRequest struct {
 		Department string `json:"department" minLength:"1" maxLength:"64" doc:"Code of the department that takes the returned task over."`
+		Note       string `json:"note,omitempty" doc:"Optional note on the arbitration."`
+	}
+	// OverruleRequest is the body of POST /v1/tasks/{id}/overrule.
+	OverruleRequest struct {
+		Note string `json:"note" minLength:"1" doc:"Why the return is overruled: the department must take the task."`
+	}
+	// ReferRequest is the body of POST /v1/tasks/{id}/refer.
+	ReferRequest struct {
+		Note string `json:"note" minLength:"1" doc:"Why the street cannot settle the dispute."`
 	}
 	// VerifyRequest is the body of POST /v1/incidents/{id}/verify.
 	VerifyRequest struct {
@@ -109,9 +119,11 @@ func (s *Server) registerCommands() {
 	})
 	registerCommand(s, huma.Operation{
 		OperationID: "whistleIncident", Path: "/v1/incidents/{id}/whistle", Summary: "Whistle departments (吹哨)",
-		Description: "The street calls departments; each gets a task with acknowledgement and resolution deadlines.",
+		Description: "The street calls departments; each gets a task with acknowledgement and resolution deadlines. " +
+			"Departments other than the responsibility list's need a reason in note (a routing override, recorded for the district's review). " +
+			"With enforcement the street calls enforcement teams directly, on the shorter enforcement acknowledgement deadline.",
 	}, []incident.Role{st}, false, func(_ string, b WhistleRequest) incident.Whistle {
-		return incident.Whistle{Departments: b.Departments, Note: b.Note}
+		return incident.Whistle{Departments: b.Departments, Note: b.Note, Enforcement: b.Enforcement}
 	})
 	registerCommand(s, huma.Operation{
 		OperationID: "verifyIncident", Path: "/v1/incidents/{id}/verify", Summary: "Verify on site (核查)",
@@ -143,15 +155,27 @@ func (s *Server) registerCommands() {
 	})
 	registerCommand(s, huma.Operation{
 		OperationID: "returnTask", Path: "/v1/tasks/{id}/return", Summary: "Return a task (退单)",
-		Description: "The department disputes responsibility; the street arbitrates with reassign.",
+		Description: "The department disputes responsibility; the street arbitrates (reassign, overrule, or refer to the district). A department may return the same task only as often as the jurisdiction allows (disputes.max_returns, default once): after an overrule a second return is refused (409).",
 	}, []incident.Role{dep}, true, func(id string, b ReturnRequest) incident.Return {
 		return incident.Return{TaskID: id, Reason: b.Reason}
 	})
 	registerCommand(s, huma.Operation{
 		OperationID: "reassignTask", Path: "/v1/tasks/{id}/reassign", Summary: "Reassign a returned task",
-		Description: "The street gives a returned task to another department.",
-	}, []incident.Role{st}, true, func(id string, b ReassignRequest) incident.Reassign {
-		return incident.Reassign{TaskID: id, Department: b.Department}
+		Description: "The street (the district, once the dispute is referred to it) gives a returned task to another department.",
+	}, []incident.Role{st, incident.RoleDistrict}, true, func(id string, b ReassignRequest) incident.Reassign {
+		return incident.Reassign{TaskID: id, Department: b.Department, Note: b.Note}
+	})
+	registerCommand(s, huma.Operation{
+		OperationID: "overruleReturn", Path: "/v1/tasks/{id}/overrule", Summary: "Overrule a return",
+		Description: "The street (the district, once the dispute is referred to it) sends a returned task back to its department, which must take it: the task keeps the deadlines it had, and any escalation step passed meanwhile fires at once.",
+	}, []incident.Role{st, incident.RoleDistrict}, true, func(id string, b OverruleRequest) incident.Overrule {
+		return incident.Overrule{TaskID: id, Note: b.Note}
+	})
+	registerCommand(s, huma.Operation{
+		OperationID: "referDispute", Path: "/v1/tasks/{id}/refer", Summary: "Refer a dispute to the district",
+		Description: "The street cannot settle a return; the district decides it (reassign or overrule). Published on whistle.escalations.<street>.",
+	}, []incident.Role{st}, true, func(id string, b ReferRequest) incident.Refer {
+		return incident.Refer{TaskID: id, Note: b.Note}
 	})
 	registerCommand(s, huma.Operation{
 		OperationID: "urgeIncident", Path: "/v1/incidents/{id}/urge", Summary: "Urge (催办)",
@@ -307,8 +331,12 @@ func (s *Server) checkReferences(cmd incident.Command) error {
 	switch c := any(cmd).(type) {
 	case incident.Whistle:
 		for i, d := range c.Departments {
-			if _, ok := j.Department(d); !ok {
+			dep, ok := j.Department(d)
+			if !ok {
 				return invalidField(fmt.Sprintf("body.departments[%d]", i), "unknown department %q", d)
+			}
+			if c.Enforcement && !dep.Enforcement {
+				return invalidField(fmt.Sprintf("body.departments[%d]", i), "department %s is not an enforcement team: the street commands only enforcement teams directly", d)
 			}
 		}
 	case incident.Reassign:

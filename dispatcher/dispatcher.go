@@ -143,15 +143,7 @@ func (d *Dispatcher) Start(ctx context.Context, r incident.Report) error {
 	if !ok {
 		return bus.Permanent(fmt.Errorf("%w %q (incident %s)", ErrUnknownCategory, r.Category, r.IncidentID))
 	}
-	in := workflows.Input{
-		Report:     r,
-		Item:       it.Snapshot(),
-		SLA:        it.SLA,
-		Calendar:   d.calendar(j),
-		MaxReopens: j.MaxReopens,
-	}
-	esc := j.ItemEscalation(it)
-	in.Escalation = &esc
+	in := workflows.NewInput(j, it, r, d.calendar(j))
 	trace.SpanFromContext(ctx).SetAttributes(
 		attribute.String("whistle.incident.id", r.IncidentID),
 		attribute.String("whistle.item", r.Category),

@@ -14,6 +14,9 @@ const (
 	SLAAck      SLAKind = "ack"
 	SLAResolve  SLAKind = "resolve"
 	SLAFeedback SLAKind = "feedback"
+	// SLAEnforcementAck is the acknowledgement deadline of an enforcement
+	// task (执法指挥调度), shorter than an item's.
+	SLAEnforcementAck SLAKind = "enforcement_ack"
 )
 
 // Command is a human step on an incident. Each is a Temporal Update of the
@@ -33,10 +36,16 @@ type (
 	Escalate struct {
 		Note string `json:"note"`
 	}
-	// Whistle: the street calls departments; empty means the item's lead and cooperating.
+	// Whistle: the street calls departments; empty means the item's lead
+	// and cooperating. Other departments than the list's are a routing
+	// override and need a reason in Note. With Enforcement the street calls
+	// enforcement teams directly (执法指挥调度, several at once: 联合执法) on
+	// the enforcement acknowledgement deadline; it may do so on an incident
+	// already dispatched, adding the teams to the round.
 	Whistle struct {
 		Departments []string `json:"departments,omitempty"`
 		Note        string   `json:"note"`
+		Enforcement bool     `json:"enforcement,omitempty"`
 	}
 	// Ack: a department reports in (报到) on its task.
 	Ack struct {
@@ -54,10 +63,24 @@ type (
 		TaskID string `json:"task_id"`
 		Reason string `json:"reason"`
 	}
-	// Reassign: the street arbitrates a returned task by giving it to another department.
+	// Reassign: the street (the district, once the dispute is referred)
+	// settles a return by giving the task to another department.
 	Reassign struct {
 		TaskID     string `json:"task_id"`
 		Department string `json:"department"`
+		Note       string `json:"note,omitempty"`
+	}
+	// Overrule: the street (the district, once the dispute is referred)
+	// settles a return by sending the task back to its department, which
+	// must then take it: its deadlines are the ones it had.
+	Overrule struct {
+		TaskID string `json:"task_id"`
+		Note   string `json:"note"`
+	}
+	// Refer: the street cannot settle a return and refers it to the district.
+	Refer struct {
+		TaskID string `json:"task_id"`
+		Note   string `json:"note"`
 	}
 	// Verify: the on-site check (核查) of the departments' work.
 	Verify struct {
@@ -117,6 +140,8 @@ const (
 	CmdDecide   = "extension_decision"
 	CmdSuspend  = "suspend"
 	CmdResume   = "resume"
+	CmdOverrule = "overrule"
+	CmdRefer    = "refer"
 )
 
 func (Resolve) Name() string          { return CmdResolve }
@@ -133,10 +158,16 @@ func (RequestExtension) Name() string { return CmdExtend }
 func (DecideExtension) Name() string  { return CmdDecide }
 func (Suspend) Name() string          { return CmdSuspend }
 func (Resume) Name() string           { return CmdResume }
+func (Overrule) Name() string         { return CmdOverrule }
+func (Refer) Name() string            { return CmdRefer }
 
 // DefaultMaxReopens is how often an unsatisfied return visit reopens an
 // incident before it is closed as it stands.
 const DefaultMaxReopens = 2
+
+// DefaultMaxReturns is how often a department may return the same task
+// (退单) when the jurisdiction does not say.
+const DefaultMaxReturns = 1
 
 // Limits on free text, so a bad client cannot bloat a workflow history.
 const (
@@ -203,14 +234,17 @@ func (in *Incident) Check(a Actor, cmd Command, now time.Time) error {
 		if err := in.allow(a, c.Name(), in.isStreet(a)); err != nil {
 			return err
 		}
-		if in.Status != StatusCommunity && in.Status != StatusTriage {
+		switch {
+		case in.Status == StatusCommunity, in.Status == StatusTriage:
+		case in.Status == StatusDispatched && c.Enforcement:
+		default:
 			return in.conflict(c.Name())
 		}
-		deps := c.Departments
+		deps := in.whistled(c)
 		if len(deps) == 0 {
-			deps = in.defaultDepartments()
-		}
-		if len(deps) == 0 {
+			if c.Enforcement {
+				return Invalid("departments", "item %s names no enforcement team: list the teams to call", in.Category)
+			}
 			return Invalid("departments", "item %s names no department: list the departments to whistle", in.Category)
 		}
 		for i, d := range deps {
@@ -220,6 +254,15 @@ func (in *Incident) Check(a Actor, cmd Command, now time.Time) error {
 			if slices.Contains(deps[:i], d) {
 				return Invalid("departments", "department %s is listed twice", d)
 			}
+			if in.Status == StatusDispatched {
+				if o := in.roundTaskOf(d); o != nil {
+					return Invalid("departments", "department %s already has task %s on this incident", d, o.ID)
+				}
+			}
+		}
+		if in.isOverride(c) && strings.TrimSpace(c.Note) == "" {
+			return Invalid("note", "departments %s are not the responsibility list's (%s): give the reason for the override in note",
+				strings.Join(deps, ","), strings.Join(in.defaultDepartments(), ","))
 		}
 		return checkNote("note", c.Note, false)
 	case Urge:
@@ -310,28 +353,35 @@ func (in *Incident) Check(a Actor, cmd Command, now time.Time) error {
 			if !t.Open() {
 				return Conflict(string(t.Status), "task %s is %s: only an open task can be returned", t.ID, t.Status)
 			}
+			if t.Returns >= in.maxReturns() {
+				return Conflict(string(t.Status), "task %s was returned %d time(s) already, the most allowed, and the return was overruled: the department must handle it", t.ID, t.Returns)
+			}
 			return checkNote("reason", c.Reason, true)
 		}
-	case Reassign:
-		if err := in.allow(a, c.Name(), in.isStreet(a)); err != nil {
+	case Reassign, Overrule, Refer:
+		t, err := in.disputed(a, cmd)
+		if err != nil {
 			return err
 		}
-		t := in.Task(c.TaskID)
-		if t == nil {
-			return Errorf(CodeNotFound, "incident %s has no task %s", in.ID, c.TaskID)
+		switch oc := cmd.(type) {
+		case Overrule:
+			return checkNote("note", oc.Note, true)
+		case Refer:
+			return checkNote("note", oc.Note, true)
 		}
-		if t.Status != TaskReturned || t.ReassignedTo != "" {
-			return Conflict(string(t.Status), "task %s is %s: only a returned task can be reassigned", t.ID, t.Status)
+		rc := cmd.(Reassign)
+		if err := checkNote("note", rc.Note, false); err != nil {
+			return err
 		}
-		if strings.TrimSpace(c.Department) == "" {
+		if strings.TrimSpace(rc.Department) == "" {
 			return Invalid("department", "department is required")
 		}
-		if c.Department == t.Department {
+		if rc.Department == t.Department {
 			return Invalid("department", "task %s was returned by %s: reassign it to another department", t.ID, t.Department)
 		}
 		for _, o := range in.Tasks {
-			if o.Round == in.Round && o.Department == c.Department && (o.Open() || o.Status == TaskCompleted) {
-				return Invalid("department", "department %s already has task %s on this incident", c.Department, o.ID)
+			if o.Round == in.Round && o.Department == rc.Department && (o.Open() || o.Status == TaskCompleted) {
+				return Invalid("department", "department %s already has task %s on this incident", rc.Department, o.ID)
 			}
 		}
 		return nil
@@ -376,11 +426,15 @@ func (in *Incident) Apply(a Actor, cmd Command, now time.Time, rules Rules, maxR
 		in.Status = StatusTriage
 		in.record(now, EventEscalated, who, c.Note, "", "")
 	case Whistle:
-		deps := c.Departments
-		if len(deps) == 0 {
-			deps = in.defaultDepartments()
+		deps := in.whistled(c)
+		if in.isOverride(c) {
+			in.record(now, EventRoutingOverride, who, strings.Join(in.defaultDepartments(), ",")+" → "+strings.Join(deps, ",")+": "+c.Note, "", "")
 		}
-		in.whistle(now, rules, who, deps, c.Note)
+		if c.Enforcement {
+			in.callEnforcement(now, rules, who, deps, c.Note)
+		} else {
+			in.whistle(now, rules, who, deps, c.Note)
+		}
 	case Ack:
 		t := in.Task(c.TaskID)
 		t.Status, t.AckedAt = TaskAcknowledged, &now
@@ -393,17 +447,38 @@ func (in *Incident) Apply(a Actor, cmd Command, now time.Time, rules Rules, maxR
 			note += " — " + c.Note
 		}
 		in.record(now, EventCompleted, who, note, t.ID, t.Department)
+		if lead := in.roundLead(); t.Role == TaskCooperating && lead != nil {
+			// Joint handling: a cooperating department reports to the lead.
+			lead.Contributions = append(lead.Contributions, Contribution{TaskID: t.ID, Department: t.Department, Result: c.Result, At: now})
+		}
 		in.afterTaskChange(now)
 	case Return:
 		t := in.Task(c.TaskID)
 		t.Status, t.ReturnReason = TaskReturned, c.Reason
+		t.Returns++
+		t.Dispute = &Dispute{Reason: c.Reason, ReturnedAt: now, ReturnedBy: who}
 		in.record(now, EventReturned, who, c.Reason, t.ID, t.Department)
 	case Reassign:
 		old := in.Task(c.TaskID)
 		nt := in.addTask(now, rules, c.Department, old.Role)
 		old.ReassignedTo = nt.ID
-		in.record(now, EventReassigned, who, old.Department+" → "+c.Department, old.ID, old.Department)
+		in.decide(old, DisputeReassigned, now, who, c.Note)
+		in.record(now, EventReassigned, who, old.Department+" → "+c.Department+noteSuffix(c.Note), old.ID, old.Department)
 		in.record(now, EventTaskCreated, who, "reassigned from "+old.ID, nt.ID, nt.Department)
+	case Overrule:
+		t := in.Task(c.TaskID)
+		// Back to the department with the deadlines it had: the time spent
+		// disputing is its own, and any level passed meanwhile fires now.
+		t.Status = TaskPendingAck
+		if t.AckedAt != nil {
+			t.Status = TaskAcknowledged
+		}
+		in.decide(t, DisputeOverruled, now, who, c.Note)
+		in.record(now, EventOverruled, who, c.Note, t.ID, t.Department)
+	case Refer:
+		t := in.Task(c.TaskID)
+		t.Dispute.ReferredAt, t.Dispute.ReferredBy, t.Dispute.ReferNote = &now, who, c.Note
+		in.record(now, EventDisputeReferred, who, c.Note, t.ID, t.Department)
 	case Verify:
 		if c.Passed {
 			in.record(now, EventVerified, who, c.Note, "", "")
@@ -558,9 +633,41 @@ func (in *Incident) whistle(now time.Time, rules Rules, who string, deps []strin
 		if i == 0 {
 			role = TaskLead
 		}
+		if slices.Contains(in.Item.Enforcement, d) {
+			// An item of an enforcement domain: its teams are called directly.
+			t := in.addEnforcementTask(now, rules, d, role)
+			in.record(now, EventTaskCreated, who, string(role)+", enforcement", t.ID, t.Department)
+			continue
+		}
 		t := in.addTask(now, rules, d, role)
 		in.record(now, EventTaskCreated, who, string(role), t.ID, t.Department)
 	}
+}
+
+// callEnforcement calls enforcement teams directly (执法指挥调度): each gets
+// an enforcement task on the enforcement acknowledgement deadline. On an
+// incident not yet dispatched the first team leads; on one already
+// dispatched the teams join the round as cooperating.
+func (in *Incident) callEnforcement(now time.Time, rules Rules, who string, teams []string, note string) {
+	lead := in.Status != StatusDispatched
+	in.Status = StatusDispatched
+	in.record(now, EventEnforcementCalled, who, strings.TrimSpace(strings.Join(teams, ",")+" "+note), "", "")
+	for i, d := range teams {
+		role := TaskCooperating
+		if lead && i == 0 {
+			role = TaskLead
+		}
+		t := in.addEnforcementTask(now, rules, d, role)
+		in.record(now, EventTaskCreated, who, string(role)+", enforcement", t.ID, t.Department)
+	}
+}
+
+func (in *Incident) addEnforcementTask(now time.Time, rules Rules, dept string, role TaskRole) *Task {
+	t := in.addTask(now, rules, dept, role)
+	t.Enforcement = true
+	t.Ack = newClock(rules, SLAEnforcementAck, now, rules.Due(SLAEnforcementAck, now))
+	t.sync()
+	return t
 }
 
 func (in *Incident) addTask(now time.Time, rules Rules, dept string, role TaskRole) *Task {
@@ -608,9 +715,11 @@ func (in *Incident) reopen(now time.Time, rules Rules, who string) {
 	in.ReopenCount++
 	var deps []string
 	var roles []TaskRole
+	var enforcement []bool
 	for _, t := range in.roundTasks() {
 		if t.Status == TaskCompleted {
 			deps, roles = append(deps, t.Department), append(roles, t.Role)
+			enforcement = append(enforcement, t.Enforcement)
 		}
 	}
 	in.Round++
@@ -626,7 +735,12 @@ func (in *Incident) reopen(now time.Time, rules Rules, who string) {
 	}
 	in.Status = StatusDispatched
 	for i, d := range deps {
-		t := in.addTask(now, rules, d, roles[i])
+		var t *Task
+		if enforcement[i] {
+			t = in.addEnforcementTask(now, rules, d, roles[i])
+		} else {
+			t = in.addTask(now, rules, d, roles[i])
+		}
 		in.record(now, EventTaskCreated, who, "reopened", t.ID, t.Department)
 	}
 }
@@ -701,6 +815,106 @@ func (in *Incident) defaultDepartments() []string {
 		}
 	}
 	return deps
+}
+
+// whistled returns the departments a Whistle calls: those it names, or by
+// default the item's enforcement teams (with Enforcement) or its lead and
+// cooperating departments.
+func (in *Incident) whistled(c Whistle) []string {
+	switch {
+	case len(c.Departments) > 0:
+		return c.Departments
+	case c.Enforcement:
+		return in.Item.Enforcement
+	}
+	return in.defaultDepartments()
+}
+
+// isOverride reports whether c whistles other departments than the
+// responsibility list's (a routing override, which needs a reason). Calling
+// enforcement teams is the street's own power, not an override.
+func (in *Incident) isOverride(c Whistle) bool {
+	return !c.Enforcement && len(c.Departments) > 0 && !slices.Equal(c.Departments, in.defaultDepartments())
+}
+
+// roundTaskOf returns the task of department d in the current round that is
+// open or completed, or nil.
+func (in *Incident) roundTaskOf(d string) *Task {
+	for _, t := range in.roundTasks() {
+		if t.Department == d && (t.Open() || t.Status == TaskCompleted) {
+			return t
+		}
+	}
+	return nil
+}
+
+// roundLead returns the lead task of the current round that is open or
+// completed (after a reassignment, the new one), or nil.
+func (in *Incident) roundLead() *Task {
+	var lead *Task
+	for _, t := range in.roundTasks() {
+		if t.Role == TaskLead && (t.Open() || t.Status == TaskCompleted) {
+			lead = t
+		}
+	}
+	return lead
+}
+
+func (in *Incident) maxReturns() int {
+	if in.MaxReturns > 0 {
+		return in.MaxReturns
+	}
+	return DefaultMaxReturns
+}
+
+// disputed returns the returned task a Reassign, Overrule or Refer settles,
+// checking that a may settle it: the street, or the district once the
+// street referred the dispute.
+func (in *Incident) disputed(a Actor, cmd Command) (*Task, error) {
+	var id string
+	switch c := cmd.(type) {
+	case Reassign:
+		id = c.TaskID
+	case Overrule:
+		id = c.TaskID
+	case Refer:
+		id = c.TaskID
+	}
+	t := in.Task(id)
+	if t == nil {
+		return nil, Errorf(CodeNotFound, "incident %s has no task %s", in.ID, id)
+	}
+	referred := t.Dispute != nil && t.Dispute.ReferredAt != nil && t.Dispute.Decision == ""
+	switch {
+	case referred && cmd.Name() == CmdRefer:
+		if err := in.allow(a, cmd.Name(), in.isStreet(a)); err != nil {
+			return nil, err
+		}
+		return nil, Conflict(string(t.Status), "the return of task %s is already referred to the district", t.ID)
+	case referred:
+		if a.Role != RoleDistrict {
+			return nil, Errorf(CodeForbidden, "the return of task %s was referred to the district: only the district may %s it", t.ID, cmd.Name())
+		}
+	default:
+		if err := in.allow(a, cmd.Name(), in.isStreet(a)); err != nil {
+			return nil, err
+		}
+	}
+	if t.Status != TaskReturned || t.ReassignedTo != "" {
+		return nil, Conflict(string(t.Status), "task %s is %s: only a returned task can be arbitrated (%s)", t.ID, t.Status, cmd.Name())
+	}
+	if in.Status != StatusDispatched {
+		return nil, in.conflict(cmd.Name())
+	}
+	return t, nil
+}
+
+// decide records how the dispute over t was settled.
+func (in *Incident) decide(t *Task, decision string, now time.Time, who, note string) {
+	if t.Dispute == nil {
+		t.Dispute = &Dispute{Reason: t.ReturnReason}
+	}
+	t.Dispute.Decision, t.Dispute.DecidedAt, t.Dispute.DecidedBy, t.Dispute.Note = decision, &now, who, note
 }
 
 func (in *Incident) isStreet(a Actor) bool { return a.Role == RoleStreet && a.Org == in.Street }

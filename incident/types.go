@@ -130,6 +130,11 @@ type Item struct {
 	Tier        Tier     `json:"tier"`
 	Lead        string   `json:"lead,omitempty"`
 	Cooperating []string `json:"cooperating,omitempty"`
+	// Enforcement lists, for an item in one of the district's enforcement
+	// domains, those of its departments that are enforcement teams: when
+	// the item is whistled by default they are called as enforcement
+	// tasks (执法指挥调度), on the shorter acknowledgement deadline.
+	Enforcement []string `json:"enforcement,omitempty"`
 }
 
 // Report is what a grid worker sent, after the API checked it against the
@@ -177,6 +182,49 @@ type Task struct {
 	Extension *Extension `json:"extension,omitempty"`
 	// Extensions counts the approved ones.
 	Extensions int `json:"extensions,omitempty"`
+	// Enforcement marks a task of an enforcement team that the street
+	// called directly (执法指挥调度), on the enforcement acknowledgement
+	// deadline.
+	Enforcement bool `json:"enforcement,omitempty"`
+	// Returns counts the department's returns (退单) of this task.
+	Returns int `json:"returns,omitempty"`
+	// Dispute is the latest return of the task and how it was settled.
+	Dispute *Dispute `json:"dispute,omitempty"`
+	// Contributions are the results the cooperating departments reported
+	// to the lead, on the lead's task (joint handling).
+	Contributions []Contribution `json:"contributions,omitempty"`
+}
+
+// Dispute is a department's return of a task (退单) and the arbitration:
+// the street (or, once referred, the district) reassigns the task to
+// another department or overrules the return and sends it back.
+type Dispute struct {
+	Reason     string    `json:"reason"`
+	ReturnedAt time.Time `json:"returned_at"`
+	ReturnedBy string    `json:"returned_by"`
+	// ReferredAt is set when the street referred the dispute to the district.
+	ReferredAt *time.Time `json:"referred_at,omitempty"`
+	ReferredBy string     `json:"referred_by,omitempty"`
+	ReferNote  string     `json:"refer_note,omitempty"`
+	// Decision is "" while the dispute is open, then "reassigned" or "overruled".
+	Decision  string     `json:"decision,omitempty"`
+	DecidedAt *time.Time `json:"decided_at,omitempty"`
+	DecidedBy string     `json:"decided_by,omitempty"`
+	Note      string     `json:"note,omitempty"`
+}
+
+// Dispute decisions.
+const (
+	DisputeReassigned = "reassigned"
+	DisputeOverruled  = "overruled"
+)
+
+// Contribution is a cooperating department's result, reported to the lead.
+type Contribution struct {
+	TaskID     string    `json:"task_id"`
+	Department string    `json:"department"`
+	Result     string    `json:"result"`
+	At         time.Time `json:"at"`
 }
 
 // Extension is a department's request to move its resolution deadline.
@@ -283,14 +331,19 @@ const (
 	EventExtensionRefused   = "extension_refused"
 	EventSuspended          = "suspended"
 	EventResumed            = "resumed"
-	EventReviewDue          = "review_due" // a suspended incident's review date has come
+	EventReviewDue          = "review_due"         // a suspended incident's review date has come
+	EventEnforcementCalled  = "enforcement_called" // the street calls enforcement teams directly (执法指挥调度)
+	EventRoutingOverride    = "routing_override"   // the street whistled other departments than the list's, with a reason
+	EventOverruled          = "overruled"          // a return (退单) overruled: the department must take the task
+	EventDisputeReferred    = "dispute_referred"   // the street cannot settle a return: up to the district
 )
 
 // IsEscalation reports whether entries of this type are escalation steps:
 // published to the street's escalation subject as well.
 func IsEscalation(typ string) bool {
 	switch typ {
-	case EventAckWarning, EventResolveWarning, EventAckOverdue, EventResolveOverdue, EventUrged, EventReviewDue:
+	case EventAckWarning, EventResolveWarning, EventAckOverdue, EventResolveOverdue, EventUrged, EventReviewDue,
+		EventDisputeReferred:
 		return true
 	}
 	return false
@@ -315,16 +368,19 @@ type Incident struct {
 	Tasks       []*Task    `json:"tasks"`
 	Round       int        `json:"round"`
 
-	EscalationLevel int         `json:"escalation_level"`
-	Overdue         bool        `json:"overdue"` // computed when read; see OverdueAt
-	ReopenCount     int         `json:"reopen_count"`
-	DuplicateOf     *string     `json:"duplicate_of"`
-	RepeatOf        *string     `json:"repeat_of"`
-	Feedback        *Feedback   `json:"feedback"`
-	FeedbackDue     *time.Time  `json:"feedback_due"`
-	Suspension      *Suspension `json:"suspension,omitempty"`
-	ClosedAt        *time.Time  `json:"closed_at"`
-	Timeline        []Entry     `json:"timeline"`
+	EscalationLevel int  `json:"escalation_level"`
+	Overdue         bool `json:"overdue"` // computed when read; see OverdueAt
+	ReopenCount     int  `json:"reopen_count"`
+	// MaxReturns is how often a department may return the same task (退单);
+	// 0 means DefaultMaxReturns.
+	MaxReturns  int         `json:"max_returns,omitempty"`
+	DuplicateOf *string     `json:"duplicate_of"`
+	RepeatOf    *string     `json:"repeat_of"`
+	Feedback    *Feedback   `json:"feedback"`
+	FeedbackDue *time.Time  `json:"feedback_due"`
+	Suspension  *Suspension `json:"suspension,omitempty"`
+	ClosedAt    *time.Time  `json:"closed_at"`
+	Timeline    []Entry     `json:"timeline"`
 	// Version counts the incident's state changes; the read model applies a
 	// snapshot only if it is newer than the one it holds.
 	Version   int       `json:"version"`
@@ -406,6 +462,11 @@ func (in *Incident) Clone() *Incident {
 			x := *t.Extension
 			t.Extension = &x
 		}
+		if t.Dispute != nil {
+			d := *t.Dispute
+			t.Dispute = &d
+		}
+		t.Contributions = append([]Contribution(nil), t.Contributions...)
 	}
 	if in.Suspension != nil {
 		sp := *in.Suspension
@@ -414,6 +475,7 @@ func (in *Incident) Clone() *Incident {
 	c.Timeline = append([]Entry(nil), in.Timeline...)
 	c.Photos = append([]string(nil), in.Photos...)
 	c.Item.Cooperating = append([]string(nil), in.Item.Cooperating...)
+	c.Item.Enforcement = append([]string(nil), in.Item.Enforcement...)
 	if in.Feedback != nil {
 		fb := *in.Feedback
 		c.Feedback = &fb

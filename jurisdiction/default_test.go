@@ -71,6 +71,20 @@ func TestDefaultIsValid(t *testing.T) {
 	if j.MaxReopens != 2 {
 		t.Errorf("max_reopens = %d", j.MaxReopens)
 	}
+	if j.Disputes.MaxReturns != 1 || j.Enforcement.Ack != Clock(30*time.Minute) {
+		t.Errorf("disputes %+v, enforcement %+v", j.Disputes, j.Enforcement)
+	}
+	// Street vending is an enforcement matter: CG and SCJG are teams. SR-003
+	// (市容环境 too) has ZYGH cooperating, which is no team.
+	for code, want := range map[string][]string{"SR-001": {"CG", "SCJG"}, "SR-003": {"CG"}, "SC-002": {"SCJG"}, "ZA-001": nil} {
+		it, ok := j.Item(code)
+		if !ok {
+			t.Fatalf("no item %s", code)
+		}
+		if got := j.EnforcementTeams(it); !slices.Equal(got, want) {
+			t.Errorf("EnforcementTeams(%s) = %v, want %v", code, got, want)
+		}
+	}
 }
 
 // The examples in DESIGN.md and elsewhere rely on these exactly.

@@ -37,8 +37,12 @@ type Jurisdiction struct {
 	CalendarOverrides CalendarOverrides `yaml:"calendar" json:"calendar"`
 	// MaxReopens is how often an unsatisfied return visit reopens an
 	// incident; incident.DefaultMaxReopens when the file leaves it out.
-	MaxReopens int    `yaml:"max_reopens" json:"max_reopens"`
-	Items      []Item `yaml:"items" json:"items"`
+	MaxReopens int `yaml:"max_reopens" json:"max_reopens"`
+	// Enforcement is how the street commands enforcement teams (执法指挥调度).
+	Enforcement Enforcement `yaml:"enforcement" json:"enforcement"`
+	// Disputes bounds returns of tasks (退单).
+	Disputes Disputes `yaml:"disputes" json:"disputes"`
+	Items    []Item   `yaml:"items" json:"items"`
 
 	items       map[string]int
 	departments map[string]int
@@ -96,6 +100,28 @@ type Escalation struct {
 	// Levels are the delays after a missed deadline at which level 1, 2, …
 	// are reached (催办, 督办, district), strictly increasing.
 	Levels []Duration `yaml:"levels" json:"levels"`
+}
+
+// Enforcement is the street's command of the enforcement teams stationed
+// with it (departments with enforcement: true).
+type Enforcement struct {
+	// Ack is the acknowledgement deadline of an enforcement task, shorter
+	// than an item's; DefaultEnforcementAck when left out.
+	Ack Duration `yaml:"ack" json:"ack"`
+	// Domains are the item domains whose items are enforcement matters: when
+	// whistled by default, the item's enforcement teams are called directly.
+	Domains []string `yaml:"domains" json:"domains"`
+}
+
+// DefaultEnforcementAck is the enforcement acknowledgement deadline when a
+// file sets none.
+var DefaultEnforcementAck = Clock(30 * time.Minute)
+
+// Disputes are the rules of returns (退单).
+type Disputes struct {
+	// MaxReturns is how often a department may return the same task;
+	// incident.DefaultMaxReturns when left out.
+	MaxReturns int `yaml:"max_returns" json:"max_returns"`
 }
 
 // CalendarOverrides adjust the official calendar for the district.
@@ -231,6 +257,22 @@ func (j *Jurisdiction) ItemEscalation(it Item) Escalation {
 		return *it.Escalation
 	}
 	return j.Escalation
+}
+
+// EnforcementTeams returns, for an item in one of the district's
+// enforcement domains, its departments (lead, then cooperating) that are
+// enforcement teams; nil for any other item.
+func (j *Jurisdiction) EnforcementTeams(it Item) []string {
+	if !slices.Contains(j.Enforcement.Domains, it.Domain) {
+		return nil
+	}
+	var teams []string
+	for _, d := range it.Departments() {
+		if dep, ok := j.Department(d); ok && dep.Enforcement && !slices.Contains(teams, d) {
+			teams = append(teams, d)
+		}
+	}
+	return teams
 }
 
 // Timezone returns the district's time zone name.

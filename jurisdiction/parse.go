@@ -124,6 +124,12 @@ func (j *Jurisdiction) applyDefaults(ix *nodeIndex) {
 	if !ix.has("max_reopens") {
 		j.MaxReopens = incident.DefaultMaxReopens
 	}
+	if !ix.has("enforcement.ack") {
+		j.Enforcement.Ack = DefaultEnforcementAck
+	}
+	if !ix.has("disputes.max_returns") {
+		j.Disputes.MaxReturns = incident.DefaultMaxReturns
+	}
 	for i := range j.Items {
 		e := j.Items[i].Escalation
 		if e == nil {

@@ -234,6 +234,12 @@ func TestValidation(t *testing.T) {
 			[]want{{"district:", "district.timezone", "unknown time zone"}}},
 		{"max_reopens negative", "max_reopens: 2", "max_reopens: -1",
 			[]want{{"max_reopens", "max_reopens", "must not be negative"}}},
+		{"max_returns zero", "max_reopens: 2", "max_reopens: 2\ndisputes: {max_returns: 0}",
+			[]want{{"disputes:", "disputes.max_returns", "must be at least 1"}}},
+		{"enforcement ack zero", "max_reopens: 2", "max_reopens: 2\nenforcement: {ack: 0s}",
+			[]want{{"enforcement: {ack", "enforcement.ack", "must be a positive duration"}}},
+		{"enforcement domain empty", "max_reopens: 2", "max_reopens: 2\nenforcement: {domains: [\"\"]}",
+			[]want{{"enforcement: {domains", "enforcement.domains[0]", "must not be empty"}}},
 
 		// structure
 		{"unknown item field", "gloss: street vending", "glos: street vending",
@@ -367,6 +373,9 @@ items:
 	}
 	if j.MaxReopens != incident.DefaultMaxReopens {
 		t.Errorf("max_reopens = %d", j.MaxReopens)
+	}
+	if j.Disputes.MaxReturns != incident.DefaultMaxReturns || j.Enforcement.Ack != DefaultEnforcementAck || len(j.Enforcement.Domains) != 0 {
+		t.Errorf("disputes %+v, enforcement %+v: want the defaults", j.Disputes, j.Enforcement)
 	}
 	if e := j.Items[0].Escalation; e.WarnAt != 0.5 || !slices.Equal(e.Levels, DefaultEscalationLevels()) {
 		t.Errorf("item I-1 escalation = %+v, want warn_at 0.5 and the district's levels", e)

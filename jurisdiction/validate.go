@@ -153,6 +153,17 @@ func (v *validator) jurisdiction(j *Jurisdiction) {
 	if j.MaxReopens < 0 {
 		v.addf("max_reopens", "must not be negative, got %d", j.MaxReopens)
 	}
+	if !j.Enforcement.Ack.Positive() {
+		v.addf("enforcement.ack", "must be a positive duration (\"30m\", \"1wd\"), got %s", j.Enforcement.Ack)
+	}
+	for i, d := range j.Enforcement.Domains {
+		if strings.TrimSpace(d) == "" {
+			v.addf(idx("enforcement.domains", i), "must not be empty")
+		}
+	}
+	if j.Disputes.MaxReturns < 1 {
+		v.addf("disputes.max_returns", "must be at least 1 (a department may return a task once), got %d", j.Disputes.MaxReturns)
+	}
 
 	items := seen{}
 	for i, it := range j.Items {

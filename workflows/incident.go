@@ -37,6 +37,7 @@ func IncidentWorkflow(ctx workflow.Context, in Input) (*incident.Incident, error
 	ladder := workflow.GetVersion(ctx, changeEscalationLadder, workflow.DefaultVersion, 1) >= 1
 	r := &run{in: in, rules: NewRules(in, ladder), logger: workflow.GetLogger(ctx)}
 	r.state = incident.New(in.Report, in.Item, workflow.Now(ctx), r.rules)
+	r.state.MaxReturns = in.MaxReturns
 
 	if err := workflow.SetQueryHandler(ctx, QueryIncident, func() (*incident.Incident, error) { return r.state, nil }); err != nil {
 		return nil, err
@@ -47,6 +48,7 @@ func IncidentWorkflow(ctx workflow.Context, in Input) (*incident.Incident, error
 		register[incident.Reassign], register[incident.Verify], register[incident.GiveFeedback],
 		register[incident.Urge], register[incident.RequestExtension], register[incident.DecideExtension],
 		register[incident.Suspend], register[incident.Resume],
+		register[incident.Overrule], register[incident.Refer],
 	} {
 		if err := reg(ctx, r); err != nil {
 			return nil, err
@@ -184,6 +186,10 @@ var recordOptions = workflow.LocalActivityOptions{
 // none (community- and street-tier items whistled by the street).
 var DefaultAck = jurisdiction.Duration{Clock: time.Hour}
 
+// DefaultEnforcementAck is the acknowledgement deadline of an enforcement
+// task when the jurisdiction sets none.
+var DefaultEnforcementAck = jurisdiction.Duration{Clock: 30 * time.Minute}
+
 // changeEscalationLadder is the GetVersion change id of the ladder.
 const changeEscalationLadder = "escalation-ladder"
 
@@ -207,6 +213,11 @@ func (r Rules) Due(kind incident.SLAKind, from time.Time) time.Time {
 		d = r.in.SLA.Ack
 		if d.IsZero() { // community and street items may leave it out
 			d = DefaultAck
+		}
+	case incident.SLAEnforcementAck:
+		d = r.in.EnforcementAck
+		if d.IsZero() {
+			d = DefaultEnforcementAck
 		}
 	case incident.SLAFeedback:
 		d = r.in.SLA.Feedback

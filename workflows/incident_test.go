@@ -126,6 +126,10 @@ func updateArg(a incident.Actor, c incident.Command) any {
 		return UpdateInput[incident.Suspend]{a, c}
 	case incident.Resume:
 		return UpdateInput[incident.Resume]{a, c}
+	case incident.Overrule:
+		return UpdateInput[incident.Overrule]{a, c}
+	case incident.Refer:
+		return UpdateInput[incident.Refer]{a, c}
 	}
 	panic("unknown command")
 }

@@ -32,12 +32,32 @@ type Input struct {
 	// Escalation is the item's escalation ladder (warning share and levels
 	// after the deadline). Nil: level 1 at the deadline, nothing more.
 	Escalation *jurisdiction.Escalation `json:"escalation,omitempty"`
+	// MaxReturns is how often a department may return the same task (退单);
+	// 0 means incident.DefaultMaxReturns.
+	MaxReturns int `json:"max_returns,omitempty"`
+	// EnforcementAck is the acknowledgement deadline of enforcement tasks
+	// (执法指挥调度); zero means DefaultEnforcementAck.
+	EnforcementAck jurisdiction.Duration `json:"enforcement_ack,omitzero"`
+}
+
+// NewInput returns the input that starts the incident of report r on item
+// it of jurisdiction j: the snapshot of every rule it will run by. cal is
+// j.Calendar(), passed in because computing it is not free.
+func NewInput(j *jurisdiction.Jurisdiction, it jurisdiction.Item, r incident.Report, cal jurisdiction.Calendar) Input {
+	esc := j.ItemEscalation(it)
+	in := Input{
+		Report: r, Item: it.Snapshot(), SLA: it.SLA, Calendar: cal,
+		MaxReopens: j.MaxReopens, Escalation: &esc,
+		MaxReturns: j.Disputes.MaxReturns, EnforcementAck: j.Enforcement.Ack,
+	}
+	in.Item.Enforcement = j.EnforcementTeams(it)
+	return in
 }
 
 // UpdateInput is the argument of every Update: who acts, and the command
 // (one of incident.Resolve, Escalate, Whistle, Ack, Complete, Return,
-// Reassign, Verify, GiveFeedback, Urge, RequestExtension, DecideExtension,
-// Suspend, Resume, matching the Update name).
+// Reassign, Overrule, Refer, Verify, GiveFeedback, Urge, RequestExtension,
+// DecideExtension, Suspend, Resume, matching the Update name).
 type UpdateInput[C incident.Command] struct {
 	Actor   incident.Actor `json:"actor"`
 	Command C              `json:"command"`
