@@ -150,6 +150,7 @@ func NewServer(c Config) (*Server, error) {
 	s.registerCatalogue()
 	s.registerMetrics()
 	s.registerSupervision()
+	s.registerDelegations()
 	s.documentDomain()
 	s.mux.HandleFunc("/", s.notFound)
 

@@ -32,6 +32,14 @@ type Store interface {
 	DepartmentMetrics(ctx context.Context, from, to time.Time, target float64) ([]store.Metrics, error)
 	// StreetMetrics returns the 三率 of every street over [from, to).
 	StreetMetrics(ctx context.Context, from, to time.Time, target float64) ([]store.Metrics, error)
+	// RecordRefusedDelegation stores a refused delegation attempt.
+	RecordRefusedDelegation(ctx context.Context, d store.Delegation) error
+	// Delegate stores an accepted delegation and the incident it hands
+	// down (as received); a repeat with the same idempotency key returns
+	// the first with created false.
+	Delegate(ctx context.Context, d store.Delegation, r incident.Report, item incident.Item, idemKey string) (store.Delegation, bool, error)
+	// Delegations lists delegation attempts newest first, a page at a time.
+	Delegations(ctx context.Context, f store.DelegationFilter) ([]store.Delegation, string, error)
 	// Ping checks that the database answers.
 	Ping(ctx context.Context) error
 }

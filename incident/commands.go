@@ -189,6 +189,15 @@ func New(r Report, item Item, now time.Time, rules Rules) *Incident {
 	if in.Photos == nil {
 		in.Photos = []string{}
 	}
+	if r.Delegation != "" {
+		// A department handed the matter down (准入): the street has it,
+		// also for a community-tier item (there is no grid to send it to).
+		in.Delegation = r.Delegation
+		in.record(now, EventReported, r.Reporter, r.Description, "", "")
+		in.Status = StatusTriage
+		in.record(now, EventRouted, "system", "delegated by "+r.Reporter+" (准入): with street "+r.Street, "", "")
+		return in
+	}
 	in.record(now, EventReported, "grid_worker:"+r.Grid+":"+r.Reporter, r.Description, "", "")
 	switch item.Tier {
 	case TierCommunity:

@@ -151,6 +151,10 @@ type Report struct {
 	OccurredAt  *time.Time `json:"occurred_at,omitempty"`
 	ReportedAt  time.Time  `json:"reported_at"`
 	Reporter    string     `json:"reporter"`
+	// Delegation is the id of the delegation (准入) by which a department
+	// handed this matter down to the street; "" for a grid worker's report.
+	// Reporter is then the department's actor ("department:CG:sub").
+	Delegation string `json:"delegation,omitempty"`
 }
 
 // Task is one department's share of an incident.
@@ -365,8 +369,11 @@ type Incident struct {
 	OccurredAt  *time.Time `json:"occurred_at"`
 	ReportedAt  time.Time  `json:"reported_at"`
 	Reporter    string     `json:"reporter"`
-	Tasks       []*Task    `json:"tasks"`
-	Round       int        `json:"round"`
+	// Delegation is the id of the delegation that handed the matter down
+	// to the street, if a department did.
+	Delegation string  `json:"delegation,omitempty"`
+	Tasks      []*Task `json:"tasks"`
+	Round      int     `json:"round"`
 
 	EscalationLevel int  `json:"escalation_level"`
 	Overdue         bool `json:"overdue"` // computed when read; see OverdueAt
@@ -488,6 +495,6 @@ func (in *Incident) Report() Report {
 	return Report{
 		IncidentID: in.ID, Category: in.Category, Street: in.Street, Community: in.Community, Grid: in.Grid,
 		Description: in.Description, Location: in.Location, Photos: in.Photos, OccurredAt: in.OccurredAt,
-		ReportedAt: in.ReportedAt, Reporter: in.Reporter,
+		ReportedAt: in.ReportedAt, Reporter: in.Reporter, Delegation: in.Delegation,
 	}
 }

@@ -346,3 +346,21 @@ func (j *Jurisdiction) index() {
 		}
 	}
 }
+
+// Admit decides whether a department may hand the matter of item down to
+// street (准入制度): only when the list makes the street responsible, that is
+// for a community- or street-tier item. It returns the item, or a
+// *incident.Error (CodeInvalid, naming the field) saying why not.
+func (j *Jurisdiction) Admit(item, street string) (Item, error) {
+	if _, ok := j.Street(street); !ok {
+		return Item{}, incident.Invalid("street", "unknown street %q", street)
+	}
+	it, ok := j.Item(item)
+	if !ok {
+		return Item{}, incident.Invalid("item", "item %q is not on the responsibility list", item)
+	}
+	if it.Tier == incident.TierDepartment {
+		return it, incident.Invalid("item", "item %s (%s) is department-tier: the list makes %s responsible (主体责任), not the street; it cannot be handed down", it.Code, it.Name, it.Lead)
+	}
+	return it, nil
+}

@@ -25,7 +25,7 @@ func (s *Store) CreateReceived(ctx context.Context, r incident.Report, item inci
 		ID: r.IncidentID, Status: incident.StatusReceived, Category: r.Category, Item: item, Tier: item.Tier,
 		Street: r.Street, Community: r.Community, Grid: r.Grid, Description: r.Description,
 		Location: r.Location, Photos: r.Photos, OccurredAt: r.OccurredAt, ReportedAt: r.ReportedAt,
-		Reporter: r.Reporter, Round: 1, Tasks: []*incident.Task{}, Timeline: []incident.Entry{},
+		Reporter: r.Reporter, Delegation: r.Delegation, Round: 1, Tasks: []*incident.Task{}, Timeline: []incident.Entry{},
 		UpdatedAt: r.ReportedAt,
 	}
 	if in.Photos == nil {
