@@ -130,6 +130,9 @@ type Item struct {
 	Tier        Tier     `json:"tier"`
 	Lead        string   `json:"lead,omitempty"`
 	Cooperating []string `json:"cooperating,omitempty"`
+	// Version is the version of the item in the catalogue when the incident
+	// started (0 when it started from a list without versions).
+	Version int `json:"version"`
 }
 
 // Report is what a grid worker sent, after the API checked it against the
