@@ -59,6 +59,11 @@ type Config struct {
 	// Jurisdiction returns the jurisdiction in force (required). It is
 	// called on every request that needs it, so it may change at run time.
 	Jurisdiction func() *jurisdiction.Jurisdiction
+	// Catalogue is the living responsibility list: PUT and DELETE
+	// /v1/catalogue/items/{code} change it, its history is read from it,
+	// and a report of a retired item is refused saying when and why.
+	// Without it those writes and the history answer 503.
+	Catalogue LiveCatalogue
 	// JWTSecret verifies bearer tokens (HS256; required).
 	JWTSecret []byte
 	// Logger logs failures; slog.Default() when nil.

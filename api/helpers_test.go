@@ -22,6 +22,7 @@ import (
 	"github.com/whistle-city/whistle/api"
 	"github.com/whistle-city/whistle/auth"
 	"github.com/whistle-city/whistle/bus"
+	"github.com/whistle-city/whistle/catalogue"
 	"github.com/whistle-city/whistle/devstack/temporaldev"
 	"github.com/whistle-city/whistle/incident"
 	"github.com/whistle-city/whistle/jurisdiction"
@@ -77,12 +78,14 @@ type env struct {
 	store *store.Store
 	bus   *bus.Bus
 	jur   *jurisdiction.Jurisdiction
+	cat   *catalogue.Catalogue // nil unless envOptions.catalogue
 }
 
 type envOptions struct {
 	noStreams bool // do not create the JetStream streams: publishing fails
 	ready     func(context.Context) error
 	temporal  client.Client // nil: commands answer 503
+	catalogue bool          // run the living catalogue (e.cat) over the test jurisdiction
 }
 
 func newEnv(t *testing.T, o envOptions) *env {
@@ -111,17 +114,28 @@ func newEnv(t *testing.T, o envOptions) *env {
 			t.Fatalf("ensure streams: %v", err)
 		}
 	}
-	srv, err := api.NewServer(api.Config{
+	cfg := api.Config{
 		Store: st, Publisher: b, Jurisdiction: func() *jurisdiction.Jurisdiction { return j },
 		JWTSecret: secret, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), Version: "test", Ready: o.ready,
 		Temporal: o.temporal,
-	})
+	}
+	var cat *catalogue.Catalogue
+	if o.catalogue {
+		cat, err = catalogue.Open(ctx, catalogue.Config{Store: st, File: j, FileName: "test.yaml", Conn: b.Conn(),
+			Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+		if err != nil {
+			t.Fatalf("open catalogue: %v", err)
+		}
+		t.Cleanup(cat.Close)
+		cfg.Jurisdiction, cfg.Catalogue = cat.Current, cat
+	}
+	srv, err := api.NewServer(cfg)
 	if err != nil {
 		t.Fatalf("api.NewServer: %v", err)
 	}
 	hs := httptest.NewServer(srv)
 	t.Cleanup(hs.Close)
-	return &env{t: t, url: hs.URL, store: st, bus: b, jur: j}
+	return &env{t: t, url: hs.URL, store: st, bus: b, jur: j, cat: cat}
 }
 
 // token mints a token for role and org.

@@ -13,6 +13,7 @@ import (
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/trace"
 
+	"github.com/whistle-city/whistle/catalogue"
 	"github.com/whistle-city/whistle/incident"
 )
 
@@ -122,7 +123,12 @@ func (s *Server) checkReport(a incident.Actor, b *ReportRequest, now time.Time) 
 	}
 	it, itemOK := j.Item(b.Category)
 	if !itemOK {
-		bad("category", "unknown category %q: not an item of the responsibility list", b.Category)
+		if v, ok := s.retired(b.Category); ok {
+			bad("category", "item %s (%s) was retired on %s by %s: %s; it can no longer be reported",
+				b.Category, v.Item.Name, v.At.UTC().Format(time.RFC3339), v.Actor, v.Reason)
+		} else {
+			bad("category", "unknown category %q: not an item of the responsibility list", b.Category)
+		}
 	}
 	if strings.TrimSpace(b.Description) == "" {
 		bad("description", "description is required")
@@ -163,6 +169,15 @@ func (s *Server) checkReport(a incident.Actor, b *ReportRequest, now time.Time) 
 		r.Photos = []string{}
 	}
 	return r, it.Snapshot(), nil
+}
+
+// retired returns the retirement of the item code when it is retired.
+func (s *Server) retired(code string) (catalogue.Version, bool) {
+	if s.cfg.Catalogue == nil {
+		return catalogue.Version{}, false
+	}
+	v, ok := s.cfg.Catalogue.Lookup(code)
+	return v, ok && v.Retired
 }
 
 // checkPhotoURL accepts an absolute http or https URL with a host.

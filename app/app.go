@@ -22,6 +22,7 @@ import (
 	"github.com/whistle-city/whistle/activities"
 	"github.com/whistle-city/whistle/api"
 	"github.com/whistle-city/whistle/bus"
+	"github.com/whistle-city/whistle/catalogue"
 	"github.com/whistle-city/whistle/dispatcher"
 	"github.com/whistle-city/whistle/jurisdiction"
 	"github.com/whistle-city/whistle/store"
@@ -44,23 +45,33 @@ type Config struct {
 	// SweepInterval and SweepAge tune the sweeper that publishes again the
 	// reports left "received" (see dispatcher.Sweeper); zero means defaults.
 	SweepInterval, SweepAge time.Duration
-	Version                 string
-	Logger                  *slog.Logger
+	// CatalogueReload is how often the responsibility list is reloaded from
+	// Postgres in case a change notice was missed; zero means
+	// catalogue.DefaultReloadEvery.
+	CatalogueReload time.Duration
+	Version         string
+	Logger          *slog.Logger
 }
 
 // Services are the open connections every role of the binary needs.
 type Services struct {
-	Config       Config
-	Store        *store.Store
-	Bus          *bus.Bus
-	Temporal     client.Client
+	Config   Config
+	Store    *store.Store
+	Bus      *bus.Bus
+	Temporal client.Client
+	// Jurisdiction is the jurisdiction file as loaded. Its organisation is
+	// in force; its items were applied to the Catalogue at Open, whose
+	// Current() is the list in force.
 	Jurisdiction *jurisdiction.Jurisdiction
-	Logger       *slog.Logger
+	// Catalogue is the living responsibility list.
+	Catalogue *catalogue.Catalogue
+	Logger    *slog.Logger
 }
 
 // Open loads the jurisdiction, migrates and opens Postgres, connects to NATS
-// (creating the streams) and to Temporal. On error everything opened so far
-// is closed.
+// (creating the streams), opens the living catalogue (applying the file's
+// items where the file changed) and connects to Temporal. On error
+// everything opened so far is closed.
 func Open(ctx context.Context, cfg Config) (_ *Services, err error) {
 	log := cfg.Logger
 	if log == nil {
@@ -74,7 +85,9 @@ func Open(ctx context.Context, cfg Config) (_ *Services, err error) {
 	}()
 
 	var raw []byte
+	fileName := cfg.JurisdictionFile
 	if cfg.JurisdictionFile == "" {
+		fileName = jurisdiction.DefaultFilename + " (shipped)"
 		s.Jurisdiction, raw = jurisdiction.Default(), jurisdiction.DefaultYAML()
 	} else if s.Jurisdiction, raw, err = jurisdiction.Load(cfg.JurisdictionFile); err != nil {
 		return nil, err
@@ -99,6 +112,12 @@ func Open(ctx context.Context, cfg Config) (_ *Services, err error) {
 	if err := s.Bus.EnsureStreams(ctx); err != nil {
 		return nil, fmt.Errorf("create NATS streams: %w", err)
 	}
+	if s.Catalogue, err = catalogue.Open(ctx, catalogue.Config{
+		Store: s.Store, File: s.Jurisdiction, FileName: fileName, Conn: s.Bus.Conn(),
+		ReloadEvery: cfg.CatalogueReload, Logger: log,
+	}); err != nil {
+		return nil, fmt.Errorf("open the responsibility list: %w", err)
+	}
 
 	tracing, err := opentelemetry.NewTracingInterceptor(opentelemetry.TracerOptions{})
 	if err != nil {
@@ -121,6 +140,9 @@ func (s *Services) Close() {
 	if s.Temporal != nil {
 		s.Temporal.Close()
 	}
+	if s.Catalogue != nil {
+		s.Catalogue.Close()
+	}
 	if s.Bus != nil {
 		s.Bus.Close()
 	}
@@ -135,7 +157,8 @@ func (s *Services) Handler() http.Handler {
 		Store:         s.Store,
 		Publisher:     s.Bus,
 		Temporal:      s.Temporal,
-		Jurisdiction:  func() *jurisdiction.Jurisdiction { return s.Jurisdiction },
+		Jurisdiction:  s.Catalogue.Current,
+		Catalogue:     s.Catalogue,
 		JWTSecret:     s.Config.JWTSecret,
 		Logger:        s.Logger,
 		Version:       s.Config.Version,
@@ -163,7 +186,7 @@ func (s *Services) Serve(ctx context.Context, ln net.Listener) error {
 	})
 	g.Go(func() error {
 		d := &dispatcher.Dispatcher{Bus: s.Bus, Temporal: s.Temporal, Logger: s.Logger,
-			Jurisdiction: func() *jurisdiction.Jurisdiction { return s.Jurisdiction }}
+			Jurisdiction: s.Catalogue.Current, Item: s.Catalogue.Item}
 		if err := d.Run(ctx); err != nil && !errors.Is(err, context.Canceled) {
 			return fmt.Errorf("dispatcher: %w", err)
 		}

@@ -160,6 +160,22 @@ func TestSubjects(t *testing.T) {
 	}
 }
 
+// TestCatalogueNoticeIsNotStored checks that the catalogue's change
+// notices are core NATS only: no stream takes them.
+func TestCatalogueNoticeIsNotStored(t *testing.T) {
+	b := newBus(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	_, err := b.JetStream().Publish(ctx, bus.SubjectCatalogueChanged, []byte(`{}`), jetstream.WithRetryAttempts(0))
+	if !errors.Is(err, jetstream.ErrNoStreamResponse) {
+		t.Fatalf("a JetStream publish on %s: %v, want no stream to answer", bus.SubjectCatalogueChanged, err)
+	}
+	// The same publish on a stream's subject is stored: the check above can fail.
+	if _, err := b.JetStream().Publish(ctx, bus.EventSubject("catalogue_changed"), []byte(`{}`)); err != nil {
+		t.Fatalf("publish on a stream subject: %v", err)
+	}
+}
+
 func TestEnsureStreamsIdempotent(t *testing.T) {
 	b := newBus(t)
 	ctx := context.Background()

@@ -29,6 +29,13 @@ const (
 	SubjectDeadLetter  = "whistle.deadletter."
 )
 
+// SubjectCatalogueChanged carries, on core NATS, the notice that an item of
+// the responsibility list changed, so every process reloads the list (see
+// package catalogue). It lies outside every stream's subjects on purpose:
+// a notice matters only to the processes running when it is sent (a process
+// that starts later loads the list anyway), so nothing should store it.
+const SubjectCatalogueChanged = "whistle.catalogue.changed"
+
 // ReportSubject returns the subject of a report from street:
 // "whistle.reports.<street>".
 func ReportSubject(street string) string { return SubjectReports + Token(street) }

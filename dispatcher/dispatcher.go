@@ -64,6 +64,12 @@ type Dispatcher struct {
 	// Jurisdiction returns the jurisdiction in force; it is called for every
 	// report, so a reloaded jurisdiction applies to the next one.
 	Jurisdiction func() *jurisdiction.Jurisdiction
+	// Item, when set, looks up a report's item instead of the
+	// Jurisdiction's list: it must also find retired items
+	// (catalogue.Catalogue.Item does), so that a report accepted just
+	// before its item was retired still starts, with the item's last
+	// content.
+	Item func(code string) (jurisdiction.Item, bool)
 	// Logger receives the dispatcher's logs; default slog.Default().
 	Logger *slog.Logger
 	// Concurrency is how many reports are handled at once; default
@@ -139,7 +145,11 @@ func (d *Dispatcher) Start(ctx context.Context, r incident.Report) error {
 	if j == nil {
 		return ErrNoJurisdiction
 	}
-	it, ok := j.Item(r.Category)
+	lookup := j.Item
+	if d.Item != nil {
+		lookup = d.Item
+	}
+	it, ok := lookup(r.Category)
 	if !ok {
 		return bus.Permanent(fmt.Errorf("%w %q (incident %s)", ErrUnknownCategory, r.Category, r.IncidentID))
 	}

@@ -347,6 +347,33 @@ func TestDispatcher(t *testing.T) {
 		}
 	})
 
+	t.Run("a report of an item retired since it was accepted still starts", func(t *testing.T) {
+		j := jurisdiction.Default().WithoutItem("SR-001") // retired: no longer in the list in force
+		last, _ := jurisdiction.Default().Item("SR-001")
+		last.Lead, last.Cooperating, last.Version = "ZJ", nil, 3
+		r := report("inc-retired", "SR-001")
+
+		without := &dispatcher.Dispatcher{Bus: e.bus, Temporal: e.temporal, Jurisdiction: func() *jurisdiction.Jurisdiction { return j }}
+		if err := without.Start(ctx, r); !errors.Is(err, dispatcher.ErrUnknownCategory) {
+			t.Fatalf("Start from the list in force alone = %v, want ErrUnknownCategory", err)
+		}
+		d := &dispatcher.Dispatcher{Bus: e.bus, Temporal: e.temporal, Jurisdiction: func() *jurisdiction.Jurisdiction { return j },
+			Item: func(code string) (jurisdiction.Item, bool) { return last, code == "SR-001" }}
+		if err := d.Start(ctx, r); err != nil {
+			t.Fatalf("Start with retired items looked up: %v", err)
+		}
+		if err := e.temporal.SignalWorkflow(ctx, r.IncidentID, "", signalStop, nil); err != nil {
+			t.Fatal(err)
+		}
+		var summary string
+		if err := e.temporal.GetWorkflow(ctx, r.IncidentID, "").Get(ctx, &summary); err != nil {
+			t.Fatal(err)
+		}
+		if want := "inc-retired SR-001 department ZJ 2 Asia/Shanghai"; summary != want {
+			t.Errorf("workflow input summary %q, want %q (the retired item's last content)", summary, want)
+		}
+	})
+
 	t.Run("no jurisdiction is retried, not dead-lettered", func(t *testing.T) {
 		d := &dispatcher.Dispatcher{Bus: e.bus, Temporal: e.temporal, Jurisdiction: func() *jurisdiction.Jurisdiction { return nil }}
 		err := d.Start(ctx, report("inc-nojur", "SR-001"))

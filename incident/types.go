@@ -135,6 +135,9 @@ type Item struct {
 	// the item is whistled by default they are called as enforcement
 	// tasks (执法指挥调度), on the shorter acknowledgement deadline.
 	Enforcement []string `json:"enforcement,omitempty"`
+	// Version is the version of the item in the catalogue when the incident
+	// started (0 when it started from a list without versions).
+	Version int `json:"version"`
 }
 
 // Report is what a grid worker sent, after the API checked it against the

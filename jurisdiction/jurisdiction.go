@@ -151,13 +151,18 @@ type Item struct {
 	// Escalation overrides the district's escalation for this item; fields
 	// it leaves out are taken from the district's.
 	Escalation *Escalation `yaml:"escalation,omitempty" json:"escalation,omitempty"`
+	// Version is the item's version in the living catalogue (1, 2, …; see
+	// package catalogue); 0 for an item read straight from a file. It is
+	// not part of the item's content: neither the file nor its JSON carry it.
+	Version int `yaml:"-" json:"-"`
 }
 
-// Snapshot returns the part of the item an incident keeps for its lifetime.
+// Snapshot returns the part of the item an incident keeps for its lifetime,
+// with the item's version.
 func (it Item) Snapshot() incident.Item {
 	return incident.Item{
 		Code: it.Code, Name: it.Name, Domain: it.Domain, Tier: it.Tier,
-		Lead: it.Lead, Cooperating: slices.Clone(it.Cooperating),
+		Lead: it.Lead, Cooperating: slices.Clone(it.Cooperating), Version: it.Version,
 	}
 }
 

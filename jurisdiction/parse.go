@@ -152,22 +152,63 @@ func (j *Jurisdiction) applyDefaults(ix *nodeIndex) {
 // a *ValidationError whose field paths are relative to the item
 // ("lead", "sla.ack").
 func (j *Jurisdiction) ValidateItem(it Item) (Item, error) {
-	if it.Escalation != nil {
-		e := *it.Escalation
-		if e.WarnAt == 0 {
-			e.WarnAt = j.Escalation.WarnAt
-		}
-		if len(e.Levels) == 0 {
-			e.Levels = slices.Clone(j.Escalation.Levels)
-		}
-		it.Escalation = &e
-	}
+	it = j.completeEscalation(it)
 	v := &validator{}
 	v.item(j, "", it)
 	if len(v.problems) > 0 {
 		return it, &ValidationError{Problems: v.problems}
 	}
 	return it, nil
+}
+
+// completeEscalation returns it with its escalation override (if any)
+// completed from the district's: a zero warn_at or no levels are taken from
+// j.Escalation. The override is copied, never changed in place.
+func (j *Jurisdiction) completeEscalation(it Item) Item {
+	if it.Escalation == nil {
+		return it
+	}
+	e := *it.Escalation
+	if e.WarnAt == 0 {
+		e.WarnAt = j.Escalation.WarnAt
+	}
+	if len(e.Levels) == 0 {
+		e.Levels = slices.Clone(j.Escalation.Levels)
+	} else {
+		e.Levels = slices.Clone(e.Levels)
+	}
+	it.Escalation = &e
+	return it
+}
+
+// WithItems returns j's organisation (district, departments, streets,
+// assessment, escalation, calendar, max_reopens) with items as its whole
+// responsibility list, validated and indexed: each item is checked as
+// ValidateItem checks it (and its escalation override completed the same
+// way), and item codes must be unique. Problems name an item by its index
+// in items ("items[2].lead"). This is how a list kept outside the file (the
+// living catalogue) becomes a Jurisdiction; j itself is not changed.
+func (j *Jurisdiction) WithItems(items []Item) (*Jurisdiction, error) {
+	c := *j
+	c.Items = make([]Item, len(items))
+	v := &validator{}
+	first := map[string]int{}
+	for i, it := range items {
+		it = j.completeEscalation(it)
+		p := idx("items", i)
+		v.item(j, p, it)
+		if k, dup := first[it.Code]; dup && it.Code != "" {
+			v.addf(p+".code", "duplicate item code %q (also items[%d])", it.Code, k)
+		} else {
+			first[it.Code] = i
+		}
+		c.Items[i] = it
+	}
+	if len(v.problems) > 0 {
+		return nil, &ValidationError{Problems: v.problems}
+	}
+	c.index()
+	return &c, nil
 }
 
 // WithItem returns a copy of j in which it replaces the item with the same

@@ -506,3 +506,44 @@ func TestValidateAndWithItem(t *testing.T) {
 		t.Fatal("WithoutItem changed the original")
 	}
 }
+
+func TestWithItems(t *testing.T) {
+	j := mustParse(t, baseDoc)
+	good := Item{Code: "SR-009", Name: "新事项", Tier: incident.TierDepartment, Lead: "ZJ", Version: 4,
+		SLA: SLA{Ack: Clock(time.Hour), Resolve: WorkDays(3), Feedback: WorkDays(3)}, Escalation: &Escalation{WarnAt: 0.5}}
+	bad := Item{Code: "SR-010", Name: "坏事项", Tier: "city", Lead: "QQ", SLA: SLA{Resolve: Clock(-time.Hour), Feedback: WorkDays(1)}}
+
+	_, err := j.WithItems([]Item{good, bad, good})
+	var ve *ValidationError
+	if !errors.As(err, &ve) {
+		t.Fatalf("WithItems = %v", err)
+	}
+	var fields []string
+	for _, p := range ve.Problems {
+		fields = append(fields, p.Field)
+	}
+	if want := []string{"items[1].tier", "items[1].lead", "items[1].sla.resolve", "items[2].code"}; !slices.Equal(fields, want) {
+		t.Fatalf("fields = %v, want %v (%v)", fields, want, err)
+	}
+
+	j2, err := j.WithItems([]Item{good})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(j2.Items) != 1 || j2.District != j.District || len(j2.Departments) != len(j.Departments) {
+		t.Fatalf("WithItems kept the organisation badly: %+v", j2)
+	}
+	got, ok := j2.Item("SR-009")
+	if !ok || got.Version != 4 || got.Escalation.WarnAt != 0.5 || !slices.Equal(got.Escalation.Levels, j.Escalation.Levels) {
+		t.Fatalf("Item(SR-009) = %+v, %v", got, ok)
+	}
+	if _, ok := j2.Item(j.Items[0].Code); ok {
+		t.Fatal("WithItems kept an item of the file")
+	}
+	if _, ok := j.Item("SR-009"); ok || good.Escalation.Levels != nil {
+		t.Fatal("WithItems changed its inputs")
+	}
+	if s := got.Snapshot(); s.Version != 4 || s.Lead != "ZJ" {
+		t.Fatalf("Snapshot = %+v", s)
+	}
+}
