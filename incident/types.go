@@ -146,6 +146,23 @@ type Report struct {
 	OccurredAt  *time.Time `json:"occurred_at,omitempty"`
 	ReportedAt  time.Time  `json:"reported_at"`
 	Reporter    string     `json:"reporter"`
+	// DuplicateOf, set by the dispatcher, is the open incident of the same
+	// item at the same place that this report duplicates: the incident
+	// starts closed, without tasks (New).
+	DuplicateOf *string `json:"duplicate_of,omitempty"`
+	// RepeatOf, set by the dispatcher, is the recently closed incident of
+	// the same item at the same place that this report repeats (重复诉求):
+	// the incident is handled as usual and flagged to the street.
+	RepeatOf *string `json:"repeat_of,omitempty"`
+}
+
+// Duplicate is a later report that was linked to an incident as its
+// duplicate: what the original's timeline records of it.
+type Duplicate struct {
+	IncidentID string    `json:"incident_id"` // the duplicate's own incident id
+	Grid       string    `json:"grid"`
+	Reporter   string    `json:"reporter"`
+	ReportedAt time.Time `json:"reported_at"`
 }
 
 // Task is one department's share of an incident.
@@ -284,13 +301,18 @@ const (
 	EventSuspended          = "suspended"
 	EventResumed            = "resumed"
 	EventReviewDue          = "review_due" // a suspended incident's review date has come
+	EventDuplicate          = "duplicate"  // this report duplicates an open incident: linked, closed without tasks
+	EventRepeat             = "repeat"     // this report repeats a recently closed incident (重复诉求)
+	// EventDuplicateReported is on the original: a later report was linked to it as a duplicate.
+	EventDuplicateReported = "duplicate_reported"
 )
 
-// IsEscalation reports whether entries of this type are escalation steps:
+// IsEscalation reports whether entries of this type are escalation steps —
+// or, like a repeat (重复诉求), something the street must look at —:
 // published to the street's escalation subject as well.
 func IsEscalation(typ string) bool {
 	switch typ {
-	case EventAckWarning, EventResolveWarning, EventAckOverdue, EventResolveOverdue, EventUrged, EventReviewDue:
+	case EventAckWarning, EventResolveWarning, EventAckOverdue, EventResolveOverdue, EventUrged, EventReviewDue, EventRepeat:
 		return true
 	}
 	return false
@@ -315,16 +337,21 @@ type Incident struct {
 	Tasks       []*Task    `json:"tasks"`
 	Round       int        `json:"round"`
 
-	EscalationLevel int         `json:"escalation_level"`
-	Overdue         bool        `json:"overdue"` // computed when read; see OverdueAt
-	ReopenCount     int         `json:"reopen_count"`
-	DuplicateOf     *string     `json:"duplicate_of"`
-	RepeatOf        *string     `json:"repeat_of"`
-	Feedback        *Feedback   `json:"feedback"`
-	FeedbackDue     *time.Time  `json:"feedback_due"`
-	Suspension      *Suspension `json:"suspension,omitempty"`
-	ClosedAt        *time.Time  `json:"closed_at"`
-	Timeline        []Entry     `json:"timeline"`
+	EscalationLevel int  `json:"escalation_level"`
+	Overdue         bool `json:"overdue"` // computed when read; see OverdueAt
+	ReopenCount     int  `json:"reopen_count"`
+	// DuplicateOf is the open incident this one duplicates (it was closed
+	// at once, without tasks); RepeatOf the closed one it repeats (重复诉求).
+	DuplicateOf *string `json:"duplicate_of"`
+	RepeatOf    *string `json:"repeat_of"`
+	// Duplicates counts the later reports linked to this incident as its
+	// duplicates.
+	Duplicates  int         `json:"duplicates"`
+	Feedback    *Feedback   `json:"feedback"`
+	FeedbackDue *time.Time  `json:"feedback_due"`
+	Suspension  *Suspension `json:"suspension,omitempty"`
+	ClosedAt    *time.Time  `json:"closed_at"`
+	Timeline    []Entry     `json:"timeline"`
 	// Version counts the incident's state changes; the read model applies a
 	// snapshot only if it is newer than the one it holds.
 	Version   int       `json:"version"`
@@ -426,6 +453,6 @@ func (in *Incident) Report() Report {
 	return Report{
 		IncidentID: in.ID, Category: in.Category, Street: in.Street, Community: in.Community, Grid: in.Grid,
 		Description: in.Description, Location: in.Location, Photos: in.Photos, OccurredAt: in.OccurredAt,
-		ReportedAt: in.ReportedAt, Reporter: in.Reporter,
+		ReportedAt: in.ReportedAt, Reporter: in.Reporter, DuplicateOf: in.DuplicateOf, RepeatOf: in.RepeatOf,
 	}
 }
