@@ -162,7 +162,7 @@ func (s *Services) Serve(ctx context.Context, ln net.Listener) error {
 		return srv.Shutdown(sctx)
 	})
 	g.Go(func() error {
-		d := &dispatcher.Dispatcher{Bus: s.Bus, Temporal: s.Temporal, Logger: s.Logger,
+		d := &dispatcher.Dispatcher{Bus: s.Bus, Temporal: s.Temporal, Logger: s.Logger, Near: s.Store,
 			Jurisdiction: func() *jurisdiction.Jurisdiction { return s.Jurisdiction }}
 		if err := d.Run(ctx); err != nil && !errors.Is(err, context.Canceled) {
 			return fmt.Errorf("dispatcher: %w", err)
