@@ -240,6 +240,10 @@ func (s *Server) documentDomain() {
 	taskStatuses := []any{incident.TaskPendingAck, incident.TaskAcknowledged, incident.TaskReturned, incident.TaskCompleted, incident.TaskCancelled}
 	tiers := []any{incident.TierCommunity, incident.TierStreet, incident.TierDepartment}
 	enum("Incident", "status", statuses...)
+	enum("IncidentView", "status", statuses...)
+	enum("IncidentView", "tier", tiers...)
+	enum("OriginalSummary", "status", statuses...)
+	enum("OriginalTask", "status", taskStatuses...)
 	enum("Incident", "tier", tiers...)
 	enum("Item", "tier", tiers...)
 	enum("Task", "status", taskStatuses...)
@@ -248,9 +252,11 @@ func (s *Server) documentDomain() {
 	enum("TaskRow", "role", incident.TaskLead, incident.TaskCooperating)
 	enum("TaskRow", "incident_status", statuses...)
 	enum("Feedback", "rating", incident.RatingSatisfied, incident.RatingBasicallySatisfied, incident.RatingUnsatisfied)
-	if in, ok := schemas["Incident"]; ok {
-		if fb := in.Properties["feedback"]; fb != nil && fb.Ref != "" {
-			in.Properties["feedback"] = &huma.Schema{OneOf: []*huma.Schema{{Ref: fb.Ref}, {Type: "null"}}}
+	for _, name := range []string{"Incident", "IncidentView"} {
+		if in, ok := schemas[name]; ok {
+			if fb := in.Properties["feedback"]; fb != nil && fb.Ref != "" {
+				in.Properties["feedback"] = &huma.Schema{OneOf: []*huma.Schema{{Ref: fb.Ref}, {Type: "null"}}}
+			}
 		}
 	}
 }

@@ -3,6 +3,7 @@ package api
 import (
 	"context"
 	"net/http"
+	"time"
 
 	"github.com/danielgtaylor/huma/v2"
 
@@ -21,6 +22,40 @@ type incidentOutput struct {
 	Body *incident.Incident
 }
 
+// IncidentView is an incident as GET /v1/incidents/{id} answers it: the
+// incident and, for a duplicate, a summary of its original.
+type IncidentView struct {
+	*incident.Incident
+	// Original summarises the incident this one duplicates (duplicate_of),
+	// so that its reporter, who may not be allowed to read the original,
+	// follows its progress. Only on a duplicate.
+	Original *OriginalSummary `json:"original,omitempty"`
+}
+
+// OriginalSummary is what a duplicate's reader sees of its original: where
+// it stands, and its departments' tasks, no more.
+type OriginalSummary struct {
+	ID       string          `json:"id"`
+	Status   incident.Status `json:"status"`
+	Tasks    []OriginalTask  `json:"tasks"`
+	ClosedAt *time.Time      `json:"closed_at"`
+}
+
+// OriginalTask is one task of an original: which department, and where it
+// stands. Every task of every round, in the original's order.
+type OriginalTask struct {
+	Department string              `json:"department"`
+	Status     incident.TaskStatus `json:"status"`
+}
+
+type incidentViewOutput struct {
+	Body *IncidentView
+}
+
+// maxOriginalHops bounds how far a duplicate's original is followed when the
+// original is itself a duplicate.
+const maxOriginalHops = 3
+
 // IncidentPage is a page of incidents.
 type IncidentPage struct {
 	Items      []*incident.Incident `json:"items"`
@@ -28,13 +63,15 @@ type IncidentPage struct {
 }
 
 type listIncidentsInput struct {
-	Status     string       `query:"status" enum:"received,community,triage,dispatched,verifying,awaiting_feedback,suspended,closed,rejected" doc:"Only incidents in this status."`
-	Street     string       `query:"street" maxLength:"64" doc:"Only incidents of this street (a street user may only give its own)."`
-	Department string       `query:"department" maxLength:"64" doc:"Only incidents with a task of this department (a department user may only give its own)."`
-	Grid       string       `query:"grid" maxLength:"64" doc:"Only incidents of this grid (a grid worker may only give its own)."`
-	Overdue    OptionalBool `query:"overdue" doc:"Only incidents that are (true) or are not (false) overdue now."`
-	Limit      int          `query:"limit" minimum:"1" maximum:"200" default:"50" doc:"Page size."`
-	Cursor     string       `query:"cursor" maxLength:"1000" doc:"next_cursor of the previous page."`
+	Status      string       `query:"status" enum:"received,community,triage,dispatched,verifying,awaiting_feedback,suspended,closed,rejected" doc:"Only incidents in this status."`
+	Street      string       `query:"street" maxLength:"64" doc:"Only incidents of this street (a street user may only give its own)."`
+	Department  string       `query:"department" maxLength:"64" doc:"Only incidents with a task of this department (a department user may only give its own)."`
+	Grid        string       `query:"grid" maxLength:"64" doc:"Only incidents of this grid (a grid worker may only give its own)."`
+	Overdue     OptionalBool `query:"overdue" doc:"Only incidents that are (true) or are not (false) overdue now."`
+	Repeat      OptionalBool `query:"repeat" doc:"Only incidents that are (true) or are not (false) repeats (重复诉求) of one closed before."`
+	DuplicateOf string       `query:"duplicate_of" maxLength:"200" doc:"Only the duplicates of this incident."`
+	Limit       int          `query:"limit" minimum:"1" maximum:"200" default:"50" doc:"Page size."`
+	Cursor      string       `query:"cursor" maxLength:"1000" doc:"next_cursor of the previous page."`
 }
 
 type listIncidentsOutput struct {
@@ -47,7 +84,8 @@ func (s *Server) registerIncidents() {
 		Summary: "Get an incident",
 		Description: "The incident with its tasks and timeline. Right after the 202 of a report it exists (at least as " +
 			"`received`). A grid worker reads its grid's incidents, a street its street's, a department those it has " +
-			"a task on, district and admin all; any other incident answers 404.",
+			"a task on, district and admin all; any other incident answers 404. A duplicate (`duplicate_of`) also " +
+			"carries `original`: the original's status, its tasks' departments and statuses, and when it closed.",
 		Errors: []int{http.StatusNotFound},
 	}, readers...), s.getIncident)
 
@@ -61,7 +99,7 @@ func (s *Server) registerIncidents() {
 	}, readers...), s.listIncidents)
 }
 
-func (s *Server) getIncident(ctx context.Context, in *incidentPath) (*incidentOutput, error) {
+func (s *Server) getIncident(ctx context.Context, in *incidentPath) (*incidentViewOutput, error) {
 	a := actorFrom(ctx)
 	inc, err := s.cfg.Store.Incident(ctx, in.ID)
 	if err != nil {
@@ -71,7 +109,44 @@ func (s *Server) getIncident(ctx context.Context, in *incidentPath) (*incidentOu
 		return nil, newProblem(http.StatusNotFound, "no incident %s", in.ID)
 	}
 	inc.Overdue = inc.OverdueAt(s.now())
-	return &incidentOutput{Body: inc}, nil
+	view := &IncidentView{Incident: inc}
+	if inc.DuplicateOf != nil {
+		if view.Original, err = s.original(ctx, *inc.DuplicateOf); err != nil {
+			return nil, s.fail(ctx, err, "path", "read the original of the duplicate")
+		}
+	}
+	return &incidentViewOutput{Body: view}, nil
+}
+
+// original summarises the incident with the given id for the readers of its
+// duplicate, whoever may read it. Should it be a duplicate itself (two
+// reports dispatched at the same moment can be linked in a chain), its own
+// original is followed, up to maxOriginalHops. An original that is not
+// there is left out (nil).
+func (s *Server) original(ctx context.Context, id string) (*OriginalSummary, error) {
+	var orig *incident.Incident
+	for range maxOriginalHops {
+		in, err := s.cfg.Store.Incident(ctx, id)
+		if incident.ErrorCode(err) == incident.CodeNotFound {
+			break
+		}
+		if err != nil {
+			return nil, err
+		}
+		orig = in
+		if in.DuplicateOf == nil {
+			break
+		}
+		id = *in.DuplicateOf
+	}
+	if orig == nil {
+		return nil, nil
+	}
+	sum := &OriginalSummary{ID: orig.ID, Status: orig.Status, Tasks: make([]OriginalTask, len(orig.Tasks)), ClosedAt: orig.ClosedAt}
+	for i, t := range orig.Tasks {
+		sum.Tasks[i] = OriginalTask{Department: t.Department, Status: t.Status}
+	}
+	return sum, nil
 }
 
 // canRead reports whether actor a may read incident in: its own grid, its own
@@ -99,7 +174,7 @@ func (s *Server) listIncidents(ctx context.Context, in *listIncidentsInput) (*li
 	a := actorFrom(ctx)
 	f := store.IncidentFilter{
 		Status: in.Status, Street: in.Street, Department: in.Department, Grid: in.Grid,
-		Overdue: in.Overdue.Ptr(), Limit: in.Limit, Cursor: in.Cursor,
+		Overdue: in.Overdue.Ptr(), Repeat: in.Repeat.Ptr(), DuplicateOf: in.DuplicateOf, Limit: in.Limit, Cursor: in.Cursor,
 	}
 	// The caller's scope is forced on top of its filters.
 	scope := func(field *string, name string) error {

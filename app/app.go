@@ -185,7 +185,7 @@ func (s *Services) Serve(ctx context.Context, ln net.Listener) error {
 		return srv.Shutdown(sctx)
 	})
 	g.Go(func() error {
-		d := &dispatcher.Dispatcher{Bus: s.Bus, Temporal: s.Temporal, Logger: s.Logger,
+		d := &dispatcher.Dispatcher{Bus: s.Bus, Temporal: s.Temporal, Logger: s.Logger, Near: s.Store,
 			Jurisdiction: s.Catalogue.Current, Item: s.Catalogue.Item}
 		if err := d.Run(ctx); err != nil && !errors.Is(err, context.Canceled) {
 			return fmt.Errorf("dispatcher: %w", err)

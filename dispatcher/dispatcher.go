@@ -23,6 +23,7 @@ import (
 	"github.com/whistle-city/whistle/bus"
 	"github.com/whistle-city/whistle/incident"
 	"github.com/whistle-city/whistle/jurisdiction"
+	"github.com/whistle-city/whistle/store"
 	"github.com/whistle-city/whistle/workflows"
 )
 
@@ -54,6 +55,12 @@ var (
 	ErrNoJurisdiction = errors.New("dispatcher: no jurisdiction loaded")
 )
 
+// NearFinder finds the incident a report duplicates or repeats
+// (*store.Store; see store.Store.Near).
+type NearFinder interface {
+	Near(ctx context.Context, r incident.Report, rules store.NearRules) (store.Link, error)
+}
+
 // Dispatcher consumes GRID_REPORTS and starts an IncidentWorkflow per report.
 type Dispatcher struct {
 	// Bus is the NATS connection; its streams must exist (Bus.EnsureStreams).
@@ -70,6 +77,10 @@ type Dispatcher struct {
 	// before its item was retired still starts, with the item's last
 	// content.
 	Item func(code string) (jurisdiction.Item, bool)
+	// Near links each report, before its workflow starts, to the open
+	// incident it duplicates or the closed one it repeats, by the
+	// jurisdiction's duplicates settings. Nil: reports are not linked.
+	Near NearFinder
 	// Logger receives the dispatcher's logs; default slog.Default().
 	Logger *slog.Logger
 	// Concurrency is how many reports are handled at once; default
@@ -132,11 +143,13 @@ func (d *Dispatcher) handle(ctx context.Context, msg jetstream.Msg) error {
 }
 
 // Start starts the IncidentWorkflow of r, with workflow id r.IncidentID, on
-// workflows.TaskQueue, requesting eager start. If a workflow with that id is
-// running or has ever run, it starts nothing and returns nil. It returns an
-// error wrapped with bus.Permanent when no retry can help (unknown category,
-// a request Temporal rejects as invalid), and a plain error otherwise (no
-// jurisdiction yet, Temporal unavailable).
+// workflows.TaskQueue, requesting eager start. First it links r (see Near):
+// whatever links the message carried are replaced by what Near finds. If a
+// workflow with that id is running or has ever run, it starts nothing and
+// returns nil. It returns an error wrapped with bus.Permanent when no retry
+// can help (unknown category, a request Temporal rejects as invalid), and a
+// plain error otherwise (no jurisdiction yet, Postgres or Temporal
+// unavailable): a report is never started without its links looked up.
 //
 // ctx should carry the report's trace context: the Temporal client's
 // tracing interceptor continues it into the workflow.
@@ -154,10 +167,20 @@ func (d *Dispatcher) Start(ctx context.Context, r incident.Report) error {
 		return bus.Permanent(fmt.Errorf("%w %q (incident %s)", ErrUnknownCategory, r.Category, r.IncidentID))
 	}
 	in := workflows.NewInput(j, it, r, d.calendar(j))
-	trace.SpanFromContext(ctx).SetAttributes(
+	span := trace.SpanFromContext(ctx)
+	span.SetAttributes(
 		attribute.String("whistle.incident.id", r.IncidentID),
 		attribute.String("whistle.item", r.Category),
 	)
+	if err := d.link(ctx, &in.Report, j.Duplicates.Effective()); err != nil {
+		return err
+	}
+	if l := in.Report.DuplicateOf; l != nil {
+		span.SetAttributes(attribute.String("whistle.duplicate_of", *l))
+	}
+	if l := in.Report.RepeatOf; l != nil {
+		span.SetAttributes(attribute.String("whistle.repeat_of", *l))
+	}
 
 	start := time.Now()
 	run, err := d.Temporal.ExecuteWorkflow(ctx, client.StartWorkflowOptions{
@@ -182,7 +205,28 @@ func (d *Dispatcher) Start(ctx context.Context, r incident.Report) error {
 		return fmt.Errorf("dispatcher: start workflow %s: %w", r.IncidentID, err)
 	}
 	d.logger().Debug("workflow started", "incident_id", r.IncidentID, "run_id", run.GetRunID(),
-		"item", r.Category, "took", time.Since(start))
+		"item", r.Category, "duplicate_of", deref(in.Report.DuplicateOf), "repeat_of", deref(in.Report.RepeatOf), "took", time.Since(start))
+	return nil
+}
+
+// link sets r's DuplicateOf or RepeatOf to what d.Near finds with the
+// settings dup, clearing both first: only the dispatcher links reports.
+func (d *Dispatcher) link(ctx context.Context, r *incident.Report, dup jurisdiction.Duplicates) error {
+	r.DuplicateOf, r.RepeatOf = nil, nil
+	if d.Near == nil {
+		return nil
+	}
+	l, err := d.Near.Near(ctx, *r, store.NearRules{
+		DistanceM: dup.DistanceM, Window: dup.Window.Clock, RepeatWindow: dup.RepeatWindow.Clock,
+	})
+	if err != nil {
+		return fmt.Errorf("dispatcher: look for incidents near %s: %w", r.IncidentID, err)
+	}
+	if l.DuplicateOf != "" {
+		r.DuplicateOf = &l.DuplicateOf
+	} else if l.RepeatOf != "" {
+		r.RepeatOf = &l.RepeatOf
+	}
 	return nil
 }
 
@@ -194,6 +238,14 @@ func (d *Dispatcher) calendar(j *jurisdiction.Jurisdiction) jurisdiction.Calenda
 		d.calOf, d.cal = j, j.Calendar()
 	}
 	return d.cal
+}
+
+// deref returns *s, or "" for nil.
+func deref(s *string) string {
+	if s == nil {
+		return ""
+	}
+	return *s
 }
 
 func (d *Dispatcher) logger() *slog.Logger {

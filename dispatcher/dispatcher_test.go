@@ -48,8 +48,15 @@ const signalStop = "stop"
 // returns a summary of its input.
 func standIn(ctx workflow.Context, in workflows.Input) (string, error) {
 	workflow.GetSignalChannel(ctx, signalStop).Receive(ctx, nil)
-	return fmt.Sprintf("%s %s %s %s %d %s", in.Report.IncidentID, in.Item.Code, in.Item.Tier, in.Item.Lead,
-		in.MaxReopens, in.Calendar.Timezone), nil
+	s := fmt.Sprintf("%s %s %s %s %d %s", in.Report.IncidentID, in.Item.Code, in.Item.Tier, in.Item.Lead,
+		in.MaxReopens, in.Calendar.Timezone)
+	if l := in.Report.DuplicateOf; l != nil {
+		s += " duplicate_of=" + *l
+	}
+	if l := in.Report.RepeatOf; l != nil {
+		s += " repeat_of=" + *l
+	}
+	return s, nil
 }
 
 // env is a dispatcher running against embedded NATS and Temporal.
@@ -63,6 +70,12 @@ type env struct {
 }
 
 func newEnv(t *testing.T) *env {
+	t.Helper()
+	return newEnvWith(t, nil)
+}
+
+// newEnvWith is newEnv with a dispatcher that links reports with near.
+func newEnvWith(t *testing.T, near dispatcher.NearFinder) *env {
 	t.Helper()
 	ti, err := temporalotel.NewTracingInterceptor(temporalotel.TracerOptions{})
 	if err != nil {
@@ -87,7 +100,7 @@ func newEnv(t *testing.T) *env {
 
 	e := &env{bus: b, temporal: ts.GetDefaultClient(), ns: ts.GetDefaultNamespace()}
 	e.jur.Store(jurisdiction.Default())
-	d := &dispatcher.Dispatcher{Bus: b, Temporal: e.temporal, Jurisdiction: func() *jurisdiction.Jurisdiction {
+	d := &dispatcher.Dispatcher{Bus: b, Temporal: e.temporal, Near: near, Jurisdiction: func() *jurisdiction.Jurisdiction {
 		e.asked.Add(1)
 		return e.jur.Load()
 	}}

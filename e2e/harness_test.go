@@ -7,11 +7,13 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math"
 	"net"
 	"net/http"
 	"os"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -272,10 +274,38 @@ func (s *stack) waitEvents(subject, incidentID string, n int) []map[string]any {
 	}
 }
 
+// place is a point on the map (WGS 84 degrees).
+type place struct{ lat, lng float64 }
+
+// metresPerDegree is the length of a degree of latitude, near enough.
+const metresPerDegree = 111195.08
+
+// north and east return the point m metres north or east of p.
+func (p place) north(m float64) place { return place{p.lat + m/metresPerDegree, p.lng} }
+func (p place) east(m float64) place {
+	return place{p.lat, p.lng + m/(metresPerDegree*math.Cos(p.lat*math.Pi/180))}
+}
+
+// spots numbers the places report hands out.
+var spots atomic.Int64
+
+// nextSpot returns a place no other call returned, about 220 m from the
+// nearest: reports at them are never duplicates of one another.
+func nextSpot() place {
+	n := spots.Add(1)
+	return place{29.30 + float64(n%1000)*0.002, 104.70 + float64(n/1000)*0.002}
+}
+
+// report is a report body of category in grid at a place of its own.
 func report(category, grid string) map[string]any {
+	return reportAt(category, grid, nextSpot())
+}
+
+// reportAt is a report body of category in grid at p.
+func reportAt(category, grid string, p place) map[string]any {
 	return map[string]any{
 		"category": category, "grid": grid, "description": fmt.Sprintf("%s seen at %s", category, grid),
-		"location": map[string]any{"lat": 29.35, "lng": 104.77, "address": "凤凰路 12 号"},
+		"location": map[string]any{"lat": p.lat, "lng": p.lng, "address": "凤凰路 12 号"},
 		"photos":   []string{"https://photos.example.org/1.jpg"},
 	}
 }

@@ -179,6 +179,12 @@ const (
 // New starts an incident from a checked report: community- and street-tier
 // items go to the grid or the street; department-tier items are whistled at
 // once to the item's lead and cooperating departments.
+//
+// A report that duplicates an open incident (r.DuplicateOf) is linked to it
+// and closed at once, without tasks: the matter is already being handled,
+// and its reporter follows the original. A report that repeats a closed one
+// (r.RepeatOf) is marked so, with a repeat entry for the street, and then
+// routed as usual.
 func New(r Report, item Item, now time.Time, rules Rules) *Incident {
 	in := &Incident{
 		ID: r.IncidentID, Status: StatusReceived, Category: r.Category, Item: item, Tier: item.Tier,
@@ -189,16 +195,30 @@ func New(r Report, item Item, now time.Time, rules Rules) *Incident {
 	if in.Photos == nil {
 		in.Photos = []string{}
 	}
+	reporter := "grid_worker:" + r.Grid + ":" + r.Reporter
+	if r.Delegation != "" {
+		in.Delegation, reporter = r.Delegation, r.Reporter // "department:CG:sub"
+	}
+	in.record(now, EventReported, reporter, r.Description, "", "")
+	if r.DuplicateOf != nil {
+		orig := *r.DuplicateOf
+		in.DuplicateOf = &orig
+		in.Status, in.ClosedAt = StatusClosed, &now
+		in.record(now, EventDuplicate, "system", "duplicate of "+orig, "", "")
+		return in
+	}
+	if r.RepeatOf != nil {
+		orig := *r.RepeatOf
+		in.RepeatOf = &orig
+		in.record(now, EventRepeat, "system", "repeat (重复诉求) of "+orig, "", "")
+	}
 	if r.Delegation != "" {
 		// A department handed the matter down (准入): the street has it,
 		// also for a community-tier item (there is no grid to send it to).
-		in.Delegation = r.Delegation
-		in.record(now, EventReported, r.Reporter, r.Description, "", "")
 		in.Status = StatusTriage
 		in.record(now, EventRouted, "system", "delegated by "+r.Reporter+" (准入): with street "+r.Street, "", "")
 		return in
 	}
-	in.record(now, EventReported, "grid_worker:"+r.Grid+":"+r.Reporter, r.Description, "", "")
 	switch item.Tier {
 	case TierCommunity:
 		in.Status = StatusCommunity
@@ -210,6 +230,16 @@ func New(r Report, item Item, now time.Time, rules Rules) *Incident {
 		in.whistle(now, rules, "system", in.defaultDepartments(), "department tier: whistled to the responsibility list's departments")
 	}
 	return in
+}
+
+// RecordDuplicate notes that d, a later report, was linked to the incident
+// as its duplicate: one more in Duplicates and a duplicate_reported entry by
+// d's reporter. It is recorded in any status, closed included: the
+// duplicate was linked while the incident was still open.
+func (in *Incident) RecordDuplicate(d Duplicate, now time.Time) {
+	in.Duplicates++
+	note := "duplicate " + d.IncidentID + " reported " + d.ReportedAt.UTC().Format(time.RFC3339)
+	in.record(now, EventDuplicateReported, "grid_worker:"+d.Grid+":"+d.Reporter, note, "", "")
 }
 
 // Check reports whether actor may run cmd at now on the incident as it

@@ -155,3 +155,60 @@ func asError(err error, e **Error) bool {
 	*e = x
 	return ok
 }
+
+func TestNewDuplicateIsClosedWithoutTasks(t *testing.T) {
+	orig := "i0"
+	r := Report{IncidentID: "i1", Category: "SR-001", Street: "FH", Community: "FH-01", Grid: "FH-01-02", Reporter: "w2", DuplicateOf: &orig}
+	item := Item{Code: "SR-001", Tier: TierDepartment, Lead: "CG", Cooperating: []string{"SCJG"}}
+	in := New(r, item, t0, DueFunc(hours))
+	orig = "changed" // the incident keeps its own copy
+	if in.Status != StatusClosed || in.ClosedAt == nil || !in.ClosedAt.Equal(t0) || len(in.Tasks) != 0 {
+		t.Fatalf("duplicate: %s closed at %v with %d tasks", in.Status, in.ClosedAt, len(in.Tasks))
+	}
+	if in.DuplicateOf == nil || *in.DuplicateOf != "i0" || in.RepeatOf != nil {
+		t.Fatalf("duplicate_of %v, repeat_of %v", in.DuplicateOf, in.RepeatOf)
+	}
+	if len(in.Timeline) != 2 || in.Timeline[1].Type != EventDuplicate || in.Timeline[1].Note != "duplicate of i0" ||
+		in.Timeline[1].Status != StatusClosed {
+		t.Fatalf("timeline %+v", in.Timeline)
+	}
+	if _, ok := in.NextDeadline(); ok {
+		t.Fatal("a duplicate waits on a clock")
+	}
+	if err := in.Check(street, Whistle{Note: "x"}, t0); ErrorCode(err) != CodeConflict {
+		t.Fatalf("whistling a duplicate: %v, want a conflict", err)
+	}
+}
+
+func TestNewRepeatIsRoutedAndFlagged(t *testing.T) {
+	orig := "i0"
+	r := Report{IncidentID: "i1", Category: "SR-001", Street: "FH", Community: "FH-01", Grid: "FH-01-01", Reporter: "w", RepeatOf: &orig}
+	in := New(r, Item{Code: "SR-001", Tier: TierDepartment, Lead: "CG"}, t0, DueFunc(hours))
+	if in.Status != StatusDispatched || len(in.Tasks) != 1 || in.DuplicateOf != nil || in.RepeatOf == nil || *in.RepeatOf != "i0" {
+		t.Fatalf("repeat: %s, %d tasks, duplicate_of %v, repeat_of %v", in.Status, len(in.Tasks), in.DuplicateOf, in.RepeatOf)
+	}
+	if e := in.Timeline[1]; e.Type != EventRepeat || e.Note != "repeat (重复诉求) of i0" || !IsEscalation(e.Type) {
+		t.Fatalf("second entry %+v", e)
+	}
+	if got := in.Report(); got.RepeatOf == nil || *got.RepeatOf != "i0" {
+		t.Fatalf("Report() lost repeat_of: %+v", got)
+	}
+}
+
+func TestRecordDuplicate(t *testing.T) {
+	in := newIncident(TierStreet)
+	v := in.Version
+	at := t0.Add(time.Hour)
+	in.RecordDuplicate(Duplicate{IncidentID: "i2", Grid: "FH-01-02", Reporter: "w2", ReportedAt: at}, at)
+	last := in.Timeline[len(in.Timeline)-1]
+	if in.Duplicates != 1 || in.Version != v+1 || last.Type != EventDuplicateReported || last.Actor != "grid_worker:FH-01-02:w2" ||
+		last.Note != "duplicate i2 reported 2026-11-23T02:00:00Z" || last.Status != StatusTriage || IsEscalation(last.Type) {
+		t.Fatalf("after RecordDuplicate: duplicates %d, version %d (was %d), last entry %+v", in.Duplicates, in.Version, v, last)
+	}
+	// A closed incident still records it.
+	in.Status = StatusClosed
+	in.RecordDuplicate(Duplicate{IncidentID: "i3", Grid: "FH-01-01", Reporter: "w"}, at)
+	if in.Duplicates != 2 || in.Timeline[len(in.Timeline)-1].Status != StatusClosed {
+		t.Fatalf("closed: duplicates %d, %+v", in.Duplicates, in.Timeline[len(in.Timeline)-1])
+	}
+}

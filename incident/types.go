@@ -158,6 +158,23 @@ type Report struct {
 	// handed this matter down to the street; "" for a grid worker's report.
 	// Reporter is then the department's actor ("department:CG:sub").
 	Delegation string `json:"delegation,omitempty"`
+	// DuplicateOf, set by the dispatcher, is the open incident of the same
+	// item at the same place that this report duplicates: the incident
+	// starts closed, without tasks (New).
+	DuplicateOf *string `json:"duplicate_of,omitempty"`
+	// RepeatOf, set by the dispatcher, is the recently closed incident of
+	// the same item at the same place that this report repeats (重复诉求):
+	// the incident is handled as usual and flagged to the street.
+	RepeatOf *string `json:"repeat_of,omitempty"`
+}
+
+// Duplicate is a later report that was linked to an incident as its
+// duplicate: what the original's timeline records of it.
+type Duplicate struct {
+	IncidentID string    `json:"incident_id"` // the duplicate's own incident id
+	Grid       string    `json:"grid"`
+	Reporter   string    `json:"reporter"`
+	ReportedAt time.Time `json:"reported_at"`
 }
 
 // Task is one department's share of an incident.
@@ -343,14 +360,19 @@ const (
 	EventRoutingOverride    = "routing_override"   // the street whistled other departments than the list's, with a reason
 	EventOverruled          = "overruled"          // a return (退单) overruled: the department must take the task
 	EventDisputeReferred    = "dispute_referred"   // the street cannot settle a return: up to the district
+	EventDuplicate          = "duplicate"          // this report duplicates an open incident: linked, closed without tasks
+	EventRepeat             = "repeat"             // this report repeats a recently closed incident (重复诉求)
+	// EventDuplicateReported is on the original: a later report was linked to it as a duplicate.
+	EventDuplicateReported = "duplicate_reported"
 )
 
-// IsEscalation reports whether entries of this type are escalation steps:
+// IsEscalation reports whether entries of this type are escalation steps —
+// or, like a repeat (重复诉求), something the street must look at —:
 // published to the street's escalation subject as well.
 func IsEscalation(typ string) bool {
 	switch typ {
 	case EventAckWarning, EventResolveWarning, EventAckOverdue, EventResolveOverdue, EventUrged, EventReviewDue,
-		EventDisputeReferred:
+		EventDisputeReferred, EventRepeat:
 		return true
 	}
 	return false
@@ -383,9 +405,14 @@ type Incident struct {
 	ReopenCount     int  `json:"reopen_count"`
 	// MaxReturns is how often a department may return the same task (退单);
 	// 0 means DefaultMaxReturns.
-	MaxReturns  int         `json:"max_returns,omitempty"`
-	DuplicateOf *string     `json:"duplicate_of"`
-	RepeatOf    *string     `json:"repeat_of"`
+	MaxReturns int `json:"max_returns,omitempty"`
+	// DuplicateOf is the open incident this one duplicates (it was closed
+	// at once, without tasks); RepeatOf the closed one it repeats (重复诉求).
+	DuplicateOf *string `json:"duplicate_of"`
+	RepeatOf    *string `json:"repeat_of"`
+	// Duplicates counts the later reports linked to this incident as its
+	// duplicates.
+	Duplicates  int         `json:"duplicates"`
 	Feedback    *Feedback   `json:"feedback"`
 	FeedbackDue *time.Time  `json:"feedback_due"`
 	Suspension  *Suspension `json:"suspension,omitempty"`
@@ -499,5 +526,6 @@ func (in *Incident) Report() Report {
 		IncidentID: in.ID, Category: in.Category, Street: in.Street, Community: in.Community, Grid: in.Grid,
 		Description: in.Description, Location: in.Location, Photos: in.Photos, OccurredAt: in.OccurredAt,
 		ReportedAt: in.ReportedAt, Reporter: in.Reporter, Delegation: in.Delegation,
+		DuplicateOf: in.DuplicateOf, RepeatOf: in.RepeatOf,
 	}
 }

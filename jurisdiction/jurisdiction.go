@@ -14,6 +14,24 @@ const (
 	DefaultWarnAt             = 0.8
 )
 
+// Defaults of the duplicates section (see Duplicates).
+const (
+	// DefaultDuplicateDistanceM is how close, in metres, a report must be to
+	// an earlier incident of the same item to be linked to it.
+	DefaultDuplicateDistanceM = 50
+	// MaxDuplicateDistanceM bounds distance_m: further apart is not "the
+	// same place", and a wide circle would make the look-up scan a street.
+	MaxDuplicateDistanceM = 5000
+)
+
+// DefaultDuplicates is what a file that leaves out the duplicates section,
+// or one of its fields, gets: 50 m, 24 h for duplicates, 30 days for repeats.
+var DefaultDuplicates = Duplicates{
+	DistanceM:    DefaultDuplicateDistanceM,
+	Window:       Clock(24 * time.Hour),
+	RepeatWindow: Clock(30 * 24 * time.Hour),
+}
+
 // DefaultAssessment is used when a file sets none of the assessment weights.
 var DefaultAssessment = Assessment{Street: 0.5, Public: 0.2, Timeliness: 0.3, SatisfactionTarget: DefaultSatisfactionTarget}
 
@@ -42,7 +60,10 @@ type Jurisdiction struct {
 	Enforcement Enforcement `yaml:"enforcement" json:"enforcement"`
 	// Disputes bounds returns of tasks (退单).
 	Disputes Disputes `yaml:"disputes" json:"disputes"`
-	Items    []Item   `yaml:"items" json:"items"`
+	// Duplicates says when a report is linked to an earlier incident at the
+	// same place: as a duplicate of an open one, or a repeat of a closed one.
+	Duplicates Duplicates `yaml:"duplicates" json:"duplicates"`
+	Items      []Item     `yaml:"items" json:"items"`
 
 	items       map[string]int
 	departments map[string]int
@@ -122,6 +143,35 @@ type Disputes struct {
 	// MaxReturns is how often a department may return the same task;
 	// incident.DefaultMaxReturns when left out.
 	MaxReturns int `yaml:"max_returns" json:"max_returns"`
+}
+
+// Duplicates says when a report of an item is linked to an earlier incident
+// of the same item at the same place (DESIGN.md, issue 4): within DistanceM
+// metres of one still open and reported at most Window before it, it is a
+// duplicate (no new tasks; its reporter follows the original); within
+// DistanceM of one closed at most RepeatWindow before it, it is a repeat
+// (重复诉求), handled as usual and shown to the street. The windows are clock
+// time (working days are refused).
+type Duplicates struct {
+	DistanceM    float64  `yaml:"distance_m" json:"distance_m"`
+	Window       Duration `yaml:"window" json:"window"`
+	RepeatWindow Duration `yaml:"repeat_window" json:"repeat_window"`
+}
+
+// Effective returns d with every zero field replaced by its default
+// (DefaultDuplicates): a jurisdiction decoded from JSON saved before the
+// section existed carries zeros, which Parse never leaves.
+func (d Duplicates) Effective() Duplicates {
+	if d.DistanceM == 0 {
+		d.DistanceM = DefaultDuplicates.DistanceM
+	}
+	if d.Window.IsZero() {
+		d.Window = DefaultDuplicates.Window
+	}
+	if d.RepeatWindow.IsZero() {
+		d.RepeatWindow = DefaultDuplicates.RepeatWindow
+	}
+	return d
 }
 
 // CalendarOverrides adjust the official calendar for the district.

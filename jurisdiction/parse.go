@@ -38,7 +38,8 @@ func Load(path string) (*Jurisdiction, []byte, error) {
 // when none is given; assessment.satisfaction_target 0.95; escalation.warn_at
 // 0.8 and escalation.levels [0s, 2h, 1wd]; an item's escalation override
 // takes what it leaves out from the district's; max_reopens
-// incident.DefaultMaxReopens.
+// incident.DefaultMaxReopens; duplicates.distance_m 50, duplicates.window 24h
+// and duplicates.repeat_window 720h (DefaultDuplicates).
 //
 // When anything is wrong, Parse returns a *ValidationError listing every
 // problem found (not just the first), each with file, line and field path.
@@ -129,6 +130,15 @@ func (j *Jurisdiction) applyDefaults(ix *nodeIndex) {
 	}
 	if !ix.has("disputes.max_returns") {
 		j.Disputes.MaxReturns = incident.DefaultMaxReturns
+	}
+	if !ix.has("duplicates.distance_m") {
+		j.Duplicates.DistanceM = DefaultDuplicates.DistanceM
+	}
+	if !ix.has("duplicates.window") {
+		j.Duplicates.Window = DefaultDuplicates.Window
+	}
+	if !ix.has("duplicates.repeat_window") {
+		j.Duplicates.RepeatWindow = DefaultDuplicates.RepeatWindow
 	}
 	for i := range j.Items {
 		e := j.Items[i].Escalation

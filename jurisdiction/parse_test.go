@@ -241,6 +241,24 @@ func TestValidation(t *testing.T) {
 		{"enforcement domain empty", "max_reopens: 2", "max_reopens: 2\nenforcement: {domains: [\"\"]}",
 			[]want{{"enforcement: {domains", "enforcement.domains[0]", "must not be empty"}}},
 
+		// duplicates
+		{"duplicate distance zero", "max_reopens: 2\n", "max_reopens: 2\nduplicates: {distance_m: 0}\n",
+			[]want{{"duplicates:", "duplicates.distance_m", "must be more than 0 and at most 5000 metres, got 0"}}},
+		{"duplicate distance too far", "max_reopens: 2\n", "max_reopens: 2\nduplicates:\n  distance_m: 5001\n",
+			[]want{{"distance_m: 5001", "duplicates.distance_m", "at most 5000 metres, got 5001"}}},
+		{"duplicate distance not a number", "max_reopens: 2\n", "max_reopens: 2\nduplicates:\n  distance_m: near\n",
+			[]want{{"distance_m: near", "duplicates.distance_m", `want a number, got "near"`}}},
+		{"duplicate window in working days", "max_reopens: 2\n", "max_reopens: 2\nduplicates:\n  window: 1wd\n",
+			[]want{{"window: 1wd", "duplicates.window", "must be clock time"}}},
+		{"repeat window negative", "max_reopens: 2\n", "max_reopens: 2\nduplicates:\n  repeat_window: -720h\n",
+			[]want{{"repeat_window: -720h", "duplicates.repeat_window", "must be positive, got -720h0m0s"}}},
+		{"repeat window zero", "max_reopens: 2\n", "max_reopens: 2\nduplicates:\n  repeat_window: 0s\n",
+			[]want{{"repeat_window: 0s", "duplicates.repeat_window", "must be positive, got 0s"}}},
+		{"duplicate window unreadable", "max_reopens: 2\n", "max_reopens: 2\nduplicates:\n  window: a day\n",
+			[]want{{"window: a day", "duplicates.window", `invalid duration "a day"`}}},
+		{"unknown duplicates field", "max_reopens: 2\n", "max_reopens: 2\nduplicates: {distance: 50}\n",
+			[]want{{"duplicates:", "duplicates.distance", `unknown field "distance"`}}},
+
 		// structure
 		{"unknown item field", "gloss: street vending", "glos: street vending",
 			[]want{{"glos:", "items[0].glos", `unknown field "glos"`}}},
@@ -376,6 +394,18 @@ items:
 	}
 	if j.Disputes.MaxReturns != incident.DefaultMaxReturns || j.Enforcement.Ack != DefaultEnforcementAck || len(j.Enforcement.Domains) != 0 {
 		t.Errorf("disputes %+v, enforcement %+v: want the defaults", j.Disputes, j.Enforcement)
+	}
+	if want := (Duplicates{DistanceM: 50, Window: Clock(24 * time.Hour), RepeatWindow: Clock(720 * time.Hour)}); j.Duplicates != want {
+		t.Errorf("duplicates = %+v, want %+v", j.Duplicates, want)
+	}
+	// A field left out of the section gets its default; given ones are kept.
+	j = mustParse(t, strings.Replace(doc, "items:", "duplicates: {distance_m: 30.5, repeat_window: 168h}\nitems:", 1))
+	if want := (Duplicates{DistanceM: 30.5, Window: Clock(24 * time.Hour), RepeatWindow: Clock(168 * time.Hour)}); j.Duplicates != want {
+		t.Errorf("duplicates = %+v, want %+v", j.Duplicates, want)
+	}
+	// A document saved before the section existed decodes with zeros.
+	if got := (Duplicates{Window: Clock(time.Hour)}).Effective(); got != (Duplicates{DistanceM: 50, Window: Clock(time.Hour), RepeatWindow: Clock(720 * time.Hour)}) {
+		t.Errorf("Effective() = %+v", got)
 	}
 	if e := j.Items[0].Escalation; e.WarnAt != 0.5 || !slices.Equal(e.Levels, DefaultEscalationLevels()) {
 		t.Errorf("item I-1 escalation = %+v, want warn_at 0.5 and the district's levels", e)

@@ -164,6 +164,7 @@ func (v *validator) jurisdiction(j *Jurisdiction) {
 	if j.Disputes.MaxReturns < 1 {
 		v.addf("disputes.max_returns", "must be at least 1 (a department may return a task once), got %d", j.Disputes.MaxReturns)
 	}
+	v.duplicates(j.Duplicates)
 
 	items := seen{}
 	for i, it := range j.Items {
@@ -237,6 +238,25 @@ func (v *validator) calendar(c CalendarOverrides) {
 	for i, d := range c.Workdays {
 		if slices.Contains(c.Holidays, d) {
 			v.addf(idx("calendar.workdays", i), "%s is also listed under holidays", d)
+		}
+	}
+}
+
+// duplicates checks the duplicates section: a distance in (0, Max] metres
+// and two positive clock-time windows.
+func (v *validator) duplicates(d Duplicates) {
+	if !(d.DistanceM > 0 && d.DistanceM <= MaxDuplicateDistanceM) {
+		v.addf("duplicates.distance_m", "must be more than 0 and at most %d metres, got %v", MaxDuplicateDistanceM, d.DistanceM)
+	}
+	for _, w := range []struct {
+		field string
+		d     Duration
+	}{{"duplicates.window", d.Window}, {"duplicates.repeat_window", d.RepeatWindow}} {
+		switch {
+		case w.d.WorkDays != 0:
+			v.addf(w.field, "must be clock time such as \"24h\" or \"720h\", not working days (%v)", w.d)
+		case !w.d.Positive():
+			v.addf(w.field, "must be positive, got %v", w.d)
 		}
 	}
 }

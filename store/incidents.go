@@ -50,6 +50,11 @@ type IncidentFilter struct {
 	Street     string // street code
 	Department string // incidents with a task (of any round or status) of this department
 	Grid       string // grid code
+	// DuplicateOf keeps only the duplicates of the incident with this id.
+	DuplicateOf string
+	// Repeat, when set, keeps only incidents that are (true) or are not
+	// (false) repeats of a closed one (重复诉求).
+	Repeat *bool
 	// Overdue, when set, keeps only incidents that are (true) or are not
 	// (false) overdue now (incident.Incident.OverdueAt).
 	Overdue *bool
@@ -77,6 +82,16 @@ func (s *Store) Incidents(ctx context.Context, f IncidentFilter) (items []*incid
 	}
 	if f.Grid != "" {
 		w.and("i.grid = " + w.arg(f.Grid))
+	}
+	if f.DuplicateOf != "" {
+		w.and("i.duplicate_of = " + w.arg(f.DuplicateOf))
+	}
+	if f.Repeat != nil {
+		if *f.Repeat {
+			w.and("i.repeat_of IS NOT NULL")
+		} else {
+			w.and("i.repeat_of IS NULL")
+		}
 	}
 	if f.Department != "" {
 		w.and("EXISTS (SELECT 1 FROM tasks t WHERE t.incident_id = i.id AND t.department = " + w.arg(f.Department) + ")")

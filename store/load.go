@@ -15,7 +15,7 @@ import (
 var (
 	loadIncidentColumns = []string{"id", "status", "category", "item_name", "tier", "street", "community", "grid",
 		"reporter", "reported_at", "updated_at", "closed_at", "version", "round", "escalation_level", "reopen_count",
-		"overdue_from", "doc"}
+		"overdue_from", "doc", "lat", "lng", "duplicate_of", "repeat_of"}
 	loadTaskColumns = []string{"id", "incident_id", "department", "street", "category", "role", "status", "round",
 		"created_at", "ack_due", "resolve_due", "acked_at", "completed_at", "result", "return_reason", "reassigned_to",
 		"escalation_level", "ack_overdue", "resolve_overdue", "inbox_rank", "inbox_key", "running"}
@@ -69,10 +69,12 @@ func (s *Store) Load(ctx context.Context, items []LoadIncident) (LoadCounts, err
 		if err != nil {
 			return n, err
 		}
+		lat, lng := locationColumns(in.Location)
 		incidents = append(incidents, []any{
 			in.ID, string(in.Status), clean(in.Category), clean(in.Item.Name), string(in.Tier), clean(in.Street),
 			clean(in.Community), clean(in.Grid), clean(in.Reporter), in.ReportedAt, in.UpdatedAt, in.ClosedAt,
 			int32(in.Version), int32(in.Round), int32(in.EscalationLevel), int32(in.ReopenCount), overdueFrom(in), doc,
+			lat, lng, cleanPtr(in.DuplicateOf), cleanPtr(in.RepeatOf),
 		})
 		for _, t := range in.Tasks {
 			rank, key := inboxOrder(t)

@@ -14,7 +14,8 @@ import (
 // loadFixture is a handful of incidents that between them fill every column
 // Project writes: tasks in every open and closed status, overdue flags and
 // levels, a returned and reassigned task, a reopened round, feedback with and
-// without a rating, text with a NUL. changed is called with every snapshot
+// without a rating, text with a NUL, a repeat and a duplicate without a
+// location. changed is called with every snapshot
 // of their lives, in order.
 func loadFixture(t *testing.T, changed func(*incident.Incident)) []LoadIncident {
 	t.Helper()
@@ -67,11 +68,19 @@ func loadFixture(t *testing.T, changed func(*incident.Incident)) []LoadIncident 
 	tick(c, t0.Add(100*time.Hour))
 	require.Equal(t, incident.StatusClosed, c.Status)
 
-	// D: still in triage, no tasks.
-	d := newIncident("D", "XY", itemStreet, t0)
+	// D: still in triage, no tasks; a repeat of C.
+	rd := report("D", "XY", t0)
+	rd.Category, rd.RepeatOf = itemStreet.Code, ptr("C")
+	d := incident.New(rd, itemStreet, t0, due)
 	changed(d)
+
+	// E: a duplicate of D, without a location.
+	re := report("E", "XY", t0.Add(time.Minute))
+	re.Category, re.DuplicateOf, re.Location = itemStreet.Code, ptr("D"), incident.Location{}
+	e := incident.New(re, itemStreet, t0.Add(time.Minute), due)
+	changed(e)
 	require.Len(t, earlier, 1)
-	return []LoadIncident{{Snapshot: a}, {Snapshot: b, EarlierFeedback: earlier}, {Snapshot: c}, {Snapshot: d}}
+	return []LoadIncident{{Snapshot: a}, {Snapshot: b, EarlierFeedback: earlier}, {Snapshot: c}, {Snapshot: d}, {Snapshot: e}}
 }
 
 // dump returns every row of the read model's tables as JSON, in key order.
@@ -98,7 +107,7 @@ func TestLoadWritesWhatProjectWrites(t *testing.T) {
 	fix := loadFixture(t, func(in *incident.Incident) { project(t, projected, in) })
 	n, err := loaded.Load(ctx, fix)
 	require.NoError(t, err)
-	assert.Equal(t, LoadCounts{Incidents: 4, Tasks: 7, Timeline: int64(count(t, projected, "SELECT count(*) FROM timeline")), Feedback: 2}, n)
+	assert.Equal(t, LoadCounts{Incidents: 5, Tasks: 7, Timeline: int64(count(t, projected, "SELECT count(*) FROM timeline")), Feedback: 2}, n)
 	want, got := dump(t, projected), dump(t, loaded)
 	for table := range want {
 		assert.JSONEq(t, want[table], got[table], table)

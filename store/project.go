@@ -41,18 +41,21 @@ func (s *Store) CreateReceived(ctx context.Context, r incident.Report, item inci
 		k := clean(idemKey)
 		key = &k
 	}
+	// The location is a column from the start: Near finds a report that is
+	// still received, so two dispatched at once see each other.
+	lat, lng := locationColumns(in.Location)
 	// A conflict on either the id or (reporter, key) means the report is
 	// already here. The loop covers the rare case where the first
 	// incident is deleted (DeleteReceived) between the insert and the look-up.
 	for range 3 {
 		err = s.pool.QueryRow(ctx, `
 INSERT INTO incidents (id, status, category, item_name, tier, street, community, grid, reporter,
-                       idempotency_key, reported_at, updated_at, version, round, doc)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $11, 0, 1, $12)
+                       idempotency_key, reported_at, updated_at, version, round, doc, lat, lng)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $11, 0, 1, $12, $13, $14)
 ON CONFLICT DO NOTHING
 RETURNING id`,
 			in.ID, in.Status, clean(in.Category), clean(item.Name), in.Tier, clean(in.Street), clean(in.Community),
-			clean(in.Grid), clean(in.Reporter), key, in.ReportedAt, doc).Scan(&id)
+			clean(in.Grid), clean(in.Reporter), key, in.ReportedAt, doc, lat, lng).Scan(&id)
 		if err == nil {
 			return id, true, nil
 		}
@@ -110,6 +113,8 @@ func (s *Store) Project(ctx context.Context, in *incident.Incident) error {
 		return err
 	}
 
+	lat, lng := locationColumns(in.Location)
+
 	// One batch is one round trip and runs as one implicit transaction.
 	// The incident upsert changes the row only when the snapshot is newer;
 	// every later statement is guarded by "the stored version is this
@@ -120,19 +125,20 @@ func (s *Store) Project(ctx context.Context, in *incident.Incident) error {
 	b.Queue(`
 INSERT INTO incidents AS i (id, status, category, item_name, tier, street, community, grid, reporter,
                             reported_at, updated_at, closed_at, version, round, escalation_level,
-                            reopen_count, overdue_from, doc)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)
+                            reopen_count, overdue_from, doc, lat, lng, duplicate_of, repeat_of)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22)
 ON CONFLICT (id) DO UPDATE SET
     status = EXCLUDED.status, category = EXCLUDED.category, item_name = EXCLUDED.item_name,
     tier = EXCLUDED.tier, street = EXCLUDED.street, community = EXCLUDED.community, grid = EXCLUDED.grid,
     reporter = EXCLUDED.reporter, reported_at = EXCLUDED.reported_at, updated_at = EXCLUDED.updated_at,
     closed_at = EXCLUDED.closed_at, version = EXCLUDED.version, round = EXCLUDED.round,
     escalation_level = EXCLUDED.escalation_level, reopen_count = EXCLUDED.reopen_count,
-    overdue_from = EXCLUDED.overdue_from, doc = EXCLUDED.doc
+    overdue_from = EXCLUDED.overdue_from, doc = EXCLUDED.doc, lat = EXCLUDED.lat, lng = EXCLUDED.lng,
+    duplicate_of = EXCLUDED.duplicate_of, repeat_of = EXCLUDED.repeat_of
 WHERE i.version < EXCLUDED.version`,
 		in.ID, in.Status, clean(in.Category), clean(in.Item.Name), in.Tier, clean(in.Street), clean(in.Community),
 		clean(in.Grid), clean(in.Reporter), in.ReportedAt, in.UpdatedAt, in.ClosedAt, in.Version, in.Round, in.EscalationLevel,
-		in.ReopenCount, overdueFrom(in), doc)
+		in.ReopenCount, overdueFrom(in), doc, lat, lng, cleanPtr(in.DuplicateOf), cleanPtr(in.RepeatOf))
 
 	if len(in.Tasks) > 0 {
 		queueTasks(b, in)

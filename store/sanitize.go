@@ -45,3 +45,12 @@ func cleanJSON(doc []byte) []byte {
 	}
 	return out
 }
+
+// cleanPtr is clean for an optional text column: nil stays NULL.
+func cleanPtr(s *string) *string {
+	if s == nil {
+		return nil
+	}
+	c := clean(*s)
+	return &c
+}

@@ -56,6 +56,11 @@ func IncidentWorkflow(ctx workflow.Context, in Input) (*incident.Incident, error
 	}
 
 	workflow.Go(ctx, r.recorder)
+	// Later reports linked to this one as duplicates say so by a signal.
+	// (A workflow that gets none, as every one before this existed, runs
+	// exactly as before: receiving records nothing in the history.)
+	duplicates := workflow.GetSignalChannel(ctx, SignalDuplicateReported)
+	workflow.Go(ctx, func(ctx workflow.Context) { r.recordDuplicates(ctx, duplicates) })
 
 	for !r.state.Status.Terminal() {
 		version := r.state.Version
@@ -69,13 +74,66 @@ func IncidentWorkflow(ctx workflow.Context, in Input) (*incident.Incident, error
 	}
 	r.disarm()
 
-	// Closed: let running handlers answer, and the read model and the bus
-	// catch up with the last change, before the workflow completes.
+	// A duplicate (closed from the start) tells its original.
+	if orig := in.Report.DuplicateOf; orig != nil {
+		r.tellOriginal(ctx, *orig)
+	}
+
+	// Closed: let running handlers answer, signals be recorded, and the read
+	// model and the bus catch up with the last change, before the workflow
+	// completes.
 	err := workflow.Await(ctx, func() bool {
-		return workflow.AllHandlersFinished(ctx) &&
+		return workflow.AllHandlersFinished(ctx) && duplicates.Len() == 0 &&
 			r.projected >= r.state.Version && r.published >= len(r.state.Timeline)
 	})
 	return r.state, err
+}
+
+// recordDuplicates records each duplicate reported to this incident (see
+// SignalDuplicateReported), closed or not: the duplicate was linked while it
+// was open. A signal without an incident id is dropped.
+func (r *run) recordDuplicates(ctx workflow.Context, ch workflow.ReceiveChannel) {
+	for {
+		var d incident.Duplicate
+		if !ch.Receive(ctx, &d) {
+			return
+		}
+		if d.IncidentID == "" {
+			r.logger.Warn("duplicate signal without an incident id: dropped")
+			continue
+		}
+		r.state.RecordDuplicate(d, workflow.Now(ctx))
+	}
+}
+
+// tellOriginalRetries are the pauses between attempts to signal the
+// original of a duplicate. Its workflow may not have started yet: the two
+// reports can be dispatched at the same moment, in either order, and a
+// report whose publication was lost waits for the sweeper (a minute or so).
+// A signal also fails when the original has finished; then the retries only
+// keep this (already closed) duplicate's workflow open a little longer.
+var tellOriginalRetries = []time.Duration{time.Second, 5 * time.Second, 30 * time.Second, 2 * time.Minute}
+
+// tellOriginal signals the original's workflow that this incident
+// duplicates it (SignalDuplicateReported), retrying per tellOriginalRetries.
+// If it never gets through, it logs and carries on: the link itself is in
+// this incident's duplicate_of either way.
+func (r *run) tellOriginal(ctx workflow.Context, original string) {
+	d := incident.Duplicate{IncidentID: r.state.ID, Grid: r.state.Grid, Reporter: r.state.Reporter, ReportedAt: r.state.ReportedAt}
+	for attempt := 0; ; attempt++ {
+		err := workflow.SignalExternalWorkflow(ctx, original, "", SignalDuplicateReported, d).Get(ctx, nil)
+		if err == nil {
+			return
+		}
+		if attempt == len(tellOriginalRetries) || ctx.Err() != nil {
+			r.logger.Warn("could not tell the original of this duplicate; it has finished or never started",
+				"original", original, "attempts", attempt+1, "error", err)
+			return
+		}
+		if workflow.Sleep(ctx, tellOriginalRetries[attempt]) != nil {
+			return
+		}
+	}
 }
 
 // deadline is the one durable timer an incident runs: it is set for the

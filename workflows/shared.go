@@ -20,10 +20,19 @@ const IncidentWorkflowName = "IncidentWorkflow"
 // QueryIncident returns the incident's current state (an incident.Incident).
 const QueryIncident = "incident"
 
+// SignalDuplicateReported is sent by the workflow of a report linked as a
+// duplicate (Input.Report.DuplicateOf) to its original's workflow (workflow
+// id = the original's incident id), with an incident.Duplicate describing
+// the duplicate. The original records it (incident.RecordDuplicate): a
+// duplicate_reported entry and one more in Incident.Duplicates.
+const SignalDuplicateReported = "duplicate_reported"
+
 // Input starts an IncidentWorkflow. It carries a snapshot of every rule the
 // incident runs by, so a later change of the jurisdiction never changes an
 // incident in flight.
 type Input struct {
+	// Report is the report, with its links (DuplicateOf, RepeatOf) set by
+	// the dispatcher.
 	Report     incident.Report       `json:"report"`
 	Item       incident.Item         `json:"item"`
 	SLA        jurisdiction.SLA      `json:"sla"`
