@@ -13,8 +13,9 @@ import (
 
 // loadFixture is a handful of incidents that between them fill every column
 // Project writes: tasks in every open and closed status, overdue flags and
-// levels, a returned and reassigned task, a reopened round, feedback with and
-// without a rating, text with a NUL. changed is called with every snapshot
+// levels, a returned and reassigned task, an overruled and a referred
+// return, a reopened round, feedback with and without a rating, text with a
+// NUL. changed is called with every snapshot
 // of their lives, in order.
 func loadFixture(t *testing.T, changed func(*incident.Incident)) []LoadIncident {
 	t.Helper()
@@ -71,7 +72,18 @@ func loadFixture(t *testing.T, changed func(*incident.Incident)) []LoadIncident 
 	d := newIncident("D", "XY", itemStreet, t0)
 	changed(d)
 	require.Len(t, earlier, 1)
-	return []LoadIncident{{Snapshot: a}, {Snapshot: b, EarlierFeedback: earlier}, {Snapshot: c}, {Snapshot: d}}
+
+	// E: a street-tier item whistled to CG and SCJG (a routing override);
+	// CG's return is overruled, SCJG's referred to the district; nothing
+	// overdue yet.
+	e := newIncident("E", "FH", itemStreet, t0)
+	changed(e)
+	apply(e, streetActor("FH"), incident.Whistle{Departments: []string{"CG", "SCJG"}, Note: "needs enforcement"}, t0.Add(91*time.Minute))
+	apply(e, deptActor("CG"), incident.Return{TaskID: "E-t1", Reason: "not ours"}, t0.Add(92*time.Minute))
+	apply(e, streetActor("FH"), incident.Overrule{TaskID: "E-t1", Note: "yours by the list"}, t0.Add(93*time.Minute))
+	apply(e, deptActor("SCJG"), incident.Return{TaskID: "E-t2", Reason: "no licence issue"}, t0.Add(94*time.Minute))
+	apply(e, streetActor("FH"), incident.Refer{TaskID: "E-t2", Note: "district, please\x00"}, t0.Add(95*time.Minute))
+	return []LoadIncident{{Snapshot: a}, {Snapshot: b, EarlierFeedback: earlier}, {Snapshot: c}, {Snapshot: d}, {Snapshot: e}}
 }
 
 // dump returns every row of the read model's tables as JSON, in key order.
@@ -98,11 +110,17 @@ func TestLoadWritesWhatProjectWrites(t *testing.T) {
 	fix := loadFixture(t, func(in *incident.Incident) { project(t, projected, in) })
 	n, err := loaded.Load(ctx, fix)
 	require.NoError(t, err)
-	assert.Equal(t, LoadCounts{Incidents: 4, Tasks: 7, Timeline: int64(count(t, projected, "SELECT count(*) FROM timeline")), Feedback: 2}, n)
+	assert.Equal(t, LoadCounts{Incidents: 5, Tasks: 9, Timeline: int64(count(t, projected, "SELECT count(*) FROM timeline")), Feedback: 2}, n)
 	want, got := dump(t, projected), dump(t, loaded)
 	for table := range want {
 		assert.JSONEq(t, want[table], got[table], table)
 	}
+	// The dispute columns are filled, not equal for being empty: B-t2,
+	// E-t1 and E-t2 were returned once each, E-t2 is referred; every entry
+	// has its incident's street.
+	assert.Equal(t, 3, count(t, loaded, "SELECT count(*) FROM tasks WHERE returns = 1 AND returned_at IS NOT NULL"))
+	assert.Equal(t, 1, count(t, loaded, "SELECT count(*) FROM tasks WHERE referred_at IS NOT NULL AND refer_note <> ''"))
+	assert.Equal(t, 0, count(t, loaded, "SELECT count(*) FROM timeline WHERE street IS NULL"))
 	// A loaded incident reads and lists like a projected one.
 	rows, _, err := loaded.OverdueTasks(ctx, OverdueFilter{})
 	require.NoError(t, err)
