@@ -31,6 +31,9 @@ type Rates struct {
 	Satisfied            int      `json:"satisfied" doc:"Of those, satisfied or basically satisfied."`
 	SatisfactionRate     *float64 `json:"satisfaction_rate" doc:"满意率: satisfied / rated."`
 	MeetsTarget          bool     `json:"meets_target" doc:"satisfaction_rate is at least target."`
+	Returns              int      `json:"returns" doc:"Returns (退单) made in the period (returned entries; a task returned twice counts twice): a department's own, a street's on its incidents."`
+	OverruledReturns     int      `json:"overruled_returns" doc:"Returns overruled in the period (by the street, or by the district once referred), counted on the department that returned."`
+	ReturnRate           *float64 `json:"return_rate" doc:"returns / tasks: returns made in the period per task dispatched in it."`
 }
 
 func ratesOf(m store.Metrics) Rates {
@@ -40,6 +43,7 @@ func ratesOf(m store.Metrics) Rates {
 		Extensions: m.Extensions,
 		Feedback:   m.Feedback, Resolved: m.Resolved, ResolutionRate: m.ResolutionRate,
 		Rated: m.Rated, Satisfied: m.Satisfied, SatisfactionRate: m.SatisfactionRate, MeetsTarget: m.MeetsTarget,
+		Returns: m.Returns, OverruledReturns: m.OverruledReturns, ReturnRate: m.ReturnRate,
 	}
 }
 
@@ -53,6 +57,7 @@ type DepartmentRates struct {
 type StreetRates struct {
 	Street string `json:"street" example:"FH"`
 	Rates
+	RoutingOverrides int `json:"routing_overrides" doc:"Times in the period the street whistled other departments than the responsibility list names (routing_override entries)."`
 }
 
 // MetricsReport is the answer of the metrics endpoints.
@@ -122,7 +127,7 @@ func (s *Server) registerMetrics() {
 			if a.Role == incident.RoleStreet && m.Key != a.Org {
 				continue
 			}
-			out.Body.Items = append(out.Body.Items, StreetRates{Street: m.Key, Rates: ratesOf(m)})
+			out.Body.Items = append(out.Body.Items, StreetRates{Street: m.Key, Rates: ratesOf(m), RoutingOverrides: m.RoutingOverrides})
 		}
 		return out, nil
 	})
@@ -131,10 +136,8 @@ func (s *Server) registerMetrics() {
 // period returns the [from, to) of a metrics request in the district's time
 // zone: the current month by default.
 func (s *Server) period(in *metricsInput) (time.Time, time.Time, error) {
-	loc, err := time.LoadLocation(s.jur().Timezone())
-	if err != nil {
-		loc = time.UTC
-	}
+	loc := s.location()
+	var err error
 	now := s.now().In(loc)
 	from := time.Date(now.Year(), now.Month(), 1, 0, 0, 0, 0, loc)
 	to := from.AddDate(0, 1, 0)
@@ -152,6 +155,16 @@ func (s *Server) period(in *metricsInput) (time.Time, time.Time, error) {
 		return time.Time{}, time.Time{}, invalidField("query.to", "to (%s) must be after from (%s)", to.Format(time.RFC3339), from.Format(time.RFC3339))
 	}
 	return from.In(loc), to.In(loc), nil
+}
+
+// location is the district's time zone, in which dates of queries are
+// read (UTC if the jurisdiction's cannot be loaded).
+func (s *Server) location() *time.Location {
+	loc, err := time.LoadLocation(s.jur().Timezone())
+	if err != nil {
+		return time.UTC
+	}
+	return loc
 }
 
 // parseBound reads an RFC 3339 time or a YYYY-MM-DD date at midnight in loc;

@@ -28,6 +28,12 @@ type Store interface {
 	// overdue first, a page at a time; an unknown kind is a CodeInvalid
 	// error.
 	OverdueTasks(ctx context.Context, f store.OverdueFilter) ([]store.OverdueTask, string, error)
+	// Disputes lists the returned tasks awaiting arbitration, oldest
+	// return first, a page at a time.
+	Disputes(ctx context.Context, f store.DisputeFilter) ([]store.OpenDispute, string, error)
+	// Review lists the timeline entries the district reviews, newest
+	// first, a page at a time; an unknown type is a CodeInvalid error.
+	Review(ctx context.Context, f store.ReviewFilter) ([]store.ReviewEntry, string, error)
 	// DepartmentMetrics returns the 三率 of every department over [from, to).
 	DepartmentMetrics(ctx context.Context, from, to time.Time, target float64) ([]store.Metrics, error)
 	// StreetMetrics returns the 三率 of every street over [from, to).

@@ -55,19 +55,17 @@ func (s *Server) registerSupervision() {
 			"its own street only (asking for another street answers 403); district and admin see every street.",
 		Errors: []int{http.StatusUnprocessableEntity},
 	}, incident.RoleStreet, incident.RoleDistrict, incident.RoleAdmin), s.listOverdue)
+	s.registerDisputes()
 }
 
 func (s *Server) listOverdue(ctx context.Context, in *overdueInput) (*overdueOutput, error) {
-	a := actorFrom(ctx)
-	f := store.OverdueFilter{
-		Street: in.Street, Department: in.Department, Kind: in.Kind, MinLevel: in.MinLevel,
-		Limit: in.Limit, Cursor: in.Cursor,
+	street, err := ownStreet(actorFrom(ctx), in.Street)
+	if err != nil {
+		return nil, err
 	}
-	if a.Role == incident.RoleStreet {
-		if f.Street != "" && f.Street != a.Org {
-			return nil, newProblem(http.StatusForbidden, "street %s may not supervise street %s", a.Org, f.Street)
-		}
-		f.Street = a.Org
+	f := store.OverdueFilter{
+		Street: street, Department: in.Department, Kind: in.Kind, MinLevel: in.MinLevel,
+		Limit: in.Limit, Cursor: in.Cursor,
 	}
 	rows, next, err := s.cfg.Store.OverdueTasks(ctx, f)
 	if err != nil {
@@ -78,6 +76,159 @@ func (s *Server) listOverdue(ctx context.Context, in *overdueInput) (*overdueOut
 		out.Body.Items[i] = OverdueItem{
 			IncidentID: r.IncidentID, TaskID: r.TaskID, Department: r.Department, Street: r.Street,
 			Item: r.Item, ItemName: r.ItemName, Kind: r.Kind, Due: r.Due, OverdueSeconds: r.OverdueSeconds, Level: r.Level,
+		}
+	}
+	return out, nil
+}
+
+// DisputeItem is one return (退单) awaiting arbitration: a task its
+// department returned that is neither reassigned nor overruled yet.
+type DisputeItem struct {
+	IncidentID string     `json:"incident_id"`
+	TaskID     string     `json:"task_id"`
+	Department string     `json:"department" example:"SCJG" doc:"The department that returned the task."`
+	Street     string     `json:"street" example:"FH"`
+	Item       string     `json:"item" example:"SR-001" doc:"Item code of the responsibility list (the incident's category)."`
+	ItemName   string     `json:"item_name" example:"占道经营" doc:"Item name."`
+	Reason     string     `json:"reason" doc:"The reason the department gave."`
+	ReturnedAt time.Time  `json:"returned_at" doc:"When it was returned (the latest return)."`
+	Returns    int        `json:"returns" example:"1" doc:"How often the department returned this task, this time included."`
+	Referred   bool       `json:"referred" doc:"The street referred the return to the district, which decides it now."`
+	ReferredAt *time.Time `json:"referred_at" doc:"When it was referred; null when not."`
+	ReferNote  string     `json:"refer_note" doc:"Why the street referred it."`
+}
+
+// DisputePage is a page of the dispute queue.
+type DisputePage struct {
+	Items      []DisputeItem `json:"items"`
+	NextCursor string        `json:"next_cursor" doc:"Pass as cursor to get the next page; empty on the last page."`
+}
+
+type disputesInput struct {
+	Street     string       `query:"street" maxLength:"64" doc:"Only returns of this street (a street user may only give its own, which is also the default)."`
+	Department string       `query:"department" maxLength:"64" doc:"Only returns made by this department."`
+	Referred   OptionalBool `query:"referred" doc:"Only returns referred to the district (true: what the district decides) or only those the street still holds (false)."`
+	Limit      int          `query:"limit" minimum:"1" maximum:"200" default:"50" doc:"Page size."`
+	Cursor     string       `query:"cursor" maxLength:"1000" doc:"next_cursor of the previous page."`
+}
+
+type disputesOutput struct {
+	Body DisputePage
+}
+
+// ReviewItem is one timeline entry the district reviews.
+type ReviewItem struct {
+	IncidentID string    `json:"incident_id"`
+	Street     string    `json:"street" example:"FH"`
+	Item       string    `json:"item" example:"SR-001" doc:"Item code of the responsibility list (the incident's category)."`
+	At         time.Time `json:"at"`
+	Type       string    `json:"type" enum:"routing_override,returned,overruled,reassigned,dispute_referred,enforcement_called"`
+	Actor      string    `json:"actor" example:"street:FH:li.ming" doc:"Who: role:org:sub."`
+	Note       string    `json:"note" doc:"The entry's note: the reason, or for a routing override \"CG,SCJG → ZJ: reason\"."`
+	TaskID     string    `json:"task_id" doc:"The task concerned; empty for an entry about the whole incident."`
+	Department string    `json:"department" doc:"The task's department; empty likewise."`
+}
+
+// ReviewPage is a page of the district's review.
+type ReviewPage struct {
+	Items      []ReviewItem `json:"items"`
+	NextCursor string       `json:"next_cursor" doc:"Pass as cursor to get the next page; empty on the last page."`
+}
+
+type reviewInput struct {
+	Type   string `query:"type" enum:"routing_override,returned,overruled,reassigned,dispute_referred,enforcement_called" doc:"Only entries of this type (default: all of them)."`
+	Street string `query:"street" maxLength:"64" doc:"Only entries of this street's incidents (a street user may only give its own, which is also the default)."`
+	From   string `query:"from" doc:"Only entries at or after: RFC 3339, or YYYY-MM-DD (midnight in the district's time zone)."`
+	To     string `query:"to" doc:"Only entries before: RFC 3339, or YYYY-MM-DD (that whole day included)."`
+	Limit  int    `query:"limit" minimum:"1" maximum:"200" default:"50" doc:"Page size."`
+	Cursor string `query:"cursor" maxLength:"1000" doc:"next_cursor of the previous page."`
+}
+
+type reviewOutput struct {
+	Body ReviewPage
+}
+
+func (s *Server) registerDisputes() {
+	huma.Register(s.api, secured(huma.Operation{
+		OperationID: "listDisputes", Method: http.MethodGet, Path: "/v1/supervision/disputes", Tags: []string{"Supervision"},
+		Summary: "The dispute queue",
+		Description: "Tasks their departments returned (退单) that wait for arbitration (reassign, overrule, or refer " +
+			"to the district), oldest return first. `referred=true` is what the district decides. A street " +
+			"supervisor sees its own street only (asking for another street answers 403); district and admin see " +
+			"every street.",
+		Errors: []int{http.StatusUnprocessableEntity},
+	}, incident.RoleStreet, incident.RoleDistrict, incident.RoleAdmin), s.listDisputes)
+	huma.Register(s.api, secured(huma.Operation{
+		OperationID: "listReview", Method: http.MethodGet, Path: "/v1/supervision/review", Tags: []string{"Supervision"},
+		Summary: "The district's review",
+		Description: "Timeline entries of the street's powers over the responsibility list and the departments' " +
+			"disputes of it, newest first: routing overrides, returns, overrules, reassignments, referrals to the " +
+			"district and enforcement calls. A street supervisor sees its own street only (asking for another " +
+			"street answers 403); district and admin see every street.",
+		Errors: []int{http.StatusUnprocessableEntity},
+	}, incident.RoleStreet, incident.RoleDistrict, incident.RoleAdmin), s.listReview)
+}
+
+// ownStreet returns the street a supervision query is limited to: a street
+// user's own (asking for another is 403), else what was asked.
+func ownStreet(a incident.Actor, street string) (string, error) {
+	if a.Role != incident.RoleStreet {
+		return street, nil
+	}
+	if street != "" && street != a.Org {
+		return "", newProblem(http.StatusForbidden, "street %s may not supervise street %s", a.Org, street)
+	}
+	return a.Org, nil
+}
+
+func (s *Server) listDisputes(ctx context.Context, in *disputesInput) (*disputesOutput, error) {
+	street, err := ownStreet(actorFrom(ctx), in.Street)
+	if err != nil {
+		return nil, err
+	}
+	rows, next, err := s.cfg.Store.Disputes(ctx, store.DisputeFilter{
+		Street: street, Department: in.Department, Referred: in.Referred.Ptr(), Limit: in.Limit, Cursor: in.Cursor,
+	})
+	if err != nil {
+		return nil, s.fail(ctx, err, "query", "list disputes")
+	}
+	out := &disputesOutput{Body: DisputePage{Items: make([]DisputeItem, len(rows)), NextCursor: next}}
+	for i, r := range rows {
+		out.Body.Items[i] = DisputeItem{
+			IncidentID: r.IncidentID, TaskID: r.TaskID, Department: r.Department, Street: r.Street, Item: r.Item,
+			ItemName: r.ItemName, Reason: r.Reason, ReturnedAt: r.ReturnedAt, Returns: r.Returns, Referred: r.Referred,
+			ReferredAt: r.ReferredAt, ReferNote: r.ReferNote,
+		}
+	}
+	return out, nil
+}
+
+func (s *Server) listReview(ctx context.Context, in *reviewInput) (*reviewOutput, error) {
+	street, err := ownStreet(actorFrom(ctx), in.Street)
+	if err != nil {
+		return nil, err
+	}
+	f := store.ReviewFilter{Type: in.Type, Street: street, Limit: in.Limit, Cursor: in.Cursor}
+	loc := s.location()
+	if in.From != "" {
+		if f.From, err = parseBound(in.From, loc, false); err != nil {
+			return nil, invalidField("query.from", "from %q is neither RFC 3339 nor YYYY-MM-DD", in.From)
+		}
+	}
+	if in.To != "" {
+		if f.To, err = parseBound(in.To, loc, true); err != nil {
+			return nil, invalidField("query.to", "to %q is neither RFC 3339 nor YYYY-MM-DD", in.To)
+		}
+	}
+	rows, next, err := s.cfg.Store.Review(ctx, f)
+	if err != nil {
+		return nil, s.fail(ctx, err, "query", "list review entries")
+	}
+	out := &reviewOutput{Body: ReviewPage{Items: make([]ReviewItem, len(rows)), NextCursor: next}}
+	for i, r := range rows {
+		out.Body.Items[i] = ReviewItem{
+			IncidentID: r.IncidentID, Street: r.Street, Item: r.Item, At: r.At, Type: r.Type, Actor: r.Actor,
+			Note: r.Note, TaskID: r.TaskID, Department: r.Department,
 		}
 	}
 	return out, nil

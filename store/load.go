@@ -18,8 +18,9 @@ var (
 		"overdue_from", "doc", "lat", "lng", "duplicate_of", "repeat_of"}
 	loadTaskColumns = []string{"id", "incident_id", "department", "street", "category", "role", "status", "round",
 		"created_at", "ack_due", "resolve_due", "acked_at", "completed_at", "result", "return_reason", "reassigned_to",
-		"escalation_level", "ack_overdue", "resolve_overdue", "inbox_rank", "inbox_key", "running"}
-	loadTimelineColumns = []string{"incident_id", "seq", "at", "type", "actor", "note", "task_id", "department", "status", "level"}
+		"escalation_level", "ack_overdue", "resolve_overdue", "inbox_rank", "inbox_key", "running",
+		"returns", "returned_at", "referred_at", "refer_note"}
+	loadTimelineColumns = []string{"incident_id", "seq", "at", "type", "actor", "note", "task_id", "department", "status", "level", "street"}
 	loadFeedbackColumns = []string{"incident_id", "round", "resolved", "rating", "comment", "by_actor", "at"}
 )
 
@@ -78,17 +79,18 @@ func (s *Store) Load(ctx context.Context, items []LoadIncident) (LoadCounts, err
 		})
 		for _, t := range in.Tasks {
 			rank, key := inboxOrder(t)
+			d := disputeOf(in, t)
 			tasks = append(tasks, []any{
 				t.ID, in.ID, clean(t.Department), clean(in.Street), clean(in.Category), string(t.Role), string(t.Status),
 				int32(t.Round), t.CreatedAt, t.AckDue, t.ResolveDue, t.AckedAt, t.CompletedAt, clean(t.Result),
 				clean(t.ReturnReason), t.ReassignedTo, int32(t.EscalationLevel), t.AckOverdue, t.ResolveOverdue, rank, key,
-				clockRunning(in, t),
+				clockRunning(in, t), int32(t.Returns), d.returnedAt, d.referredAt, clean(d.referNote),
 			})
 		}
 		for _, e := range in.Timeline {
 			timeline = append(timeline, []any{
 				in.ID, int32(e.Seq), e.At, e.Type, clean(e.Actor), clean(e.Note), nonEmpty(e.TaskID),
-				nonEmpty(clean(e.Department)), nonEmpty(string(e.Status)), int32(e.Level),
+				nonEmpty(clean(e.Department)), nonEmpty(string(e.Status)), int32(e.Level), clean(in.Street),
 			})
 		}
 		for i := range it.EarlierFeedback {

@@ -13,9 +13,10 @@ import (
 
 // loadFixture is a handful of incidents that between them fill every column
 // Project writes: tasks in every open and closed status, overdue flags and
-// levels, a returned and reassigned task, a reopened round, feedback with and
-// without a rating, text with a NUL, a repeat and a duplicate without a
-// location. changed is called with every snapshot
+// levels, a returned and reassigned task, an overruled and a referred
+// return, a reopened round, feedback with and without a rating, text with a
+// NUL, a repeat and a duplicate without a location. changed is called with
+// every snapshot
 // of their lives, in order.
 func loadFixture(t *testing.T, changed func(*incident.Incident)) []LoadIncident {
 	t.Helper()
@@ -80,7 +81,18 @@ func loadFixture(t *testing.T, changed func(*incident.Incident)) []LoadIncident 
 	e := incident.New(re, itemStreet, t0.Add(time.Minute), due)
 	changed(e)
 	require.Len(t, earlier, 1)
-	return []LoadIncident{{Snapshot: a}, {Snapshot: b, EarlierFeedback: earlier}, {Snapshot: c}, {Snapshot: d}, {Snapshot: e}}
+
+	// F: a street-tier item whistled to CG and SCJG (a routing override);
+	// CG's return is overruled, SCJG's referred to the district; nothing
+	// overdue yet.
+	f := newIncident("F", "FH", itemStreet, t0)
+	changed(f)
+	apply(f, streetActor("FH"), incident.Whistle{Departments: []string{"CG", "SCJG"}, Note: "needs enforcement"}, t0.Add(91*time.Minute))
+	apply(f, deptActor("CG"), incident.Return{TaskID: "F-t1", Reason: "not ours"}, t0.Add(92*time.Minute))
+	apply(f, streetActor("FH"), incident.Overrule{TaskID: "F-t1", Note: "yours by the list"}, t0.Add(93*time.Minute))
+	apply(f, deptActor("SCJG"), incident.Return{TaskID: "F-t2", Reason: "no licence issue"}, t0.Add(94*time.Minute))
+	apply(f, streetActor("FH"), incident.Refer{TaskID: "F-t2", Note: "district, please\x00"}, t0.Add(95*time.Minute))
+	return []LoadIncident{{Snapshot: a}, {Snapshot: b, EarlierFeedback: earlier}, {Snapshot: c}, {Snapshot: d}, {Snapshot: e}, {Snapshot: f}}
 }
 
 // dump returns every row of the read model's tables as JSON, in key order.
@@ -107,11 +119,17 @@ func TestLoadWritesWhatProjectWrites(t *testing.T) {
 	fix := loadFixture(t, func(in *incident.Incident) { project(t, projected, in) })
 	n, err := loaded.Load(ctx, fix)
 	require.NoError(t, err)
-	assert.Equal(t, LoadCounts{Incidents: 5, Tasks: 7, Timeline: int64(count(t, projected, "SELECT count(*) FROM timeline")), Feedback: 2}, n)
+	assert.Equal(t, LoadCounts{Incidents: 6, Tasks: 9, Timeline: int64(count(t, projected, "SELECT count(*) FROM timeline")), Feedback: 2}, n)
 	want, got := dump(t, projected), dump(t, loaded)
 	for table := range want {
 		assert.JSONEq(t, want[table], got[table], table)
 	}
+	// The dispute columns are filled, not equal for being empty: B-t2,
+	// F-t1 and F-t2 were returned once each, F-t2 is referred; every entry
+	// has its incident's street.
+	assert.Equal(t, 3, count(t, loaded, "SELECT count(*) FROM tasks WHERE returns = 1 AND returned_at IS NOT NULL"))
+	assert.Equal(t, 1, count(t, loaded, "SELECT count(*) FROM tasks WHERE referred_at IS NOT NULL AND refer_note <> ''"))
+	assert.Equal(t, 0, count(t, loaded, "SELECT count(*) FROM timeline WHERE street IS NULL"))
 	// A loaded incident reads and lists like a projected one.
 	rows, _, err := loaded.OverdueTasks(ctx, OverdueFilter{})
 	require.NoError(t, err)

@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"time"
+
+	"github.com/whistle-city/whistle/incident"
 )
 
 // Metrics are the 三率 of one department or street over a period [from, to):
@@ -32,6 +34,20 @@ type Metrics struct {
 	Rated     int `json:"rated"`
 	Satisfied int `json:"satisfied"`
 
+	// Returns counts the returns (退单) made in the period: the `returned`
+	// timeline entries dated in it, whenever their tasks were dispatched; a
+	// task returned twice counts twice. A department's are the returns it
+	// made, a street's those of its incidents' tasks.
+	Returns int `json:"returns"`
+	// OverruledReturns counts the returns overruled in the period (by the
+	// street, or by the district once referred): the `overruled` entries
+	// dated in it, on the department whose return was overruled.
+	OverruledReturns int `json:"overruled_returns"`
+	// RoutingOverrides counts, for a street, the times in the period it
+	// whistled other departments than the responsibility list names for the
+	// item (`routing_override` entries). Always 0 for a department.
+	RoutingOverrides int `json:"routing_overrides"`
+
 	// ResponseRate (响应率) is AckedOnTime / Tasks.
 	ResponseRate *float64 `json:"response_rate"`
 	// OnTimeResolutionRate is CompletedOnTime / Tasks.
@@ -40,6 +56,9 @@ type Metrics struct {
 	ResolutionRate *float64 `json:"resolution_rate"`
 	// SatisfactionRate (满意率) is Satisfied / Rated.
 	SatisfactionRate *float64 `json:"satisfaction_rate"`
+	// ReturnRate is Returns / Tasks: returns made in the period per task
+	// dispatched in it.
+	ReturnRate *float64 `json:"return_rate"`
 	// Each rate is nil when its denominator is 0.
 
 	// MeetsTarget reports whether SatisfactionRate is at least the target
@@ -48,12 +67,13 @@ type Metrics struct {
 }
 
 // DepartmentMetrics returns the 三率 of every department with a task
-// dispatched or a return visit recorded in [from, to), ordered by department
-// code. A return visit counts for every department that did work on the
-// incident in the visit's round (a task of that round not returned and not
-// cancelled). target is the satisfaction target (e.g. 0.95).
+// dispatched, a return visit recorded or a return made or overruled in
+// [from, to), ordered by department code. A return visit counts for every
+// department that did work on the incident in the visit's round (a task of
+// that round not returned and not cancelled). target is the satisfaction
+// target (e.g. 0.95).
 func (s *Store) DepartmentMetrics(ctx context.Context, from, to time.Time, target float64) ([]Metrics, error) {
-	return s.metrics(ctx, "department", `
+	return s.metrics(ctx, "department", []string{incident.EventReturned, incident.EventOverruled}, `
 SELECT f.*, d.department AS key
 FROM feedback f
 CROSS JOIN LATERAL (
@@ -63,23 +83,28 @@ CROSS JOIN LATERAL (
 WHERE f.at >= $1 AND f.at < $2`, from, to, target)
 }
 
-// StreetMetrics returns the 三率 of every street with a task dispatched or a
-// return visit recorded in [from, to) on its incidents, ordered by street
-// code. target is the satisfaction target (e.g. 0.95).
+// StreetMetrics returns the 三率 of every street with a task dispatched, a
+// return visit recorded, a return made or overruled or a routing override
+// in [from, to) on its incidents, ordered by street code. target is the
+// satisfaction target (e.g. 0.95).
 func (s *Store) StreetMetrics(ctx context.Context, from, to time.Time, target float64) ([]Metrics, error) {
-	return s.metrics(ctx, "street", `
+	return s.metrics(ctx, "street", []string{incident.EventReturned, incident.EventOverruled, incident.EventRoutingOverride}, `
 SELECT f.*, i.street AS key
 FROM feedback f JOIN incidents i ON i.id = f.incident_id
 WHERE f.at >= $1 AND f.at < $2`, from, to, target)
 }
 
-// metrics counts tasks grouped by the tasks column taskKey, and the return
-// visits that feedbackSQL selects (feedback rows with a "key" column, in the
-// period $1..$2), and joins them by key.
-func (s *Store) metrics(ctx context.Context, taskKey, feedbackSQL string, from, to time.Time, target float64) ([]Metrics, error) {
+// metrics counts tasks grouped by their column key, the return visits that
+// feedbackSQL selects (feedback rows with a "key" column, in the period
+// $1..$2), and the timeline entries of the given types (a subset of
+// returned, overruled and routing_override) grouped by their column key,
+// and joins them by key. Every type is one of store.ReviewTypes, whose
+// entries all carry their street (migration 00005), and a range of the
+// timeline_type_at index.
+func (s *Store) metrics(ctx context.Context, key string, types []string, feedbackSQL string, from, to time.Time, target float64) ([]Metrics, error) {
 	q := `
 WITH t AS (
-    SELECT ` + taskKey + ` AS key,
+    SELECT ` + key + ` AS key,
            count(*) AS tasks,
            count(*) FILTER (WHERE acked_at IS NOT NULL AND acked_at <= ack_due) AS acked_on_time,
            count(*) FILTER (WHERE status = 'completed') AS completed,
@@ -100,33 +125,43 @@ WITH t AS (
            count(*) FILTER (WHERE rating IN ('satisfied', 'basically_satisfied')) AS satisfied
     FROM (` + feedbackSQL + `) fb
     GROUP BY key
+), r AS (
+    SELECT ` + key + ` AS key,
+           count(*) FILTER (WHERE type = 'returned') AS returns,
+           count(*) FILTER (WHERE type = 'overruled') AS overruled,
+           count(*) FILTER (WHERE type = 'routing_override') AS overrides
+    FROM timeline
+    WHERE type = ANY($3) AND at >= $1 AND at < $2
+    GROUP BY 1
 )
-SELECT coalesce(t.key, f.key),
+SELECT coalesce(t.key, f.key, r.key),
        coalesce(t.tasks, 0), coalesce(t.acked_on_time, 0), coalesce(t.completed, 0), coalesce(t.completed_on_time, 0),
        coalesce(f.feedback, 0), coalesce(f.resolved, 0), coalesce(f.rated, 0), coalesce(f.satisfied, 0),
-       coalesce(t.extensions, 0)
+       coalesce(t.extensions, 0), coalesce(r.returns, 0), coalesce(r.overruled, 0), coalesce(r.overrides, 0)
 FROM t FULL JOIN f ON f.key = t.key
+FULL JOIN r ON r.key = coalesce(t.key, f.key)
 ORDER BY 1`
-	rows, err := s.pool.Query(ctx, q, from, to)
+	rows, err := s.pool.Query(ctx, q, from, to, types)
 	if err != nil {
-		return nil, fmt.Errorf("store: %s metrics: %w", taskKey, err)
+		return nil, fmt.Errorf("store: %s metrics: %w", key, err)
 	}
 	defer rows.Close()
 	out := []Metrics{}
 	for rows.Next() {
 		var m Metrics
-		var c [9]int64
-		if err := rows.Scan(&m.Key, &c[0], &c[1], &c[2], &c[3], &c[4], &c[5], &c[6], &c[7], &c[8]); err != nil {
-			return nil, fmt.Errorf("store: %s metrics: %w", taskKey, err)
+		var c [12]int64
+		if err := rows.Scan(&m.Key, &c[0], &c[1], &c[2], &c[3], &c[4], &c[5], &c[6], &c[7], &c[8], &c[9], &c[10], &c[11]); err != nil {
+			return nil, fmt.Errorf("store: %s metrics: %w", key, err)
 		}
 		m.Tasks, m.AckedOnTime, m.Completed, m.CompletedOnTime = int(c[0]), int(c[1]), int(c[2]), int(c[3])
 		m.Feedback, m.Resolved, m.Rated, m.Satisfied = int(c[4]), int(c[5]), int(c[6]), int(c[7])
 		m.Extensions = int(c[8])
+		m.Returns, m.OverruledReturns, m.RoutingOverrides = int(c[9]), int(c[10]), int(c[11])
 		m.rates(target)
 		out = append(out, m)
 	}
 	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("store: %s metrics: %w", taskKey, err)
+		return nil, fmt.Errorf("store: %s metrics: %w", key, err)
 	}
 	return out, nil
 }
@@ -137,6 +172,7 @@ func (m *Metrics) rates(target float64) {
 	m.OnTimeResolutionRate = ratio(m.CompletedOnTime, m.Tasks)
 	m.ResolutionRate = ratio(m.Resolved, m.Feedback)
 	m.SatisfactionRate = ratio(m.Satisfied, m.Rated)
+	m.ReturnRate = ratio(m.Returns, m.Tasks)
 	m.MeetsTarget = m.SatisfactionRate != nil && *m.SatisfactionRate >= target
 }
 

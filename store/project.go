@@ -188,6 +188,9 @@ func queueTasks(b *pgx.Batch, in *incident.Incident) {
 		ackedAt, completedAt                                     = make([]*time.Time, n), make([]*time.Time, n)
 		ackOver, resolveOver, running                            = make([]bool, n), make([]bool, n), make([]bool, n)
 		keys                                                     = make([]int64, n)
+		returns                                                  = make([]int32, n)
+		returnedAt, referredAt                                   = make([]*time.Time, n), make([]*time.Time, n)
+		referNotes                                               = make([]string, n)
 	)
 	for i, t := range in.Tasks {
 		ids[i], deps[i], roles[i], statuses[i] = t.ID, clean(t.Department), string(t.Role), string(t.Status)
@@ -198,21 +201,26 @@ func queueTasks(b *pgx.Batch, in *incident.Incident) {
 		ackOver[i], resolveOver[i], running[i] = t.AckOverdue, t.ResolveOverdue, clockRunning(in, t)
 		r, k := inboxOrder(t)
 		ranks[i], keys[i] = r, k
+		d := disputeOf(in, t)
+		returns[i], returnedAt[i], referredAt[i], referNotes[i] = int32(t.Returns), d.returnedAt, d.referredAt, clean(d.referNote)
 	}
 	b.Queue(`
 INSERT INTO tasks (id, incident_id, department, street, category, role, status, round, created_at,
                    ack_due, resolve_due, acked_at, completed_at, result, return_reason, reassigned_to,
-                   escalation_level, ack_overdue, resolve_overdue, inbox_rank, inbox_key, running)
+                   escalation_level, ack_overdue, resolve_overdue, inbox_rank, inbox_key, running,
+                   returns, returned_at, referred_at, refer_note)
 SELECT t.id, $1, t.department, $2, $3, t.role, t.status, t.round, t.created_at,
        t.ack_due, t.resolve_due, t.acked_at, t.completed_at, t.result, t.return_reason, t.reassigned_to,
-       t.escalation_level, t.ack_overdue, t.resolve_overdue, t.inbox_rank, t.inbox_key, t.running
+       t.escalation_level, t.ack_overdue, t.resolve_overdue, t.inbox_rank, t.inbox_key, t.running,
+       t.returns, t.returned_at, t.referred_at, t.refer_note
 FROM unnest($5::text[], $6::text[], $7::text[], $8::text[], $9::int[], $10::timestamptz[],
             $11::timestamptz[], $12::timestamptz[], $13::timestamptz[], $14::timestamptz[],
             $15::text[], $16::text[], $17::text[], $18::int[], $19::bool[], $20::bool[],
-            $21::smallint[], $22::bigint[], $23::bool[])
+            $21::smallint[], $22::bigint[], $23::bool[],
+            $24::int[], $25::timestamptz[], $26::timestamptz[], $27::text[])
      AS t(id, department, role, status, round, created_at, ack_due, resolve_due, acked_at, completed_at,
           result, return_reason, reassigned_to, escalation_level, ack_overdue, resolve_overdue,
-          inbox_rank, inbox_key, running)
+          inbox_rank, inbox_key, running, returns, returned_at, referred_at, refer_note)
 WHERE (SELECT version FROM incidents WHERE id = $1) = $4
 ON CONFLICT (id) DO UPDATE SET
     department = EXCLUDED.department, street = EXCLUDED.street, category = EXCLUDED.category,
@@ -222,10 +230,12 @@ ON CONFLICT (id) DO UPDATE SET
     return_reason = EXCLUDED.return_reason, reassigned_to = EXCLUDED.reassigned_to,
     escalation_level = EXCLUDED.escalation_level, ack_overdue = EXCLUDED.ack_overdue,
     resolve_overdue = EXCLUDED.resolve_overdue, inbox_rank = EXCLUDED.inbox_rank,
-    inbox_key = EXCLUDED.inbox_key, running = EXCLUDED.running`,
+    inbox_key = EXCLUDED.inbox_key, running = EXCLUDED.running, returns = EXCLUDED.returns,
+    returned_at = EXCLUDED.returned_at, referred_at = EXCLUDED.referred_at, refer_note = EXCLUDED.refer_note`,
 		in.ID, clean(in.Street), clean(in.Category), in.Version,
 		ids, deps, roles, statuses, rounds, created, ackDue, resolveDue, ackedAt, completedAt,
-		results, reasons, reassigned, levels, ackOver, resolveOver, ranks, keys, running)
+		results, reasons, reassigned, levels, ackOver, resolveOver, ranks, keys, running,
+		returns, returnedAt, referredAt, referNotes)
 }
 
 func queueTimeline(b *pgx.Batch, in *incident.Incident) {
@@ -241,14 +251,14 @@ func queueTimeline(b *pgx.Batch, in *incident.Incident) {
 		taskIDs[i], deps[i], statuses[i] = nonEmpty(e.TaskID), nonEmpty(clean(e.Department)), nonEmpty(string(e.Status))
 	}
 	b.Queue(`
-INSERT INTO timeline (incident_id, seq, at, type, actor, note, task_id, department, status, level)
-SELECT $1, e.seq, e.at, e.type, e.actor, e.note, e.task_id, e.department, e.status, e.level
+INSERT INTO timeline (incident_id, seq, at, type, actor, note, task_id, department, status, level, street)
+SELECT $1, e.seq, e.at, e.type, e.actor, e.note, e.task_id, e.department, e.status, e.level, $12
 FROM unnest($3::int[], $4::timestamptz[], $5::text[], $6::text[], $7::text[], $8::text[],
             $9::text[], $10::text[], $11::int[])
      AS e(seq, at, type, actor, note, task_id, department, status, level)
 WHERE (SELECT version FROM incidents WHERE id = $1) = $2
 ON CONFLICT (incident_id, seq) DO NOTHING`,
-		in.ID, in.Version, seqs, at, types, actors, notes, taskIDs, deps, statuses, levels)
+		in.ID, in.Version, seqs, at, types, actors, notes, taskIDs, deps, statuses, levels, clean(in.Street))
 }
 
 // overdueFrom is the instant after which in counts as overdue
@@ -281,6 +291,38 @@ func overdueFrom(in *incident.Incident) *time.Time {
 // tasks.running, which the overdue board's indexes are partial on.
 func clockRunning(in *incident.Incident, t *incident.Task) bool {
 	return t.Open() && in.Status == incident.StatusDispatched
+}
+
+// dispute is what tasks keeps of a task's latest return (退单).
+type dispute struct {
+	returnedAt, referredAt *time.Time
+	referNote              string
+}
+
+// disputeOf returns the columns of t's latest return: when it was made
+// (nil if never) and, while it is referred to the district, when and why.
+// They come from t.Dispute; a task returned in a history older than
+// Task.Dispute (whose settling may leave a Dispute without ReturnedAt) has
+// the time of its last `returned` entry, so every returned task has one.
+func disputeOf(in *incident.Incident, t *incident.Task) dispute {
+	var d dispute
+	if x := t.Dispute; x != nil {
+		if !x.ReturnedAt.IsZero() {
+			at := x.ReturnedAt
+			d.returnedAt = &at
+		}
+		d.referredAt, d.referNote = x.ReferredAt, x.ReferNote
+	}
+	if d.returnedAt == nil {
+		for i := len(in.Timeline) - 1; i >= 0; i-- {
+			if e := in.Timeline[i]; e.Type == incident.EventReturned && e.TaskID == t.ID {
+				at := e.At
+				d.returnedAt = &at
+				break
+			}
+		}
+	}
+	return d
 }
 
 // inboxOrder is a task's place in its department's inbox: open tasks first
