@@ -132,6 +132,7 @@ func TestOpenAPI(t *testing.T) {
 		"/v1/tasks/{id}/reassign":            {"post"},
 		"/v1/tasks/{id}/overrule":            {"post"},
 		"/v1/tasks/{id}/refer":               {"post"},
+		"/v1/tasks/{id}/rate":                {"post"},
 		"/v1/delegations":                    {"get", "post"},
 		"/v1/incidents/{id}/urge":            {"post"},
 		"/v1/incidents/{id}/suspend":         {"post"},

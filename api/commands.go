@@ -50,6 +50,11 @@ type (
 		Department string `json:"department" minLength:"1" maxLength:"64" doc:"Code of the department that takes the returned task over."`
 		Note       string `json:"note,omitempty" doc:"Optional note on the arbitration."`
 	}
+	// RateRequest is the body of POST /v1/tasks/{id}/rate.
+	RateRequest struct {
+		Score int    `json:"score" minimum:"0" maximum:"100" doc:"The street's assessment of the completed task, 0..100 (考核)."`
+		Note  string `json:"note,omitempty" doc:"Optional note."`
+	}
 	// OverruleRequest is the body of POST /v1/tasks/{id}/overrule.
 	OverruleRequest struct {
 		Note string `json:"note" minLength:"1" doc:"Why the return is overruled: the department must take the task."`
@@ -166,6 +171,12 @@ func (s *Server) registerCommands() {
 		return incident.Reassign{TaskID: id, Department: b.Department, Note: b.Note}
 	})
 	registerCommand(s, huma.Operation{
+		OperationID: "rateTask", Path: "/v1/tasks/{id}/rate", Summary: "Rate a completed task (考核)",
+		Description: "The street scores a completed task of its own street, 0..100, once. Allowed while the incident runs and, after it closed, for the jurisdiction's assessment.rating_window (default 7 days). The score feeds the department's weighted score.",
+	}, []incident.Role{st}, true, func(id string, b RateRequest) incident.Rate {
+		return incident.Rate{TaskID: id, Score: b.Score, Note: b.Note}
+	})
+	registerCommand(s, huma.Operation{
 		OperationID: "overruleReturn", Path: "/v1/tasks/{id}/overrule", Summary: "Overrule a return",
 		Description: "The street (the district, once the dispute is referred to it) sends a returned task back to its department, which must take it: the task keeps the deadlines it had, and any escalation step passed meanwhile fires at once.",
 	}, []incident.Role{st, incident.RoleDistrict}, true, func(id string, b OverruleRequest) incident.Overrule {
@@ -268,8 +279,9 @@ func runCommand[C incident.Command](ctx context.Context, s *Server, id string, c
 	if err != nil {
 		return nil, s.fail(ctx, err, "path", "read the incident")
 	}
+	_, rate := any(cmd).(incident.Rate)
 	switch {
-	case in.Status.Terminal():
+	case in.Status.Terminal() && !(rate && in.Status == incident.StatusClosed):
 		return nil, conflict(string(in.Status), "incident %s is %s and takes no more commands", in.ID, in.Status)
 	case in.Status == incident.StatusReceived:
 		return nil, conflict(string(in.Status), "incident %s is still being dispatched: retry in a moment", in.ID).
@@ -355,6 +367,9 @@ func (s *Server) refused(ctx context.Context, in *incident.Incident, cmd string,
 	var nf *serviceerror.NotFound
 	if errors.As(err, &nf) && in.Status == "" { // the read model could not be asked
 		return newProblem(http.StatusNotFound, "no incident %s", in.ID)
+	}
+	if errors.As(err, &nf) && cmd == incident.CmdRate {
+		return conflict(string(in.Status), "incident %s is closed and its rating window has passed (or every completed task is rated)", in.ID)
 	}
 	if errors.As(err, &nf) {
 		return conflict(string(in.Status), "incident %s takes no commands now (its workflow is not running)", in.ID)

@@ -2,6 +2,7 @@ package incident
 
 import (
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -122,6 +123,14 @@ type (
 	Resume struct {
 		Note string `json:"note"`
 	}
+	// Rate: the street's assessment of a completed task, 0..100 (考核). It
+	// may be given once per task, also after the incident closed, within
+	// the rating window.
+	Rate struct {
+		TaskID string `json:"task_id"`
+		Score  int    `json:"score"`
+		Note   string `json:"note,omitempty"`
+	}
 )
 
 // Names of the commands; they are the Update names of IncidentWorkflow.
@@ -142,6 +151,7 @@ const (
 	CmdResume   = "resume"
 	CmdOverrule = "overrule"
 	CmdRefer    = "refer"
+	CmdRate     = "rate"
 )
 
 func (Resolve) Name() string          { return CmdResolve }
@@ -160,6 +170,7 @@ func (Suspend) Name() string          { return CmdSuspend }
 func (Resume) Name() string           { return CmdResume }
 func (Overrule) Name() string         { return CmdOverrule }
 func (Refer) Name() string            { return CmdRefer }
+func (Rate) Name() string             { return CmdRate }
 
 // DefaultMaxReopens is how often an unsatisfied return visit reopens an
 // incident before it is closed as it stands.
@@ -246,10 +257,28 @@ func (in *Incident) RecordDuplicate(d Duplicate, now time.Time) {
 // stands, without changing anything: a *Error with CodeForbidden,
 // CodeNotFound, CodeConflict or CodeInvalid, or nil.
 func (in *Incident) Check(a Actor, cmd Command, now time.Time) error {
-	if in.Status.Terminal() {
+	if _, rate := cmd.(Rate); in.Status.Terminal() && !(rate && in.Status == StatusClosed) {
 		return Conflict(string(in.Status), "incident %s is %s", in.ID, in.Status)
 	}
 	switch c := cmd.(type) {
+	case Rate:
+		if err := in.allow(a, c.Name(), in.isStreet(a)); err != nil {
+			return err
+		}
+		t := in.Task(c.TaskID)
+		if t == nil {
+			return Errorf(CodeNotFound, "incident %s has no task %s", in.ID, c.TaskID)
+		}
+		if t.Status != TaskCompleted {
+			return Conflict(string(t.Status), "task %s is %s: only a completed task is rated", t.ID, t.Status)
+		}
+		if r := t.Rating; r != nil {
+			return Conflict(string(t.Status), "task %s was rated %d by %s at %s: a task is rated once", t.ID, r.Score, r.By, r.At.Format(time.RFC3339))
+		}
+		if c.Score < 0 || c.Score > 100 {
+			return Invalid("score", "score must be between 0 and 100, not %d", c.Score)
+		}
+		return checkNote("note", c.Note, false)
 	case Resolve:
 		if err := in.allow(a, c.Name(), in.mayResolve(a)); err != nil {
 			return err
@@ -543,6 +572,10 @@ func (in *Incident) Apply(a Actor, cmd Command, now time.Time, rules Rules, maxR
 		} else {
 			in.close(now, who, "")
 		}
+	case Rate:
+		t := in.Task(c.TaskID)
+		t.Rating = &TaskRating{Score: c.Score, Note: c.Note, At: now, By: who}
+		in.recordTask(now, EventRated, who, strconv.Itoa(c.Score)+noteSuffix(c.Note), t, 0)
 	case Urge:
 		open := 0
 		for _, t := range in.roundTasks() {

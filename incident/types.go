@@ -217,6 +217,16 @@ type Task struct {
 	// Contributions are the results the cooperating departments reported
 	// to the lead, on the lead's task (joint handling).
 	Contributions []Contribution `json:"contributions,omitempty"`
+	// Rating is the street's assessment of the completed task (考核).
+	Rating *TaskRating `json:"rating,omitempty"`
+}
+
+// TaskRating is the street's score of a completed task, 0..100.
+type TaskRating struct {
+	Score int       `json:"score"`
+	Note  string    `json:"note,omitempty"`
+	At    time.Time `json:"at"`
+	By    string    `json:"by"`
 }
 
 // Dispute is a department's return of a task (退单) and the arbitration:
@@ -360,6 +370,7 @@ const (
 	EventRoutingOverride    = "routing_override"   // the street whistled other departments than the list's, with a reason
 	EventOverruled          = "overruled"          // a return (退单) overruled: the department must take the task
 	EventDisputeReferred    = "dispute_referred"   // the street cannot settle a return: up to the district
+	EventRated              = "rated"              // the street scored a completed task (考核), note "<score>[ — note]"
 	EventDuplicate          = "duplicate"          // this report duplicates an open incident: linked, closed without tasks
 	EventRepeat             = "repeat"             // this report repeats a recently closed incident (重复诉求)
 	// EventDuplicateReported is on the original: a later report was linked to it as a duplicate.
@@ -502,6 +513,10 @@ func (in *Incident) Clone() *Incident {
 		if t.Dispute != nil {
 			d := *t.Dispute
 			t.Dispute = &d
+		}
+		if t.Rating != nil {
+			r := *t.Rating
+			t.Rating = &r
 		}
 		t.Contributions = append([]Contribution(nil), t.Contributions...)
 	}

@@ -62,7 +62,7 @@ func TestDefaultIsValid(t *testing.T) {
 			t.Errorf("department %s enforcement = %v, want %v", code, d.Enforcement, want)
 		}
 	}
-	if j.Assessment != (Assessment{Street: 0.5, Public: 0.2, Timeliness: 0.3, SatisfactionTarget: 0.95}) {
+	if j.Assessment != (Assessment{Street: 0.5, Public: 0.2, Timeliness: 0.3, SatisfactionTarget: 0.95, RatingWindow: DefaultRatingWindow}) {
 		t.Errorf("assessment = %+v", j.Assessment)
 	}
 	if j.Escalation.WarnAt != 0.8 || !slices.Equal(j.Escalation.Levels, DefaultEscalationLevels()) {

@@ -33,7 +33,7 @@ var DefaultDuplicates = Duplicates{
 }
 
 // DefaultAssessment is used when a file sets none of the assessment weights.
-var DefaultAssessment = Assessment{Street: 0.5, Public: 0.2, Timeliness: 0.3, SatisfactionTarget: DefaultSatisfactionTarget}
+var DefaultAssessment = Assessment{Street: 0.5, Public: 0.2, Timeliness: 0.3, SatisfactionTarget: DefaultSatisfactionTarget, RatingWindow: DefaultRatingWindow}
 
 // DefaultEscalationLevels is used when a file's escalation has no levels:
 // 催办 at the deadline, 督办 two hours later, the district one working day later.
@@ -112,7 +112,13 @@ type Assessment struct {
 	Public             float64 `yaml:"public" json:"public"`         // public satisfaction (return visits)
 	Timeliness         float64 `yaml:"timeliness" json:"timeliness"` // on-time acknowledgement and resolution
 	SatisfactionTarget float64 `yaml:"satisfaction_target" json:"satisfaction_target"`
+	// RatingWindow is how long after an incident closes the street may
+	// still rate its completed tasks; DefaultRatingWindow when left out.
+	RatingWindow Duration `yaml:"rating_window,omitempty" json:"rating_window,omitzero"`
 }
+
+// DefaultRatingWindow is the rating window when a file sets none.
+var DefaultRatingWindow = Clock(7 * 24 * time.Hour)
 
 // Escalation is the escalation ladder for overdue tasks.
 type Escalation struct {

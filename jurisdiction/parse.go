@@ -116,6 +116,9 @@ func (j *Jurisdiction) applyDefaults(ix *nodeIndex) {
 	if !ix.has("assessment.satisfaction_target") {
 		j.Assessment.SatisfactionTarget = DefaultSatisfactionTarget
 	}
+	if !ix.has("assessment.rating_window") {
+		j.Assessment.RatingWindow = DefaultRatingWindow
+	}
 	if !ix.has("escalation.warn_at") {
 		j.Escalation.WarnAt = DefaultWarnAt
 	}

@@ -416,7 +416,7 @@ items:
 
 	// Explicit values are kept, including a zero max_reopens.
 	j = mustParse(t, strings.Replace(doc, "items:", "max_reopens: 0\nassessment: {street: 1, public: 0, timeliness: 0, satisfaction_target: 0.9}\nitems:", 1))
-	if j.MaxReopens != 0 || j.Assessment != (Assessment{Street: 1, SatisfactionTarget: 0.9}) {
+	if j.MaxReopens != 0 || j.Assessment != (Assessment{Street: 1, SatisfactionTarget: 0.9, RatingWindow: DefaultRatingWindow}) {
 		t.Errorf("explicit values lost: max_reopens %d, assessment %+v", j.MaxReopens, j.Assessment)
 	}
 	// Setting one weight means setting all of them.

@@ -148,6 +148,9 @@ func (v *validator) jurisdiction(j *Jurisdiction) {
 	}
 
 	v.assessment(j.Assessment)
+	if !j.Assessment.RatingWindow.Positive() {
+		v.addf("assessment.rating_window", "must be a positive duration (\"168h\", \"5wd\"), got %s", j.Assessment.RatingWindow)
+	}
 	v.escalation("escalation", j.Escalation)
 	v.calendar(j.CalendarOverrides)
 	if j.MaxReopens < 0 {

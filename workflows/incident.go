@@ -48,7 +48,7 @@ func IncidentWorkflow(ctx workflow.Context, in Input) (*incident.Incident, error
 		register[incident.Reassign], register[incident.Verify], register[incident.GiveFeedback],
 		register[incident.Urge], register[incident.RequestExtension], register[incident.DecideExtension],
 		register[incident.Suspend], register[incident.Resume],
-		register[incident.Overrule], register[incident.Refer],
+		register[incident.Overrule], register[incident.Refer], register[incident.Rate],
 	} {
 		if err := reg(ctx, r); err != nil {
 			return nil, err
@@ -77,6 +77,16 @@ func IncidentWorkflow(ctx workflow.Context, in Input) (*incident.Incident, error
 	// A duplicate (closed from the start) tells its original.
 	if orig := in.Report.DuplicateOf; orig != nil {
 		r.tellOriginal(ctx, *orig)
+	}
+
+	// Version 1 keeps a closed incident's workflow for the rating window,
+	// so the street can still rate its completed tasks (考核); it ends
+	// early once every completed task is rated. Incidents closed before
+	// it existed end at once.
+	if workflow.GetVersion(ctx, changeRatingWindow, workflow.DefaultVersion, 1) >= 1 && r.state.Status == incident.StatusClosed {
+		if err := r.ratingWindow(ctx); err != nil {
+			return nil, err
+		}
 	}
 
 	// Closed: let running handlers answer, signals be recorded, and the read
@@ -250,6 +260,41 @@ var DefaultEnforcementAck = jurisdiction.Duration{Clock: 30 * time.Minute}
 
 // changeEscalationLadder is the GetVersion change id of the ladder.
 const changeEscalationLadder = "escalation-ladder"
+
+// changeRatingWindow is the GetVersion change id of the rating window.
+const changeRatingWindow = "rating-window"
+
+// ratingWindow waits until every completed task of the closed incident is
+// rated or the rating window has passed.
+func (r *run) ratingWindow(ctx workflow.Context) error {
+	unrated := func() bool {
+		for _, t := range r.state.Tasks {
+			if t.Status == incident.TaskCompleted && t.Rating == nil {
+				return true
+			}
+		}
+		return false
+	}
+	if !unrated() {
+		return nil
+	}
+	d := r.in.RatingWindow
+	if d.IsZero() {
+		d = jurisdiction.DefaultRatingWindow
+	}
+	now := workflow.Now(ctx)
+	end := r.in.Calendar.Add(now, d)
+	tctx, cancel := workflow.WithCancel(ctx)
+	defer cancel()
+	expired := false
+	f := workflow.NewTimer(tctx, max(0, end.Sub(now)))
+	workflow.Go(ctx, func(ctx workflow.Context) {
+		if f.Get(ctx, nil) == nil {
+			expired = true
+		}
+	})
+	return workflow.Await(ctx, func() bool { return expired || !unrated() })
+}
 
 // Rules are an incident's deadlines and escalation ladder, computed from the
 // SLA, calendar and escalation policy in its input: the rules it started

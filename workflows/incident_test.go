@@ -130,6 +130,8 @@ func updateArg(a incident.Actor, c incident.Command) any {
 		return UpdateInput[incident.Overrule]{a, c}
 	case incident.Refer:
 		return UpdateInput[incident.Refer]{a, c}
+	case incident.Rate:
+		return UpdateInput[incident.Rate]{a, c}
 	}
 	panic("unknown command")
 }

@@ -47,6 +47,10 @@ type Input struct {
 	// EnforcementAck is the acknowledgement deadline of enforcement tasks
 	// (执法指挥调度); zero means DefaultEnforcementAck.
 	EnforcementAck jurisdiction.Duration `json:"enforcement_ack,omitzero"`
+	// RatingWindow is how long after closing the workflow still takes the
+	// street's ratings of completed tasks; zero means
+	// jurisdiction.DefaultRatingWindow.
+	RatingWindow jurisdiction.Duration `json:"rating_window,omitzero"`
 }
 
 // NewInput returns the input that starts the incident of report r on item
@@ -58,6 +62,7 @@ func NewInput(j *jurisdiction.Jurisdiction, it jurisdiction.Item, r incident.Rep
 		Report: r, Item: it.Snapshot(), SLA: it.SLA, Calendar: cal,
 		MaxReopens: j.MaxReopens, Escalation: &esc,
 		MaxReturns: j.Disputes.MaxReturns, EnforcementAck: j.Enforcement.Ack,
+		RatingWindow: j.Assessment.RatingWindow,
 	}
 	in.Item.Enforcement = j.EnforcementTeams(it)
 	return in
