@@ -120,8 +120,9 @@ func TestLoop(t *testing.T) {
 		s.must(200, "POST", "/v1/incidents/"+id+"/feedback", st, map[string]any{"resolved": true, "rating": "satisfied"})
 		in = s.waitStatus(id, district, incident.StatusClosed)
 		require.NotNil(t, in.ClosedAt)
+		s.rateAll(id, st)
 		s.waitWorkflowDone(id)
-		s.recordHistory(id, "v1-department-tier-full-loop")
+		s.recordHistory(id, "v2-department-tier-full-loop")
 
 		// The finished incident takes no more commands.
 		s.must(409, "POST", "/v1/incidents/"+id+"/verify", st, map[string]any{"passed": true})
@@ -166,7 +167,7 @@ func TestLoop(t *testing.T) {
 		in := s.waitStatus(id, gw, incident.StatusClosed)
 		require.Empty(t, in.Tasks)
 		s.waitWorkflowDone(id)
-		s.recordHistory(id, "v1-community-tier-resolved")
+		s.recordHistory(id, "v2-community-tier-resolved")
 	})
 
 	t.Run("community tier escalated to the street, whistled", func(t *testing.T) {

@@ -138,10 +138,11 @@ func TestDuplicatesAndRepeats(t *testing.T) {
 	require.Equal(t, incident.EventRepeat, esc[0]["type"])
 	require.Equal(t, []string{d}, s.list(st, "repeat=true"))
 
+	s.rateAll(a, st)
 	s.waitWorkflowDone(a)
 	s.waitWorkflowDone(b)
-	s.recordHistory(a, "v1-original-with-duplicate")
-	s.recordHistory(b, "v1-duplicate")
+	s.recordHistory(a, "v2-original-with-duplicate")
+	s.recordHistory(b, "v2-duplicate")
 }
 
 func entryTypes(in incident.Incident) []string {
