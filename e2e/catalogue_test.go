@@ -18,16 +18,7 @@ import (
 
 // listDistrict is a small district whose street-tier item ST-001 names CG
 // as its lead: the department the street whistles by default.
-const listDistrict = `
-district: {code: DA, name: 大安区, timezone: Asia/Shanghai}
-departments:
-  - {code: CG, name: 区城市管理局}
-  - {code: ZJ, name: 区住房和城乡建设局}
-streets:
-  - code: FH
-    name: 凤凰街道
-    communities:
-      - {code: FH-01, name: 凤凰社区, grids: [FH-01-01]}
+const listDistrict = smallOrg + `
 items:
   - code: ST-001
     name: 违章搭建

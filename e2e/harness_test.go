@@ -36,6 +36,20 @@ func TestMain(m *testing.M) {
 	devtest.Main(m)
 }
 
+// smallOrg is the organisation of the small districts some tests write:
+// one street with one grid and two departments. A test appends its items.
+const smallOrg = `
+district: {code: DA, name: 大安区, timezone: Asia/Shanghai}
+departments:
+  - {code: CG, name: 区城市管理局}
+  - {code: ZJ, name: 区住房和城乡建设局}
+streets:
+  - code: FH
+    name: 凤凰街道
+    communities:
+      - {code: FH-01, name: 凤凰社区, grids: [FH-01-01]}
+`
+
 var secret = []byte("e2e-secret-0123456789abcdef0123456789")
 
 // stack is one Whistle with its own Temporal, NATS and database.

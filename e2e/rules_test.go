@@ -14,16 +14,7 @@ import (
 )
 
 // ruleDistrict is a small district whose item DR-001 has the SLA in %s.
-const ruleDistrict = `
-district: {code: DA, name: 大安区, timezone: Asia/Shanghai}
-departments:
-  - {code: CG, name: 区城市管理局}
-  - {code: ZJ, name: 区住房和城乡建设局}
-streets:
-  - code: FH
-    name: 凤凰街道
-    communities:
-      - {code: FH-01, name: 凤凰社区, grids: [FH-01-01]}
+const ruleDistrict = smallOrg + `
 assessment: {street: 0.5, public: 0.2, timeliness: 0.3, satisfaction_target: 0.95}
 items:
   - code: DR-001
