@@ -3,6 +3,7 @@ package api
 import (
 	"context"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/danielgtaylor/huma/v2"
@@ -84,7 +85,7 @@ func (s *Server) registerIncidents() {
 		Summary: "Get an incident",
 		Description: "The incident with its tasks and timeline. Right after the 202 of a report it exists (at least as " +
 			"`received`). A grid worker reads its grid's incidents, a street its street's, a department those it has " +
-			"a task on, district and admin all; any other incident answers 404. A duplicate (`duplicate_of`) also " +
+			"a task on or handed down (POST /v1/delegations), district and admin all; any other incident answers 404. A duplicate (`duplicate_of`) also " +
 			"carries `original`: the original's status, its tasks' departments and statuses, and when it closed.",
 		Errors: []int{http.StatusNotFound},
 	}, readers...), s.getIncident)
@@ -150,7 +151,8 @@ func (s *Server) original(ctx context.Context, id string) (*OriginalSummary, err
 }
 
 // canRead reports whether actor a may read incident in: its own grid, its own
-// street, an incident it has a task on, or anything for district and admin.
+// street, an incident it has a task on or handed down to a street (准入), or
+// anything for district and admin.
 func canRead(a incident.Actor, in *incident.Incident) bool {
 	switch a.Role {
 	case incident.RoleGridWorker:
@@ -158,6 +160,9 @@ func canRead(a incident.Actor, in *incident.Incident) bool {
 	case incident.RoleStreet:
 		return in.Street == a.Org
 	case incident.RoleDepartment:
+		if in.Delegation != "" && strings.HasPrefix(in.Reporter, string(incident.RoleDepartment)+":"+a.Org+":") {
+			return true // it handed the matter down and follows it
+		}
 		for _, t := range in.Tasks {
 			if t.Department == a.Org {
 				return true

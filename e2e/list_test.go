@@ -124,6 +124,8 @@ func TestResponsibilityList(t *testing.T) {
 		in := s.waitStatus(incID, st, incident.StatusTriage)
 		require.Equal(t, res.Body["id"], in.Delegation)
 		require.Equal(t, "department:CG:department-user", in.Timeline[0].Actor)
+		s.must(200, "GET", "/v1/incidents/"+incID, cg, nil) // CG follows what it handed down
+		s.must(404, "GET", "/v1/incidents/"+incID, zj, nil)
 
 		// SR-001 is department tier: the list makes CG responsible.
 		no := s.must(422, "POST", "/v1/delegations", cg, map[string]any{"item": "SR-001", "street": street, "note": "vendors"})
