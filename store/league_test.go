@@ -99,7 +99,7 @@ func TestLeagueScoresTiesAndUnranked(t *testing.T) {
 	assert.Nil(t, got[3].Rank)
 	assert.Nil(t, got[4].Score)
 	assert.Nil(t, got[4].Rank)
-	assert.True(t, got[0].MeetsTarget) // 0.95 ≥ 0.95
+	assert.True(t, got[0].MeetsTarget)                  // 0.95 ≥ 0.95
 	assert.InDelta(t, 1.0, *got[2].UnratedShare, 1e-12) // 3 visits, none rated
 	assert.Nil(t, got[2].SatisfactionRate)
 	assert.Nil(t, got[4].ResponseRate)
