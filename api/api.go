@@ -9,6 +9,7 @@ package api
 import (
 	"context"
 	"errors"
+	"github.com/whistle-city/whistle/store"
 	"log/slog"
 	"net/http"
 	"slices"
@@ -33,7 +34,7 @@ const (
 
 // MetricsDefinitionVersion names the definition of the 三率 the metrics
 // endpoints compute; it changes whenever a formula does.
-const MetricsDefinitionVersion = "2026-11-v1"
+const MetricsDefinitionVersion = store.MetricsDefinitionVersion
 
 // Publisher publishes an accepted report to GRID_REPORTS, de-duplicated by
 // incident id (*bus.Bus implements it). /readyz checks it with its method

@@ -145,6 +145,8 @@ func TestOpenAPI(t *testing.T) {
 		"/v1/catalogue/items/{code}/history": {"get"},
 		"/v1/metrics/departments":            {"get"},
 		"/v1/metrics/streets":                {"get"},
+		"/v1/metrics/items":                  {"get"},
+		"/v1/metrics/domains":                {"get"},
 		"/v1/supervision/overdue":            {"get"},
 		"/v1/supervision/disputes":           {"get"},
 		"/v1/supervision/review":             {"get"},

@@ -11,67 +11,48 @@ import (
 	"github.com/whistle-city/whistle/store"
 )
 
-// dateLayout is the date-only form accepted for from and to.
+// dateLayout is the date-only form accepted for from, to and date.
 const dateLayout = "2006-01-02"
 
-// Rates are the counts and the 三率 of one department or street over the
-// period. A rate is null when nothing was there to measure.
-type Rates struct {
-	Tasks                int      `json:"tasks" doc:"Tasks dispatched in the period (not cancelled)."`
-	AckedOnTime          int      `json:"acked_on_time" doc:"Of those, acknowledged (报到) by the deadline."`
-	ResponseRate         *float64 `json:"response_rate" doc:"响应率: acked_on_time / tasks."`
-	Completed            int      `json:"completed" doc:"Of those, completed."`
-	CompletedOnTime      int      `json:"completed_on_time" doc:"Of those, completed by the deadline."`
-	OnTimeResolutionRate *float64 `json:"on_time_resolution_rate" doc:"completed_on_time / tasks."`
-	Extensions           int      `json:"extensions" doc:"Approved extensions (延期) of those tasks' resolution deadlines."`
-	Feedback             int      `json:"feedback" doc:"Return visits (回访) recorded in the period."`
-	Resolved             int      `json:"resolved" doc:"Of those, the resident said it was solved."`
-	ResolutionRate       *float64 `json:"resolution_rate" doc:"解决率: resolved / feedback."`
-	Rated                int      `json:"rated" doc:"Return visits with a rating."`
-	Satisfied            int      `json:"satisfied" doc:"Of those, satisfied or basically satisfied."`
-	SatisfactionRate     *float64 `json:"satisfaction_rate" doc:"满意率: satisfied / rated."`
-	MeetsTarget          bool     `json:"meets_target" doc:"satisfaction_rate is at least target."`
-	Returns              int      `json:"returns" doc:"Returns (退单) made in the period (returned entries; a task returned twice counts twice): a department's own, a street's on its incidents."`
-	OverruledReturns     int      `json:"overruled_returns" doc:"Returns overruled in the period (by the street, or by the district once referred), counted on the department that returned."`
-	ReturnRate           *float64 `json:"return_rate" doc:"returns / tasks: returns made in the period per task dispatched in it."`
+// LeagueRow is one row of a league table (docs/metrics.md defines every
+// field): the counters, the rates (null when their denominator is 0), the
+// latencies, the weighted score, meets_target, too_few_cases and rank.
+type LeagueRow struct {
+	store.LeagueRow
+	// Feedback is visits under its definition-v1 name.
+	Feedback int64 `json:"feedback" doc:"Return visits (回访) in the period: the same as visits (its v1 name)."`
 }
 
-func ratesOf(m store.Metrics) Rates {
-	return Rates{
-		Tasks: m.Tasks, AckedOnTime: m.AckedOnTime, ResponseRate: m.ResponseRate,
-		Completed: m.Completed, CompletedOnTime: m.CompletedOnTime, OnTimeResolutionRate: m.OnTimeResolutionRate,
-		Extensions: m.Extensions,
-		Feedback:   m.Feedback, Resolved: m.Resolved, ResolutionRate: m.ResolutionRate,
-		Rated: m.Rated, Satisfied: m.Satisfied, SatisfactionRate: m.SatisfactionRate, MeetsTarget: m.MeetsTarget,
-		Returns: m.Returns, OverruledReturns: m.OverruledReturns, ReturnRate: m.ReturnRate,
-	}
-}
-
-// DepartmentRates are a department's metrics.
+// DepartmentRates are a department's row.
 type DepartmentRates struct {
 	Department string `json:"department" example:"CG"`
-	Rates
+	LeagueRow
+	// RoutingOverrides hides the street-only counter from a department's
+	// row (a shallower field wins in encoding/json); always nil.
+	RoutingOverrides *int64 `json:"routing_overrides,omitempty" doc:"Never present on a department's row."`
 }
 
-// StreetRates are a street's metrics.
+// StreetRates are a street's row.
 type StreetRates struct {
 	Street string `json:"street" example:"FH"`
-	Rates
-	RoutingOverrides int `json:"routing_overrides" doc:"Times in the period the street whistled other departments than the responsibility list names (routing_override entries)."`
+	LeagueRow
 }
 
 // MetricsReport is the answer of the metrics endpoints.
 type MetricsReport[T any] struct {
-	From              time.Time `json:"from" doc:"Start of the period (inclusive)."`
-	To                time.Time `json:"to" doc:"End of the period (exclusive)."`
+	From              time.Time `json:"from" doc:"Start of the period (inclusive), midnight in the district's time zone."`
+	To                time.Time `json:"to" doc:"End of the period (exclusive), midnight in the district's time zone."`
 	Target            float64   `json:"target" example:"0.95" doc:"The satisfaction target."`
-	DefinitionVersion string    `json:"definition_version" example:"2026-11-v1" doc:"Version of the formulas."`
+	MinCases          int       `json:"min_cases" example:"10" doc:"Rows with fewer dispatched tasks are too_few_cases and not ranked."`
+	DefinitionVersion string    `json:"definition_version" example:"2026-11-v2" doc:"Version of the definitions (docs/metrics.md)."`
 	Items             []T       `json:"items"`
 }
 
 type metricsInput struct {
-	From string `query:"from" doc:"Start: RFC 3339, or YYYY-MM-DD (midnight in the district's time zone). Default: the first day of the current month."`
-	To   string `query:"to" doc:"End: RFC 3339 (exclusive), or YYYY-MM-DD (that whole day included). Default: the first day of the next month."`
+	From   string `query:"from" doc:"Start: YYYY-MM-DD (midnight in the district's time zone), or RFC 3339, widened to the start of its local day. Default: the first day of the current month."`
+	To     string `query:"to" doc:"End: YYYY-MM-DD (that whole day included), or RFC 3339 (exclusive), widened to the end of its local day unless it is a midnight. Default: the first day of the next month."`
+	Period string `query:"period" enum:"day,week,month," doc:"Instead of from/to: the day, week (Monday to Sunday) or month containing date."`
+	Date   string `query:"date" doc:"With period: a day YYYY-MM-DD (default today)."`
 }
 
 type departmentMetricsOutput struct {
@@ -82,79 +63,151 @@ type streetMetricsOutput struct {
 	Body MetricsReport[StreetRates]
 }
 
+type leagueOutput struct {
+	Body MetricsReport[LeagueRow]
+}
+
 func (s *Server) registerMetrics() {
+	readers := []incident.Role{incident.RoleStreet, incident.RoleDistrict, incident.RoleAdmin}
 	huma.Register(s.api, secured(huma.Operation{
 		OperationID: "departmentMetrics", Method: http.MethodGet, Path: "/v1/metrics/departments", Tags: []string{"Metrics"},
-		Summary:     "Departments' 三率",
-		Description: "Response, on-time resolution, resolution and satisfaction rates of every department over a period.",
+		Summary:     "Departments' league table",
+		Description: "The 三率, on-time rates, latencies and weighted score of every department over a period, ranked (docs/metrics.md).",
 		Errors:      []int{http.StatusUnprocessableEntity},
-	}, incident.RoleStreet, incident.RoleDistrict, incident.RoleAdmin), func(ctx context.Context, in *metricsInput) (*departmentMetricsOutput, error) {
-		from, to, err := s.period(in)
+	}, readers...), func(ctx context.Context, in *metricsInput) (*departmentMetricsOutput, error) {
+		rep, err := s.league(ctx, store.ByDepartment, in)
 		if err != nil {
 			return nil, err
 		}
-		target := s.jur().Assessment.SatisfactionTarget
-		ms, err := s.cfg.Store.DepartmentMetrics(ctx, from, to, target)
-		if err != nil {
-			return nil, s.fail(ctx, err, "query", "compute department metrics")
-		}
-		out := &departmentMetricsOutput{Body: MetricsReport[DepartmentRates]{From: from, To: to, Target: target,
-			DefinitionVersion: MetricsDefinitionVersion, Items: make([]DepartmentRates, 0, len(ms))}}
-		for _, m := range ms {
-			out.Body.Items = append(out.Body.Items, DepartmentRates{Department: m.Key, Rates: ratesOf(m)})
+		out := &departmentMetricsOutput{Body: MetricsReport[DepartmentRates]{From: rep.From, To: rep.To, Target: rep.Target,
+			MinCases: rep.MinCases, DefinitionVersion: rep.DefinitionVersion, Items: make([]DepartmentRates, 0, len(rep.Items))}}
+		for _, r := range rep.Items {
+			out.Body.Items = append(out.Body.Items, DepartmentRates{Department: r.Key, LeagueRow: r})
 		}
 		return out, nil
 	})
 	huma.Register(s.api, secured(huma.Operation{
 		OperationID: "streetMetrics", Method: http.MethodGet, Path: "/v1/metrics/streets", Tags: []string{"Metrics"},
-		Summary:     "Streets' 三率",
-		Description: "The same rates per street, over the incidents of each street. A street sees only its own row.",
+		Summary:     "Streets' league table",
+		Description: "The same per street, over the incidents of each street. A street sees only its own row.",
 		Errors:      []int{http.StatusUnprocessableEntity},
-	}, incident.RoleStreet, incident.RoleDistrict, incident.RoleAdmin), func(ctx context.Context, in *metricsInput) (*streetMetricsOutput, error) {
+	}, readers...), func(ctx context.Context, in *metricsInput) (*streetMetricsOutput, error) {
 		a := actorFrom(ctx)
-		from, to, err := s.period(in)
+		rep, err := s.league(ctx, store.ByStreet, in)
 		if err != nil {
 			return nil, err
 		}
-		target := s.jur().Assessment.SatisfactionTarget
-		ms, err := s.cfg.Store.StreetMetrics(ctx, from, to, target)
-		if err != nil {
-			return nil, s.fail(ctx, err, "query", "compute street metrics")
-		}
-		out := &streetMetricsOutput{Body: MetricsReport[StreetRates]{From: from, To: to, Target: target,
-			DefinitionVersion: MetricsDefinitionVersion, Items: make([]StreetRates, 0, len(ms))}}
-		for _, m := range ms {
-			if a.Role == incident.RoleStreet && m.Key != a.Org {
+		out := &streetMetricsOutput{Body: MetricsReport[StreetRates]{From: rep.From, To: rep.To, Target: rep.Target,
+			MinCases: rep.MinCases, DefinitionVersion: rep.DefinitionVersion, Items: make([]StreetRates, 0, len(rep.Items))}}
+		for _, r := range rep.Items {
+			if a.Role == incident.RoleStreet && r.Key != a.Org {
 				continue
 			}
-			out.Body.Items = append(out.Body.Items, StreetRates{Street: m.Key, Rates: ratesOf(m), RoutingOverrides: m.RoutingOverrides})
+			out.Body.Items = append(out.Body.Items, StreetRates{Street: r.Key, LeagueRow: r})
 		}
 		return out, nil
 	})
+	for _, d := range []struct {
+		dim  store.Dimension
+		path string
+		id   string
+	}{{store.ByItem, "/v1/metrics/items", "itemMetrics"}, {store.ByDomain, "/v1/metrics/domains", "domainMetrics"}} {
+		huma.Register(s.api, secured(huma.Operation{
+			OperationID: d.id, Method: http.MethodGet, Path: d.path, Tags: []string{"Metrics"},
+			Summary:     "League table per " + string(d.dim),
+			Description: "The same rows per " + string(d.dim) + " of the responsibility list (key is its code or name), ranked.",
+			Errors:      []int{http.StatusUnprocessableEntity},
+		}, incident.RoleStreet, incident.RoleDistrict, incident.RoleAdmin), func(ctx context.Context, in *metricsInput) (*leagueOutput, error) {
+			rep, err := s.league(ctx, d.dim, in)
+			if err != nil {
+				return nil, err
+			}
+			return &leagueOutput{Body: rep}, nil
+		})
+	}
 }
 
-// period returns the [from, to) of a metrics request in the district's time
-// zone: the current month by default.
+// league answers one league table request.
+func (s *Server) league(ctx context.Context, d store.Dimension, in *metricsInput) (MetricsReport[LeagueRow], error) {
+	from, to, err := s.period(in)
+	if err != nil {
+		return MetricsReport[LeagueRow]{}, err
+	}
+	a := s.jur().Assessment
+	g := store.Grading{Street: a.Street, Public: a.Public, Timeliness: a.Timeliness,
+		Target: a.SatisfactionTarget, MinCases: a.MinCasesOrDefault()}
+	rows, err := s.cfg.Store.League(ctx, d, from, to, g)
+	if err != nil {
+		return MetricsReport[LeagueRow]{}, s.fail(ctx, err, "query", "compute the "+string(d)+" league table")
+	}
+	rep := MetricsReport[LeagueRow]{From: from, To: to, Target: g.Target, MinCases: g.MinCases,
+		DefinitionVersion: MetricsDefinitionVersion, Items: make([]LeagueRow, 0, len(rows))}
+	for _, r := range rows {
+		rep.Items = append(rep.Items, LeagueRow{LeagueRow: r, Feedback: r.Visits})
+	}
+	return rep, nil
+}
+
+// period returns the [from, to) of a metrics request, whole days in the
+// district's time zone: the current month by default.
 func (s *Server) period(in *metricsInput) (time.Time, time.Time, error) {
 	loc := s.location()
-	var err error
 	now := s.now().In(loc)
+	day := time.Date(now.Year(), now.Month(), now.Day(), 0, 0, 0, 0, loc)
+	if in.Period != "" {
+		if in.From != "" || in.To != "" {
+			return time.Time{}, time.Time{}, invalidField("query.period", "give either period and date or from and to, not both")
+		}
+		if in.Date != "" {
+			d, err := time.ParseInLocation(dateLayout, in.Date, loc)
+			if err != nil {
+				return time.Time{}, time.Time{}, invalidField("query.date", "date %q is not YYYY-MM-DD", in.Date)
+			}
+			day = d
+		}
+		switch in.Period {
+		case "day":
+			return day, day.AddDate(0, 0, 1), nil
+		case "week":
+			start := day.AddDate(0, 0, -((int(day.Weekday()) + 6) % 7))
+			return start, start.AddDate(0, 0, 7), nil
+		default:
+			start := time.Date(day.Year(), day.Month(), 1, 0, 0, 0, 0, loc)
+			return start, start.AddDate(0, 1, 0), nil
+		}
+	}
+	if in.Date != "" {
+		return time.Time{}, time.Time{}, invalidField("query.date", "date needs period (day, week or month)")
+	}
 	from := time.Date(now.Year(), now.Month(), 1, 0, 0, 0, 0, loc)
 	to := from.AddDate(0, 1, 0)
+	var err error
 	if in.From != "" {
 		if from, err = parseBound(in.From, loc, false); err != nil {
 			return time.Time{}, time.Time{}, invalidField("query.from", "from %q is neither RFC 3339 nor YYYY-MM-DD", in.From)
 		}
+		from = startOfDay(from, loc)
 	}
 	if in.To != "" {
 		if to, err = parseBound(in.To, loc, true); err != nil {
 			return time.Time{}, time.Time{}, invalidField("query.to", "to %q is neither RFC 3339 nor YYYY-MM-DD", in.To)
+		}
+		if l := startOfDay(to, loc); !l.Equal(to) {
+			to = l.AddDate(0, 0, 1)
 		}
 	}
 	if !from.Before(to) {
 		return time.Time{}, time.Time{}, invalidField("query.to", "to (%s) must be after from (%s)", to.Format(time.RFC3339), from.Format(time.RFC3339))
 	}
 	return from.In(loc), to.In(loc), nil
+}
+
+// startOfDay is the local midnight that starts t's day in loc. Metrics are
+// kept per local day, so an RFC 3339 bound inside a day widens the period
+// to the whole day (the answer's from and to say which days were counted).
+func startOfDay(t time.Time, loc *time.Location) time.Time {
+	l := t.In(loc)
+	return time.Date(l.Year(), l.Month(), l.Day(), 0, 0, 0, 0, loc)
 }
 
 // location is the district's time zone, in which dates of queries are

@@ -283,3 +283,43 @@ func TestMetrics(t *testing.T) {
 	wantProblem(t, e.do(http.MethodGet, "/v1/metrics/streets?from=yesterday", district, nil), 422, api.ProblemInvalid, "query.from")
 	wantProblem(t, e.do(http.MethodGet, "/v1/metrics/departments?from=2026-11-02&to=2026-11-01", district, nil), 422, api.ProblemInvalid, "query.to")
 }
+
+// The item and domain league tables answer from the rollups for a period
+// given as period and date; too few cases leave a row unranked.
+func TestMetricsItemsAndDomains(t *testing.T) {
+	e := newEnv(t, envOptions{})
+	e.project("FH-01-01", "SR-001", nil)
+	e.project("MCK-01-01", "SR-001", nil)
+	district := token(t, incident.RoleDistrict, "DA")
+	type report struct {
+		From              time.Time        `json:"from"`
+		To                time.Time        `json:"to"`
+		MinCases          int              `json:"min_cases"`
+		DefinitionVersion string           `json:"definition_version"`
+		Items             []map[string]any `json:"items"`
+	}
+	var rep report
+	r := e.do(http.MethodGet, "/v1/metrics/items?period=month", district, nil)
+	if r.status != http.StatusOK {
+		t.Fatalf("item metrics: %d %s", r.status, r.body)
+	}
+	r.json(t, &rep)
+	if rep.DefinitionVersion != "2026-11-v2" || rep.MinCases != 10 || len(rep.Items) != 1 {
+		t.Fatalf("report %+v", rep)
+	}
+	it := rep.Items[0]
+	// Two incidents, each whistling the lead and one cooperating department.
+	if it["key"] != "SR-001" || it["tasks"] != 4.0 || it["too_few_cases"] != true || it["rank"] != nil || it["score"] != 0.0 {
+		t.Errorf("SR-001 row %v", it)
+	}
+	var domains report
+	e.do(http.MethodGet, "/v1/metrics/domains?period=week&date="+rep.From.Format("2006-01-02"), district, nil).json(t, &domains)
+	if !domains.To.Equal(domains.From.AddDate(0, 0, 7)) || domains.From.Weekday() != time.Monday {
+		t.Errorf("week %s – %s", domains.From, domains.To)
+	}
+	wantProblem(t, e.do(http.MethodGet, "/v1/metrics/items?period=day&from=2026-11-01", district, nil), 422, api.ProblemInvalid, "query.period")
+	wantProblem(t, e.do(http.MethodGet, "/v1/metrics/items?period=day&date=11/01", district, nil), 422, api.ProblemInvalid, "query.date")
+	if r := e.do(http.MethodGet, "/v1/metrics/domains?period=year", district, nil); r.status != http.StatusUnprocessableEntity {
+		t.Errorf("period=year: %d %s", r.status, r.body)
+	}
+}

@@ -38,6 +38,9 @@ type Store interface {
 	DepartmentMetrics(ctx context.Context, from, to time.Time, target float64) ([]store.Metrics, error)
 	// StreetMetrics returns the 三率 of every street over [from, to).
 	StreetMetrics(ctx context.Context, from, to time.Time, target float64) ([]store.Metrics, error)
+	// League returns the league table of a dimension over the local days
+	// [from, to), from the metrics rollups, ranked.
+	League(ctx context.Context, d store.Dimension, from, to time.Time, g store.Grading) ([]store.LeagueRow, error)
 	// RecordRefusedDelegation stores a refused delegation attempt.
 	RecordRefusedDelegation(ctx context.Context, d store.Delegation) error
 	// Delegate stores an accepted delegation and the incident it hands

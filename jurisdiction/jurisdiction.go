@@ -115,6 +115,21 @@ type Assessment struct {
 	// RatingWindow is how long after an incident closes the street may
 	// still rate its completed tasks; DefaultRatingWindow when left out.
 	RatingWindow Duration `yaml:"rating_window,omitempty" json:"rating_window,omitzero"`
+	// MinCases is the fewest tasks dispatched in a period for a row of a
+	// league table to be ranked; DefaultMinCases when left out (0).
+	MinCases int `yaml:"min_cases,omitempty" json:"min_cases,omitempty"`
+}
+
+// DefaultMinCases is the fewest dispatched tasks a ranked row needs when
+// the file sets no assessment.min_cases.
+const DefaultMinCases = 10
+
+// MinCasesOrDefault is MinCases, or DefaultMinCases when it is 0 or less.
+func (a Assessment) MinCasesOrDefault() int {
+	if a.MinCases <= 0 {
+		return DefaultMinCases
+	}
+	return a.MinCases
 }
 
 // DefaultRatingWindow is the rating window when a file sets none.

@@ -15,11 +15,11 @@ import (
 var (
 	loadIncidentColumns = []string{"id", "status", "category", "item_name", "tier", "street", "community", "grid",
 		"reporter", "reported_at", "updated_at", "closed_at", "version", "round", "escalation_level", "reopen_count",
-		"overdue_from", "doc", "lat", "lng", "duplicate_of", "repeat_of"}
+		"overdue_from", "doc", "lat", "lng", "duplicate_of", "repeat_of", "domain"}
 	loadTaskColumns = []string{"id", "incident_id", "department", "street", "category", "role", "status", "round",
 		"created_at", "ack_due", "resolve_due", "acked_at", "completed_at", "result", "return_reason", "reassigned_to",
 		"escalation_level", "ack_overdue", "resolve_overdue", "inbox_rank", "inbox_key", "running",
-		"returns", "returned_at", "referred_at", "refer_note"}
+		"returns", "returned_at", "referred_at", "refer_note", "extensions", "max_level", "rating", "rated_at"}
 	loadTimelineColumns = []string{"incident_id", "seq", "at", "type", "actor", "note", "task_id", "department", "status", "level", "street"}
 	loadFeedbackColumns = []string{"incident_id", "round", "resolved", "rating", "comment", "by_actor", "at"}
 )
@@ -46,12 +46,13 @@ type LoadCounts struct {
 // of four COPYs (incidents, tasks, timeline, feedback). Each incident gets
 // exactly the rows that projecting every snapshot of its life would have
 // left (Project), so a loaded incident reads, lists, counts and projects
-// further like a projected one. An incident id already stored fails the whole load
+// further like a projected one, and the metrics rollups include them. An incident id already stored fails the whole load
 // with a unique violation and writes nothing. It is for seeding and imports;
 // the workflow's projection is Project.
 func (s *Store) Load(ctx context.Context, items []LoadIncident) (LoadCounts, error) {
 	var n LoadCounts
 	incidents := make([][]any, 0, len(items))
+	ids := make([]string, 0, len(items))
 	var tasks, timeline, feedback [][]any
 	addFeedback := func(id string, fb *incident.Feedback) {
 		var rating *string
@@ -75,16 +76,19 @@ func (s *Store) Load(ctx context.Context, items []LoadIncident) (LoadCounts, err
 			in.ID, string(in.Status), clean(in.Category), clean(in.Item.Name), string(in.Tier), clean(in.Street),
 			clean(in.Community), clean(in.Grid), clean(in.Reporter), in.ReportedAt, in.UpdatedAt, in.ClosedAt,
 			int32(in.Version), int32(in.Round), int32(in.EscalationLevel), int32(in.ReopenCount), overdueFrom(in), doc,
-			lat, lng, cleanPtr(in.DuplicateOf), cleanPtr(in.RepeatOf),
+			lat, lng, cleanPtr(in.DuplicateOf), cleanPtr(in.RepeatOf), clean(in.Item.Domain),
 		})
+		ids = append(ids, in.ID)
 		for _, t := range in.Tasks {
 			rank, key := inboxOrder(t)
 			d := disputeOf(in, t)
+			rating, ratedAt := taskRating(t)
 			tasks = append(tasks, []any{
 				t.ID, in.ID, clean(t.Department), clean(in.Street), clean(in.Category), string(t.Role), string(t.Status),
 				int32(t.Round), t.CreatedAt, t.AckDue, t.ResolveDue, t.AckedAt, t.CompletedAt, clean(t.Result),
 				clean(t.ReturnReason), t.ReassignedTo, int32(t.EscalationLevel), t.AckOverdue, t.ResolveOverdue, rank, key,
 				clockRunning(in, t), int32(t.Returns), d.returnedAt, d.referredAt, clean(d.referNote),
+				int32(t.Extensions), maxLevel(in, t), rating, ratedAt,
 			})
 		}
 		for _, e := range in.Timeline {
@@ -118,7 +122,12 @@ func (s *Store) Load(ctx context.Context, items []LoadIncident) (LoadCounts, err
 		copyRows("tasks", loadTaskColumns, tasks, &n.Tasks)
 		copyRows("timeline", loadTimelineColumns, timeline, &n.Timeline)
 		copyRows("feedback", loadFeedbackColumns, feedback, &n.Feedback)
-		return err
+		if err != nil {
+			return err
+		}
+		// The rollups of exactly these incidents, as Project would have
+		// left them.
+		return addRollups(ctx, tx, ids)
 	})
 	if err != nil {
 		return LoadCounts{}, fmt.Errorf("store: load %d incidents: %w", len(items), err)

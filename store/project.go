@@ -122,11 +122,12 @@ func (s *Store) Project(ctx context.Context, in *incident.Incident) error {
 	// already there (then re-applying it changes nothing anyway) and false
 	// when a newer one arrived concurrently (the row lock orders them).
 	b := &pgx.Batch{}
+	queueRollupBefore(b, in)
 	b.Queue(`
 INSERT INTO incidents AS i (id, status, category, item_name, tier, street, community, grid, reporter,
                             reported_at, updated_at, closed_at, version, round, escalation_level,
-                            reopen_count, overdue_from, doc, lat, lng, duplicate_of, repeat_of)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22)
+                            reopen_count, overdue_from, doc, lat, lng, duplicate_of, repeat_of, domain)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23)
 ON CONFLICT (id) DO UPDATE SET
     status = EXCLUDED.status, category = EXCLUDED.category, item_name = EXCLUDED.item_name,
     tier = EXCLUDED.tier, street = EXCLUDED.street, community = EXCLUDED.community, grid = EXCLUDED.grid,
@@ -134,11 +135,11 @@ ON CONFLICT (id) DO UPDATE SET
     closed_at = EXCLUDED.closed_at, version = EXCLUDED.version, round = EXCLUDED.round,
     escalation_level = EXCLUDED.escalation_level, reopen_count = EXCLUDED.reopen_count,
     overdue_from = EXCLUDED.overdue_from, doc = EXCLUDED.doc, lat = EXCLUDED.lat, lng = EXCLUDED.lng,
-    duplicate_of = EXCLUDED.duplicate_of, repeat_of = EXCLUDED.repeat_of
+    duplicate_of = EXCLUDED.duplicate_of, repeat_of = EXCLUDED.repeat_of, domain = EXCLUDED.domain
 WHERE i.version < EXCLUDED.version`,
 		in.ID, in.Status, clean(in.Category), clean(in.Item.Name), in.Tier, clean(in.Street), clean(in.Community),
 		clean(in.Grid), clean(in.Reporter), in.ReportedAt, in.UpdatedAt, in.ClosedAt, in.Version, in.Round, in.EscalationLevel,
-		in.ReopenCount, overdueFrom(in), doc, lat, lng, cleanPtr(in.DuplicateOf), cleanPtr(in.RepeatOf))
+		in.ReopenCount, overdueFrom(in), doc, lat, lng, cleanPtr(in.DuplicateOf), cleanPtr(in.RepeatOf), clean(in.Item.Domain))
 
 	if len(in.Tasks) > 0 {
 		queueTasks(b, in)
@@ -161,6 +162,7 @@ ON CONFLICT (incident_id, round) DO UPDATE SET
     by_actor = EXCLUDED.by_actor, at = EXCLUDED.at`,
 			in.ID, fb.Round, fb.Resolved, rating, clean(fb.Comment), clean(fb.By), fb.At, in.Version)
 	}
+	queueRollupAfter(b, in)
 	if err := s.pool.SendBatch(ctx, b).Close(); err != nil {
 		return fmt.Errorf("store: project incident %s version %d: %w", in.ID, in.Version, err)
 	}
@@ -191,6 +193,9 @@ func queueTasks(b *pgx.Batch, in *incident.Incident) {
 		returns                                                  = make([]int32, n)
 		returnedAt, referredAt                                   = make([]*time.Time, n), make([]*time.Time, n)
 		referNotes                                               = make([]string, n)
+		extensions, maxLevels                                    = make([]int32, n), make([]int32, n)
+		ratings                                                  = make([]*int32, n)
+		ratedAt                                                  = make([]*time.Time, n)
 	)
 	for i, t := range in.Tasks {
 		ids[i], deps[i], roles[i], statuses[i] = t.ID, clean(t.Department), string(t.Role), string(t.Status)
@@ -203,24 +208,28 @@ func queueTasks(b *pgx.Batch, in *incident.Incident) {
 		ranks[i], keys[i] = r, k
 		d := disputeOf(in, t)
 		returns[i], returnedAt[i], referredAt[i], referNotes[i] = int32(t.Returns), d.returnedAt, d.referredAt, clean(d.referNote)
+		extensions[i], maxLevels[i] = int32(t.Extensions), maxLevel(in, t)
+		ratings[i], ratedAt[i] = taskRating(t)
 	}
 	b.Queue(`
 INSERT INTO tasks (id, incident_id, department, street, category, role, status, round, created_at,
                    ack_due, resolve_due, acked_at, completed_at, result, return_reason, reassigned_to,
                    escalation_level, ack_overdue, resolve_overdue, inbox_rank, inbox_key, running,
-                   returns, returned_at, referred_at, refer_note)
+                   returns, returned_at, referred_at, refer_note, extensions, max_level, rating, rated_at)
 SELECT t.id, $1, t.department, $2, $3, t.role, t.status, t.round, t.created_at,
        t.ack_due, t.resolve_due, t.acked_at, t.completed_at, t.result, t.return_reason, t.reassigned_to,
        t.escalation_level, t.ack_overdue, t.resolve_overdue, t.inbox_rank, t.inbox_key, t.running,
-       t.returns, t.returned_at, t.referred_at, t.refer_note
+       t.returns, t.returned_at, t.referred_at, t.refer_note, t.extensions, t.max_level, t.rating, t.rated_at
 FROM unnest($5::text[], $6::text[], $7::text[], $8::text[], $9::int[], $10::timestamptz[],
             $11::timestamptz[], $12::timestamptz[], $13::timestamptz[], $14::timestamptz[],
             $15::text[], $16::text[], $17::text[], $18::int[], $19::bool[], $20::bool[],
             $21::smallint[], $22::bigint[], $23::bool[],
-            $24::int[], $25::timestamptz[], $26::timestamptz[], $27::text[])
+            $24::int[], $25::timestamptz[], $26::timestamptz[], $27::text[],
+            $28::int[], $29::int[], $30::int[], $31::timestamptz[])
      AS t(id, department, role, status, round, created_at, ack_due, resolve_due, acked_at, completed_at,
           result, return_reason, reassigned_to, escalation_level, ack_overdue, resolve_overdue,
-          inbox_rank, inbox_key, running, returns, returned_at, referred_at, refer_note)
+          inbox_rank, inbox_key, running, returns, returned_at, referred_at, refer_note,
+          extensions, max_level, rating, rated_at)
 WHERE (SELECT version FROM incidents WHERE id = $1) = $4
 ON CONFLICT (id) DO UPDATE SET
     department = EXCLUDED.department, street = EXCLUDED.street, category = EXCLUDED.category,
@@ -231,11 +240,13 @@ ON CONFLICT (id) DO UPDATE SET
     escalation_level = EXCLUDED.escalation_level, ack_overdue = EXCLUDED.ack_overdue,
     resolve_overdue = EXCLUDED.resolve_overdue, inbox_rank = EXCLUDED.inbox_rank,
     inbox_key = EXCLUDED.inbox_key, running = EXCLUDED.running, returns = EXCLUDED.returns,
-    returned_at = EXCLUDED.returned_at, referred_at = EXCLUDED.referred_at, refer_note = EXCLUDED.refer_note`,
+    returned_at = EXCLUDED.returned_at, referred_at = EXCLUDED.referred_at, refer_note = EXCLUDED.refer_note,
+    extensions = EXCLUDED.extensions, max_level = EXCLUDED.max_level, rating = EXCLUDED.rating,
+    rated_at = EXCLUDED.rated_at`,
 		in.ID, clean(in.Street), clean(in.Category), in.Version,
 		ids, deps, roles, statuses, rounds, created, ackDue, resolveDue, ackedAt, completedAt,
 		results, reasons, reassigned, levels, ackOver, resolveOver, ranks, keys, running,
-		returns, returnedAt, referredAt, referNotes)
+		returns, returnedAt, referredAt, referNotes, extensions, maxLevels, ratings, ratedAt)
 }
 
 func queueTimeline(b *pgx.Batch, in *incident.Incident) {

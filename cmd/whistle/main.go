@@ -41,6 +41,7 @@ type cli struct {
 	Bench        benchCmd        `cmd:"" help:"Push N incidents through the whole loop against a running Whistle and report latencies."`
 	Seed         seedCmd         `cmd:"" help:"Fill the read model with a synthetic year of the district (no workflows behind it): for measuring reads."`
 	BenchOverdue benchOverdueCmd `cmd:"" name:"bench-overdue" help:"Measure the overdue board query on filter combinations and report p50/p95/p99/max."`
+	Metrics      metricsCmd      `cmd:"" help:"Check the metrics rollups against the record."`
 	Version      versionCmd      `cmd:"" help:"Print the version."`
 }
 

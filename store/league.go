@@ -1,0 +1,329 @@
+package store
+
+import (
+	"context"
+	"fmt"
+	"math"
+	"sort"
+	"time"
+)
+
+// MetricsDefinitionVersion names the definitions in docs/metrics.md that
+// League, Recompute and the rollups implement.
+const MetricsDefinitionVersion = "2026-11-v2"
+
+// Dimension is what a league table ranks.
+type Dimension string
+
+// The dimensions of league tables.
+const (
+	ByDepartment Dimension = "department"
+	ByStreet     Dimension = "street"
+	ByItem       Dimension = "item"
+	ByDomain     Dimension = "domain"
+)
+
+// dimCode is a dimension's code in metrics_latency.dim.
+func (d Dimension) code() (string, error) {
+	switch d {
+	case ByDepartment:
+		return "d", nil
+	case ByStreet:
+		return "s", nil
+	case ByItem:
+		return "i", nil
+	case ByDomain:
+		return "o", nil
+	}
+	return "", fmt.Errorf("store: unknown dimension %q", d)
+}
+
+// Grading is how rows are scored and ranked: the jurisdiction's
+// assessment weights, the satisfaction target and the fewest dispatched
+// tasks a row needs to be ranked.
+type Grading struct {
+	Street, Public, Timeliness float64
+	Target                     float64
+	MinCases                   int
+}
+
+// Counts are the additive counters of one row (docs/metrics.md defines
+// each and the day it counts on).
+type Counts struct {
+	Tasks            int64 `json:"tasks"`
+	AckedOnTime      int64 `json:"acked_on_time"`
+	Completed        int64 `json:"completed"`
+	CompletedOnTime  int64 `json:"completed_on_time"`
+	Extensions       int64 `json:"extensions"`
+	Level1           int64 `json:"overdue_level1"`
+	Level2           int64 `json:"overdue_level2"`
+	Level3           int64 `json:"overdue_level3"`
+	RatedTasks       int64 `json:"rated_tasks"`
+	RatingSum        int64 `json:"rating_sum"`
+	Returns          int64 `json:"returns"`
+	OverruledReturns int64 `json:"overruled_returns"`
+	RoutingOverrides int64 `json:"routing_overrides"`
+	Visits           int64 `json:"visits"`
+	Resolved         int64 `json:"resolved"`
+	Rated            int64 `json:"rated"`
+	Satisfied        int64 `json:"satisfied"`
+	Reopened         int64 `json:"reopened"`
+}
+
+func (c *Counts) fields() []*int64 {
+	return []*int64{&c.Tasks, &c.AckedOnTime, &c.Completed, &c.CompletedOnTime, &c.Extensions, &c.Level1, &c.Level2,
+		&c.Level3, &c.RatedTasks, &c.RatingSum, &c.Returns, &c.OverruledReturns, &c.RoutingOverrides, &c.Visits,
+		&c.Resolved, &c.Rated, &c.Satisfied, &c.Reopened}
+}
+
+// Histogram counts durations by latency bucket (metrics_bucket).
+type Histogram map[int]int64
+
+// LeagueRow is one row of a league table: counters, rates, latencies, the
+// weighted score and the rank. Every rate and score is nil when its
+// denominator is 0 (docs/metrics.md).
+type LeagueRow struct {
+	Key string `json:"key"`
+	Counts
+	ResponseRate         *float64 `json:"response_rate"`
+	OnTimeResolutionRate *float64 `json:"on_time_resolution_rate"`
+	ResolutionRate       *float64 `json:"resolution_rate"`
+	SatisfactionRate     *float64 `json:"satisfaction_rate"`
+	UnratedShare         *float64 `json:"unrated_share"`
+	ReturnRate           *float64 `json:"return_rate"`
+	ReopenRate           *float64 `json:"reopen_rate"`
+	MeanRating           *float64 `json:"mean_rating"`
+	// Latencies in seconds, floored to their bucket's resolution.
+	MedianAckSeconds      *int64 `json:"median_ack_seconds"`
+	P90AckSeconds         *int64 `json:"p90_ack_seconds"`
+	MedianCompleteSeconds *int64 `json:"median_complete_seconds"`
+	P90CompleteSeconds    *int64 `json:"p90_complete_seconds"`
+	// Score is the weighted score in [0, 1].
+	Score       *float64 `json:"score"`
+	MeetsTarget bool     `json:"meets_target"`
+	TooFewCases bool     `json:"too_few_cases"`
+	// Rank is 1 for the best score; equal scores share a rank; nil for a
+	// row with too few cases or no score.
+	Rank *int `json:"rank"`
+
+	ack, complete Histogram
+}
+
+// League returns the league table of dimension d over the local days
+// [from, to) (dates in the rollups' time zone; only their date counts),
+// from the rollups, ranked (see rank).
+func (s *Store) League(ctx context.Context, d Dimension, from, to time.Time, g Grading) ([]LeagueRow, error) {
+	dim, err := d.code()
+	if err != nil {
+		return nil, err
+	}
+	col := map[Dimension]string{ByDepartment: "department", ByStreet: "street", ByItem: "item", ByDomain: "domain"}[d]
+	sums := ""
+	for i, c := range rollupCounterList {
+		if i > 0 {
+			sums += ", "
+		}
+		// A visit is on the incident's row ('') and on each department's:
+		// a department reads its own, the other dimensions the incident's.
+		if d != ByDepartment && (c == "visits" || c == "resolved" || c == "rated" || c == "satisfied" || c == "reopened") {
+			sums += "coalesce(sum(" + c + ") FILTER (WHERE department = ''), 0)"
+		} else {
+			sums += "sum(" + c + ")"
+		}
+	}
+	where := ""
+	if d == ByDepartment {
+		where = " AND department <> ''"
+	}
+	fd, td := dateOf(from), dateOf(to)
+	rows, err := s.pool.Query(ctx, `SELECT `+col+`, `+sums+` FROM metrics_daily
+WHERE day >= $1::date AND day < $2::date`+where+` GROUP BY 1`, fd, td)
+	if err != nil {
+		return nil, fmt.Errorf("store: %s league: %w", d, err)
+	}
+	byKey := map[string]*LeagueRow{}
+	for rows.Next() {
+		r := &LeagueRow{ack: Histogram{}, complete: Histogram{}}
+		dest := []any{&r.Key}
+		for _, f := range r.Counts.fields() {
+			dest = append(dest, f)
+		}
+		if err := rows.Scan(dest...); err != nil {
+			rows.Close()
+			return nil, fmt.Errorf("store: %s league: %w", d, err)
+		}
+		byKey[r.Key] = r
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("store: %s league: %w", d, err)
+	}
+	rows, err = s.pool.Query(ctx, `SELECT value, kind::text, bucket, sum(n) FROM metrics_latency
+WHERE dim = $1 AND day >= $2::date AND day < $3::date GROUP BY 1, 2, 3 HAVING sum(n) <> 0`, dim, fd, td)
+	if err != nil {
+		return nil, fmt.Errorf("store: %s latency: %w", d, err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var key, kind string
+		var bucket int
+		var n int64
+		if err := rows.Scan(&key, &kind, &bucket, &n); err != nil {
+			return nil, fmt.Errorf("store: %s latency: %w", d, err)
+		}
+		r := byKey[key]
+		if r == nil {
+			r = &LeagueRow{Key: key, ack: Histogram{}, complete: Histogram{}}
+			byKey[key] = r
+		}
+		if kind == "a" {
+			r.ack[bucket] += n
+		} else {
+			r.complete[bucket] += n
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("store: %s latency: %w", d, err)
+	}
+	return finish(byKey, g), nil
+}
+
+// dateOf is t's calendar date as written (in t's own location).
+func dateOf(t time.Time) string { return t.Format("2006-01-02") }
+
+// finish computes every row's rates, latencies and score, drops rows whose
+// counters are all zero, and ranks them.
+func finish(byKey map[string]*LeagueRow, g Grading) []LeagueRow {
+	out := make([]LeagueRow, 0, len(byKey))
+	for _, r := range byKey {
+		empty := len(r.ack) == 0 && len(r.complete) == 0
+		for _, f := range r.Counts.fields() {
+			empty = empty && *f == 0
+		}
+		if empty {
+			continue
+		}
+		r.grade(g)
+		out = append(out, *r)
+	}
+	rank(out)
+	return out
+}
+
+func (r *LeagueRow) grade(g Grading) {
+	c := r.Counts
+	r.ResponseRate = ratio(int(c.AckedOnTime), int(c.Tasks))
+	r.OnTimeResolutionRate = ratio(int(c.CompletedOnTime), int(c.Tasks))
+	r.ResolutionRate = ratio(int(c.Resolved), int(c.Visits))
+	r.SatisfactionRate = ratio(int(c.Satisfied), int(c.Rated))
+	r.UnratedShare = ratio(int(c.Visits-c.Rated), int(c.Visits))
+	r.ReturnRate = ratio(int(c.Returns), int(c.Tasks))
+	r.ReopenRate = ratio(int(c.Reopened), int(c.Visits))
+	if c.RatedTasks > 0 {
+		m := float64(c.RatingSum) / float64(c.RatedTasks)
+		r.MeanRating = &m
+	}
+	r.MedianAckSeconds, r.P90AckSeconds = percentile(r.ack, 0.5), percentile(r.ack, 0.9)
+	r.MedianCompleteSeconds, r.P90CompleteSeconds = percentile(r.complete, 0.5), percentile(r.complete, 0.9)
+	r.MeetsTarget = r.SatisfactionRate != nil && *r.SatisfactionRate >= g.Target
+	r.TooFewCases = c.Tasks < int64(g.MinCases)
+	// The score: the weighted mean of the components present, the
+	// weights of the missing ones left out (docs/metrics.md).
+	var sum, weight float64
+	add := func(w float64, v *float64) {
+		if v != nil && w > 0 {
+			sum += w * *v
+			weight += w
+		}
+	}
+	if r.MeanRating != nil {
+		add(g.Street, ptrFloat(*r.MeanRating/100))
+	}
+	add(g.Public, r.SatisfactionRate)
+	if r.ResponseRate != nil {
+		add(g.Timeliness, ptrFloat((*r.ResponseRate+*r.OnTimeResolutionRate)/2))
+	}
+	if weight > 0 {
+		r.Score = ptrFloat(sum / weight)
+	}
+}
+
+func ptrFloat(f float64) *float64 { return &f }
+
+// rank orders rows: those with a score and enough cases by score (highest
+// first; equal scores share the rank of the first, then by key), then the
+// unranked ones by key.
+func rank(rows []LeagueRow) {
+	ranked := func(r *LeagueRow) bool { return r.Score != nil && !r.TooFewCases }
+	sort.SliceStable(rows, func(i, j int) bool {
+		a, b := &rows[i], &rows[j]
+		if ranked(a) != ranked(b) {
+			return ranked(a)
+		}
+		if ranked(a) && *a.Score != *b.Score {
+			return *a.Score > *b.Score
+		}
+		return a.Key < b.Key
+	})
+	for i := range rows {
+		if !ranked(&rows[i]) {
+			break
+		}
+		n := i + 1
+		if i > 0 && *rows[i-1].Score == *rows[i].Score {
+			n = *rows[i-1].Rank
+		}
+		rows[i].Rank = &n
+	}
+}
+
+// percentile is the nearest-rank p-quantile of h (the ceil(p·n)-th
+// smallest duration) as its bucket's lower bound in seconds; nil when h is
+// empty.
+func percentile(h Histogram, p float64) *int64 {
+	var n int64
+	buckets := make([]int, 0, len(h))
+	for b, c := range h {
+		n += c
+		buckets = append(buckets, b)
+	}
+	if n == 0 {
+		return nil
+	}
+	sort.Ints(buckets)
+	k := int64(math.Ceil(p * float64(n)))
+	var seen int64
+	for _, b := range buckets {
+		seen += h[b]
+		if seen >= k {
+			lo := bucketLow(b)
+			return &lo
+		}
+	}
+	return nil
+}
+
+// latencyBucket is metrics_bucket (migration 00007): 1-minute buckets
+// below 2 h, 10-minute below 48 h, 1-hour beyond.
+func latencyBucket(seconds float64) int {
+	switch {
+	case seconds < 0:
+		return 0
+	case seconds < 7200:
+		return int(math.Floor(seconds / 60))
+	case seconds < 172800:
+		return 120 + int(math.Floor((seconds-7200)/600))
+	}
+	return 396 + int(math.Floor((seconds-172800)/3600))
+}
+
+// bucketLow is the shortest duration in seconds of bucket b.
+func bucketLow(b int) int64 {
+	switch {
+	case b < 120:
+		return int64(b) * 60
+	case b < 396:
+		return 7200 + int64(b-120)*600
+	}
+	return 172800 + int64(b-396)*3600
+}
