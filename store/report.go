@@ -262,7 +262,7 @@ WHERE day >= $1::date AND day < $2::date AND street = $3`+where+` GROUP BY 1`, d
 // and in [from, to) per item, in one range of the partial indexes of
 // migration 00008, and returns the top items of the month (count > 0).
 func (s *Store) itemCounts(ctx context.Context, cond string, prev, from, to time.Time, street string, top int) ([]ItemFigure, error) {
-	q := `SELECT category, max(item_name), count(*) FILTER (WHERE reported_at >= $2), count(*) FILTER (WHERE reported_at < $2)
+	q := `SELECT category, count(*) FILTER (WHERE reported_at >= $2), count(*) FILTER (WHERE reported_at < $2)
 FROM incidents WHERE reported_at >= $1 AND reported_at < $3 AND ` + cond
 	args := []any{prev, from, to}
 	if street != "" {
@@ -277,7 +277,7 @@ FROM incidents WHERE reported_at >= $1 AND reported_at < $3 AND ` + cond
 	all := []ItemFigure{}
 	for rows.Next() {
 		var f ItemFigure
-		if err := rows.Scan(&f.Item, &f.Name, &f.Count, &f.PreviousCount); err != nil {
+		if err := rows.Scan(&f.Item, &f.Count, &f.PreviousCount); err != nil {
 			return nil, fmt.Errorf("store: report items: %w", err)
 		}
 		if f.Count > 0 {
@@ -300,8 +300,20 @@ FROM incidents WHERE reported_at >= $1 AND reported_at < $3 AND ` + cond
 			all[i].Rank = all[i-1].Rank
 		}
 		if all[i].Rank > top {
-			return all[:i], nil
+			all = all[:i]
+			break
 		}
+	}
+	codes := make([]string, len(all))
+	for i, f := range all {
+		codes[i] = f.Item
+	}
+	names, err := s.itemNames(ctx, codes, prev, to)
+	if err != nil {
+		return nil, err
+	}
+	for i := range all {
+		all[i].Name = names[all[i].Item]
 	}
 	return all, nil
 }
@@ -363,8 +375,16 @@ FROM metrics_daily WHERE day >= $1::date AND day < $3::date AND department = ''`
 			break
 		}
 	}
-	if err := s.nameItems(ctx, all); err != nil {
+	codes := make([]string, len(all))
+	for i, it := range all {
+		codes[i] = it.Item
+	}
+	names, err := s.itemNames(ctx, codes, prev, to)
+	if err != nil {
 		return nil, err
+	}
+	for i := range all {
+		all[i].Name = names[all[i].Item]
 	}
 	return all, nil
 }
@@ -376,40 +396,38 @@ func deref(p *int64) int64 {
 	return *p
 }
 
-// nameItems fills the names of the items as their latest incident has it
-// (incidents.item_name): visits live in the rollups, which keep no names.
-func (s *Store) nameItems(ctx context.Context, items []ItemSatisfaction) error {
-	if len(items) == 0 {
-		return nil
+// itemNames returns the names of the items codes: the latest version's in
+// the responsibility list (catalogue_items, retired items too), else, for
+// an item never written there, the name one of its incidents of [from, to)
+// was reported with. It reads a few rows per item: the counts above stay
+// index-only because they leave the names out.
+func (s *Store) itemNames(ctx context.Context, codes []string, from, to time.Time) (map[string]string, error) {
+	names := map[string]string{}
+	if len(codes) == 0 {
+		return names, nil
 	}
-	codes := make([]string, len(items))
-	for i, it := range items {
-		codes[i] = it.Item
-	}
-	rows, err := s.pool.Query(ctx, `SELECT c.code, (SELECT item_name FROM incidents i WHERE i.category = c.code ORDER BY reported_at DESC LIMIT 1)
-FROM unnest($1::text[]) AS c(code)`, codes)
+	rows, err := s.pool.Query(ctx, `
+SELECT c.code, coalesce(
+    (SELECT body->>'name' FROM catalogue_items ci WHERE ci.code = c.code ORDER BY version DESC LIMIT 1),
+    (SELECT item_name FROM incidents i WHERE i.category = c.code AND i.reported_at >= $2 AND i.reported_at < $3
+       AND i.duplicate_of IS NULL LIMIT 1),
+    '')
+FROM unnest($1::text[]) AS c(code)`, codes, from, to)
 	if err != nil {
-		return fmt.Errorf("store: report item names: %w", err)
+		return nil, fmt.Errorf("store: report item names: %w", err)
 	}
 	defer rows.Close()
-	names := map[string]string{}
 	for rows.Next() {
-		var code string
-		var name *string
+		var code, name string
 		if err := rows.Scan(&code, &name); err != nil {
-			return fmt.Errorf("store: report item names: %w", err)
+			return nil, fmt.Errorf("store: report item names: %w", err)
 		}
-		if name != nil {
-			names[code] = *name
-		}
+		names[code] = name
 	}
 	if err := rows.Err(); err != nil {
-		return fmt.Errorf("store: report item names: %w", err)
+		return nil, fmt.Errorf("store: report item names: %w", err)
 	}
-	for i := range items {
-		items[i].Name = names[items[i].Item]
-	}
-	return nil
+	return names, nil
 }
 
 // NameRows sets the names of the league rows from the given maps of

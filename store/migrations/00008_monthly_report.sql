@@ -6,8 +6,10 @@
 -- reading the table rows behind incidents_category_reported only to test
 -- duplicate_of and repeat_of would touch every row of the two months. The
 -- partial indexes below carry exactly the rows each list counts, with
--- category in the key, so each list is one index-only range scan. (The
--- satisfaction list reads the rollups, metrics_daily, by its day key.)
+-- category in the key, so each list can be one index-only range scan (the
+-- query leaves item names out for that; store.itemNames looks them up for
+-- the few listed items). The satisfaction list reads the rollups
+-- (metrics_daily) by their day key.
 
 -- +goose Up
 
