@@ -138,6 +138,7 @@ func NewServer(c Config) (*Server, error) {
 
 	hc := huma.DefaultConfig("Whistle API", s.cfg.Version)
 	hc.CreateHooks = nil // no $schema member or Link header in responses
+	hc.Formats[csvContentType] = csvFormat
 	hc.Info.Description = "Whistle dispatches street problems to departments and tracks them to the end " +
 		"(街道吹哨、部门报到). Every /v1 request carries `Authorization: Bearer <JWT>`; errors are " +
 		"RFC 9457 problem+json whose `type` is https://whistle.city/problems/<code>."
@@ -155,6 +156,7 @@ func NewServer(c Config) (*Server, error) {
 	s.registerTasks()
 	s.registerCatalogue()
 	s.registerMetrics()
+	s.registerMonthlyReport()
 	s.registerSupervision()
 	s.registerDelegations()
 	s.documentDomain()

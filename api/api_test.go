@@ -147,6 +147,7 @@ func TestOpenAPI(t *testing.T) {
 		"/v1/metrics/streets":                {"get"},
 		"/v1/metrics/items":                  {"get"},
 		"/v1/metrics/domains":                {"get"},
+		"/v1/reports/monthly":                {"get"},
 		"/v1/supervision/overdue":            {"get"},
 		"/v1/supervision/disputes":           {"get"},
 		"/v1/supervision/review":             {"get"},

@@ -41,6 +41,9 @@ type Store interface {
 	// League returns the league table of a dimension over the local days
 	// [from, to), from the metrics rollups, ranked.
 	League(ctx context.Context, d store.Dimension, from, to time.Time, g store.Grading) ([]store.LeagueRow, error)
+	// MonthlyReport builds the monthly report of a month (for the
+	// district, or narrowed to one street).
+	MonthlyReport(ctx context.Context, q store.MonthlyReportQuery) (*store.MonthlyReport, error)
 	// RecordRefusedDelegation stores a refused delegation attempt.
 	RecordRefusedDelegation(ctx context.Context, d store.Delegation) error
 	// Delegate stores an accepted delegation and the incident it hands

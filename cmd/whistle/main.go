@@ -42,6 +42,7 @@ type cli struct {
 	Seed         seedCmd         `cmd:"" help:"Fill the read model with a synthetic year of the district (no workflows behind it): for measuring reads."`
 	BenchOverdue benchOverdueCmd `cmd:"" name:"bench-overdue" help:"Measure the overdue board query on filter combinations and report p50/p95/p99/max."`
 	Metrics      metricsCmd      `cmd:"" help:"Check the metrics rollups against the record."`
+	Report       reportCmd       `cmd:"" help:"Print the monthly report (league tables, the change from last month, the 每月一题 candidates) as JSON or CSV."`
 	Version      versionCmd      `cmd:"" help:"Print the version."`
 }
 
