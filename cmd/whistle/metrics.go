@@ -4,14 +4,93 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"text/tabwriter"
 	"time"
 
+	"github.com/whistle-city/whistle/loadgen"
 	"github.com/whistle-city/whistle/store"
 )
 
 // metricsCmd groups the metrics subcommands.
 type metricsCmd struct {
 	Check metricsCheckCmd `cmd:"" help:"Recompute a month's league tables from the timeline and compare them with the rollups; exits 1 on any difference."`
+	Bench metricsBenchCmd `cmd:"" help:"Measure a month's league tables and monthly report on a (seeded) database and report p50/p95/p99/max."`
+}
+
+type metricsBenchCmd struct {
+	seedDB
+	Month  string `name:"month" required:"" help:"The month to measure, YYYY-MM."`
+	N      int    `name:"n" default:"200" help:"Queries per case."`
+	Warmup int    `name:"warmup" default:"10" help:"Unmeasured queries before each case."`
+}
+
+// Run times, N times each after a warm-up, what a supervisor asks for a
+// month: the league tables of departments, streets and items (what
+// GET /v1/metrics/* read) and the monthly report of the district and of
+// one street (GET /v1/reports/monthly), straight on the store.
+func (c *metricsBenchCmd) Run() error {
+	m, err := time.Parse("2006-01", c.Month)
+	if err != nil {
+		return fmt.Errorf("--month %q is not YYYY-MM", c.Month)
+	}
+	ctx := context.Background()
+	st, j, err := c.open(ctx)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	a := j.Assessment
+	g := store.Grading{Street: a.Street, Public: a.Public, Timeliness: a.Timeliness, Target: a.SatisfactionTarget, MinCases: a.MinCasesOrDefault()}
+	from, to := m, m.AddDate(0, 1, 0)
+	league := func(d store.Dimension) func() (int, error) {
+		return func() (int, error) {
+			rows, err := st.League(ctx, d, from, to, g)
+			return len(rows), err
+		}
+	}
+	report := func(street string) func() (int, error) {
+		return func() (int, error) {
+			r, err := st.MonthlyReport(ctx, store.MonthlyReportQuery{Year: m.Year(), Month: m.Month(), Street: street, Grading: g})
+			if err != nil {
+				return 0, err
+			}
+			return len(r.Departments), nil
+		}
+	}
+	cases := []struct {
+		name string
+		run  func() (int, error)
+	}{
+		{"league: departments", league(store.ByDepartment)},
+		{"league: streets", league(store.ByStreet)},
+		{"league: items", league(store.ByItem)},
+		{"monthly report: district", report("")},
+		{"monthly report: street " + j.Streets[0].Code, report(j.Streets[0].Code)},
+	}
+	var tasks int64
+	if err := st.Pool().QueryRow(ctx, "SELECT count(*) FROM tasks").Scan(&tasks); err != nil {
+		return err
+	}
+	fmt.Printf("%s on %d tasks, %d queries per case\n", c.Month, tasks, c.N)
+	w := tabwriter.NewWriter(os.Stdout, 0, 0, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(w, "case\trows\tp50 ms\tp95 ms\tp99 ms\tmax ms\t")
+	ms := func(d time.Duration) string { return fmt.Sprintf("%.1f", float64(d)/float64(time.Millisecond)) }
+	for _, k := range cases {
+		var rows int
+		samples := make([]time.Duration, 0, c.N)
+		for i := range c.Warmup + c.N {
+			start := time.Now()
+			if rows, err = k.run(); err != nil {
+				return fmt.Errorf("%s: %w", k.name, err)
+			}
+			if i >= c.Warmup {
+				samples = append(samples, time.Since(start))
+			}
+		}
+		l := loadgen.Summarize(samples)
+		fmt.Fprintf(w, "%s\t%d\t%s\t%s\t%s\t%s\t\n", k.name, rows, ms(l.P50), ms(l.P95), ms(l.P99), ms(l.Max))
+	}
+	return w.Flush()
 }
 
 type metricsCheckCmd struct {
