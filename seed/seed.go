@@ -182,7 +182,7 @@ func Run(ctx context.Context, st *store.Store, o Options) (Stats, error) {
 		go func() {
 			defer wg.Done()
 			for b := range batches {
-				n, err := st.Load(ctx, b.items)
+				n, err := st.Load(ctx, b.items, store.DeferRollups())
 				if err == nil && n.Incidents != int64(len(b.items)) {
 					err = fmt.Errorf("stored %d incidents of a batch of %d", n.Incidents, len(b.items))
 				}
@@ -225,6 +225,12 @@ func Run(ctx context.Context, st *store.Store, o Options) (Stats, error) {
 	if err := ctx.Err(); err != nil {
 		return total, err
 	}
+	// The rollups once for the whole load: about twice as fast as per
+	// batch. An interrupted seed leaves them without its incidents.
+	if err := st.RebuildRollups(ctx); err != nil {
+		return total, fmt.Errorf("seed: %w", err)
+	}
+	total.Took = time.Since(start)
 	if o.Analyze {
 		for _, table := range []string{"incidents", "tasks", "timeline", "feedback"} {
 			if _, err := st.Pool().Exec(ctx, "VACUUM ANALYZE "+table); err != nil {

@@ -66,6 +66,14 @@ func TestSeed(t *testing.T) {
 	require.NotEmpty(t, progress)
 	assert.Equal(t, stats.Incidents, progress[len(progress)-1].Incidents)
 
+	// The rollups, rebuilt once at the end, count every seeded incident
+	// exactly as the record says.
+	g := store.Grading{Street: 0.5, Public: 0.2, Timeliness: 0.3, Target: 0.95, MinCases: 10}
+	diffs, err := st.CheckRollups(ctx, now.AddDate(-1, 0, -1), now.AddDate(0, 0, 1), g)
+	require.NoError(t, err)
+	assert.Empty(t, diffs)
+	assert.Positive(t, count(t, st, "metrics_daily"))
+
 	// Every incident is a valid snapshot, lived through up to now, and the
 	// overdue board is what its open tasks say.
 	rows, err := st.Pool().Query(ctx, `SELECT doc FROM incidents`)

@@ -42,6 +42,16 @@ type LoadCounts struct {
 	Feedback  int64
 }
 
+// LoadOption changes how Load loads.
+type LoadOption func(*loadOptions)
+
+type loadOptions struct{ deferRollups bool }
+
+// DeferRollups makes Load leave the metrics rollups alone: the caller
+// rebuilds them (RebuildRollups) when the whole load is done, and until then
+// the league tables do not count the loaded incidents.
+func DeferRollups() LoadOption { return func(o *loadOptions) { o.deferRollups = true } }
+
 // Load inserts incidents that are not stored yet, in bulk: one transaction
 // of four COPYs (incidents, tasks, timeline, feedback). Each incident gets
 // exactly the rows that projecting every snapshot of its life would have
@@ -49,7 +59,15 @@ type LoadCounts struct {
 // further like a projected one, and the metrics rollups include them. An incident id already stored fails the whole load
 // with a unique violation and writes nothing. It is for seeding and imports;
 // the workflow's projection is Project.
-func (s *Store) Load(ctx context.Context, items []LoadIncident) (LoadCounts, error) {
+//
+// With DeferRollups the rollups are left alone, for the caller to rebuild
+// once at the end (RebuildRollups): for a bulk load that is about twice as
+// fast as adding each batch's contributions.
+func (s *Store) Load(ctx context.Context, items []LoadIncident, opts ...LoadOption) (LoadCounts, error) {
+	var o loadOptions
+	for _, opt := range opts {
+		opt(&o)
+	}
 	var n LoadCounts
 	incidents := make([][]any, 0, len(items))
 	ids := make([]string, 0, len(items))
@@ -124,6 +142,9 @@ func (s *Store) Load(ctx context.Context, items []LoadIncident) (LoadCounts, err
 		copyRows("feedback", loadFeedbackColumns, feedback, &n.Feedback)
 		if err != nil {
 			return err
+		}
+		if o.deferRollups {
+			return nil
 		}
 		// The rollups of exactly these incidents, as Project would have
 		// left them.
