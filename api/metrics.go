@@ -133,9 +133,7 @@ func (s *Server) league(ctx context.Context, d store.Dimension, in *metricsInput
 	if err != nil {
 		return MetricsReport[LeagueRow]{}, err
 	}
-	a := s.jur().Assessment
-	g := store.Grading{Street: a.Street, Public: a.Public, Timeliness: a.Timeliness,
-		Target: a.SatisfactionTarget, MinCases: a.MinCasesOrDefault()}
+	g := store.GradingOf(s.jur().Assessment)
 	rows, err := s.cfg.Store.League(ctx, d, from, to, g)
 	if err != nil {
 		return MetricsReport[LeagueRow]{}, s.fail(ctx, err, "query", "compute the "+string(d)+" league table")

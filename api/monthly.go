@@ -88,11 +88,8 @@ func (s *Server) monthlyReport(ctx context.Context, in *monthlyReportInput) (*mo
 			return nil, invalidField("query.street", "no street %q in the jurisdiction", street)
 		}
 	}
-	as := j.Assessment
 	r, err := s.cfg.Store.MonthlyReport(ctx, store.MonthlyReportQuery{Year: m.Year(), Month: m.Month(), Street: street,
-		Grading: store.Grading{Street: as.Street, Public: as.Public, Timeliness: as.Timeliness,
-			Target: as.SatisfactionTarget, MinCases: as.MinCasesOrDefault()},
-		Top: in.Top, MinRated: in.MinRated})
+		Grading: store.GradingOf(j.Assessment), Top: in.Top, MinRated: in.MinRated})
 	if err != nil {
 		return nil, s.fail(ctx, err, "query", "build the monthly report")
 	}

@@ -6,6 +6,8 @@ import (
 	"math"
 	"sort"
 	"time"
+
+	"github.com/whistle-city/whistle/jurisdiction"
 )
 
 // MetricsDefinitionVersion names the definitions in docs/metrics.md that
@@ -45,6 +47,13 @@ type Grading struct {
 	Street, Public, Timeliness float64
 	Target                     float64
 	MinCases                   int
+}
+
+// GradingOf returns the grading the jurisdiction's assessment section sets:
+// its weights, satisfaction target and minimum number of cases.
+func GradingOf(a jurisdiction.Assessment) Grading {
+	return Grading{Street: a.Street, Public: a.Public, Timeliness: a.Timeliness,
+		Target: a.SatisfactionTarget, MinCases: a.MinCasesOrDefault()}
 }
 
 // Counts are the additive counters of one row (docs/metrics.md defines

@@ -7,6 +7,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/whistle-city/whistle/jurisdiction"
 	"github.com/whistle-city/whistle/loadgen"
 	"github.com/whistle-city/whistle/store"
 )
@@ -29,18 +30,13 @@ type metricsBenchCmd struct {
 // GET /v1/metrics/* read) and the monthly report of the district and of
 // one street (GET /v1/reports/monthly), straight on the store.
 func (c *metricsBenchCmd) Run() error {
-	m, err := time.Parse("2006-01", c.Month)
-	if err != nil {
-		return fmt.Errorf("--month %q is not YYYY-MM", c.Month)
-	}
 	ctx := context.Background()
-	st, j, err := c.open(ctx)
+	st, j, m, err := c.openMonth(ctx, c.Month)
 	if err != nil {
 		return err
 	}
 	defer st.Close()
-	a := j.Assessment
-	g := store.Grading{Street: a.Street, Public: a.Public, Timeliness: a.Timeliness, Target: a.SatisfactionTarget, MinCases: a.MinCasesOrDefault()}
+	g := store.GradingOf(j.Assessment)
 	from, to := m, m.AddDate(0, 1, 0)
 	league := func(d store.Dimension) func() (int, error) {
 		return func() (int, error) {
@@ -101,19 +97,13 @@ type metricsCheckCmd struct {
 // Run recomputes every league table of the month from the record and
 // prints each row where the rollups differ; a difference is an error.
 func (c *metricsCheckCmd) Run() error {
-	m, err := time.Parse("2006-01", c.Month)
-	if err != nil {
-		return fmt.Errorf("--month %q is not YYYY-MM", c.Month)
-	}
 	ctx := context.Background()
-	st, j, err := c.open(ctx)
+	st, j, m, err := c.openMonth(ctx, c.Month)
 	if err != nil {
 		return err
 	}
 	defer st.Close()
-	a := j.Assessment
-	g := store.Grading{Street: a.Street, Public: a.Public, Timeliness: a.Timeliness, Target: a.SatisfactionTarget, MinCases: a.MinCasesOrDefault()}
-	diffs, err := st.CheckRollups(ctx, m, m.AddDate(0, 1, 0), g)
+	diffs, err := st.CheckRollups(ctx, m, m.AddDate(0, 1, 0), store.GradingOf(j.Assessment))
 	if err != nil {
 		return err
 	}
@@ -125,6 +115,16 @@ func (c *metricsCheckCmd) Run() error {
 	}
 	fmt.Fprintf(os.Stdout, "%s: the rollups equal the recomputation from the record (definition %s)\n", c.Month, store.MetricsDefinitionVersion)
 	return nil
+}
+
+// openMonth parses month (YYYY-MM) and opens the store and jurisdiction.
+func (d seedDB) openMonth(ctx context.Context, month string) (*store.Store, *jurisdiction.Jurisdiction, time.Time, error) {
+	m, err := time.Parse("2006-01", month)
+	if err != nil {
+		return nil, nil, time.Time{}, fmt.Errorf("--month %q is not YYYY-MM", month)
+	}
+	st, j, err := d.open(ctx)
+	return st, j, m, err
 }
 
 func describeRow(r *store.LeagueRow) string {

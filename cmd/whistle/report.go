@@ -53,11 +53,8 @@ func (c *reportCmd) write(ctx context.Context, w io.Writer) error {
 			return fmt.Errorf("--street %q is not a street of the jurisdiction", c.Street)
 		}
 	}
-	a := j.Assessment
 	r, err := st.MonthlyReport(ctx, store.MonthlyReportQuery{Year: m.Year(), Month: m.Month(), Street: c.Street,
-		Grading: store.Grading{Street: a.Street, Public: a.Public, Timeliness: a.Timeliness, Target: a.SatisfactionTarget,
-			MinCases: a.MinCasesOrDefault()},
-		Top: c.Top, MinRated: c.MinRated})
+		Grading: store.GradingOf(j.Assessment), Top: c.Top, MinRated: c.MinRated})
 	if err != nil {
 		return err
 	}
