@@ -126,48 +126,12 @@ func (s *Store) League(ctx context.Context, d Dimension, from, to time.Time, g G
 	if err != nil {
 		return nil, err
 	}
-	col := map[Dimension]string{ByDepartment: "department", ByStreet: "street", ByItem: "item", ByDomain: "domain"}[d]
-	sums := ""
-	for i, c := range rollupCounterList {
-		if i > 0 {
-			sums += ", "
-		}
-		// A visit is on the incident's row ('') and on each department's:
-		// a department reads its own, the other dimensions the incident's.
-		if d != ByDepartment && (c == "visits" || c == "resolved" || c == "rated" || c == "satisfied" || c == "reopened") {
-			sums += "coalesce(sum(" + c + ") FILTER (WHERE department = ''), 0)"
-		} else {
-			sums += "sum(" + c + ")"
-		}
-	}
-	where := ""
-	if d == ByDepartment {
-		where = " AND department <> ''"
+	byKey, err := s.leagueCounts(ctx, d, from, to, "")
+	if err != nil {
+		return nil, err
 	}
 	fd, td := dateOf(from), dateOf(to)
-	rows, err := s.pool.Query(ctx, `SELECT `+col+`, `+sums+` FROM metrics_daily
-WHERE day >= $1::date AND day < $2::date`+where+` GROUP BY 1`, fd, td)
-	if err != nil {
-		return nil, fmt.Errorf("store: %s league: %w", d, err)
-	}
-	byKey := map[string]*LeagueRow{}
-	for rows.Next() {
-		r := &LeagueRow{ack: Histogram{}, complete: Histogram{}}
-		dest := []any{&r.Key}
-		for _, f := range r.Counts.fields() {
-			dest = append(dest, f)
-		}
-		if err := rows.Scan(dest...); err != nil {
-			rows.Close()
-			return nil, fmt.Errorf("store: %s league: %w", d, err)
-		}
-		byKey[r.Key] = r
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("store: %s league: %w", d, err)
-	}
-	rows, err = s.pool.Query(ctx, `SELECT value, kind::text, bucket, sum(n) FROM metrics_latency
+	rows, err := s.pool.Query(ctx, `SELECT value, kind::text, bucket, sum(n) FROM metrics_latency
 WHERE dim = $1 AND day >= $2::date AND day < $3::date GROUP BY 1, 2, 3 HAVING sum(n) <> 0`, dim, fd, td)
 	if err != nil {
 		return nil, fmt.Errorf("store: %s latency: %w", d, err)
@@ -195,6 +159,55 @@ WHERE dim = $1 AND day >= $2::date AND day < $3::date GROUP BY 1, 2, 3 HAVING su
 		return nil, fmt.Errorf("store: %s latency: %w", d, err)
 	}
 	return finish(byKey, g), nil
+}
+
+// leagueCounts sums the counters of metrics_daily over the local days
+// [from, to) by dimension d, for the whole district or (street not "") one
+// street's incidents: a row per key, latencies still empty.
+func (s *Store) leagueCounts(ctx context.Context, d Dimension, from, to time.Time, street string) (map[string]*LeagueRow, error) {
+	col := map[Dimension]string{ByDepartment: "department", ByStreet: "street", ByItem: "item", ByDomain: "domain"}[d]
+	if col == "" {
+		return nil, fmt.Errorf("store: unknown dimension %q", d)
+	}
+	sums := ""
+	for i, c := range rollupCounterList {
+		if i > 0 {
+			sums += ", "
+		}
+		// A visit is on the incident's row ('') and on each department's:
+		// a department reads its own, the other dimensions the incident's.
+		if d != ByDepartment && (c == "visits" || c == "resolved" || c == "rated" || c == "satisfied" || c == "reopened") {
+			sums += "coalesce(sum(" + c + ") FILTER (WHERE department = ''), 0)"
+		} else {
+			sums += "sum(" + c + ")"
+		}
+	}
+	where := ""
+	if d == ByDepartment {
+		where = " AND department <> ''"
+	}
+	rows, err := s.pool.Query(ctx, `SELECT `+col+`, `+sums+` FROM metrics_daily
+WHERE day >= $1::date AND day < $2::date AND ($3 = '' OR street = $3)`+where+` GROUP BY 1`, dateOf(from), dateOf(to), street)
+	if err != nil {
+		return nil, fmt.Errorf("store: %s league: %w", d, err)
+	}
+	defer rows.Close()
+	byKey := map[string]*LeagueRow{}
+	for rows.Next() {
+		r := &LeagueRow{ack: Histogram{}, complete: Histogram{}}
+		dest := []any{&r.Key}
+		for _, f := range r.Counts.fields() {
+			dest = append(dest, f)
+		}
+		if err := rows.Scan(dest...); err != nil {
+			return nil, fmt.Errorf("store: %s league: %w", d, err)
+		}
+		byKey[r.Key] = r
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("store: %s league: %w", d, err)
+	}
+	return byKey, nil
 }
 
 // dateOf is t's calendar date as written (in t's own location).

@@ -213,47 +213,9 @@ func compare(cur, last []LeagueRow) []ReportRow {
 // same grading and ranking. metrics_latency keeps one dimension per row, so
 // it cannot be narrowed to a street: the latencies stay nil.
 func (s *Store) streetLeague(ctx context.Context, d Dimension, from, to time.Time, street string, g Grading) ([]LeagueRow, error) {
-	col := map[Dimension]string{ByDepartment: "department", ByStreet: "street", ByItem: "item", ByDomain: "domain"}[d]
-	if col == "" {
-		return nil, fmt.Errorf("store: unknown dimension %q", d)
-	}
-	sums := ""
-	for i, c := range rollupCounterList {
-		if i > 0 {
-			sums += ", "
-		}
-		// As in League: a department reads its own visits, the other
-		// dimensions the incident's (department '').
-		if d != ByDepartment && (c == "visits" || c == "resolved" || c == "rated" || c == "satisfied" || c == "reopened") {
-			sums += "coalesce(sum(" + c + ") FILTER (WHERE department = ''), 0)"
-		} else {
-			sums += "sum(" + c + ")"
-		}
-	}
-	where := ""
-	if d == ByDepartment {
-		where = " AND department <> ''"
-	}
-	rows, err := s.pool.Query(ctx, `SELECT `+col+`, `+sums+` FROM metrics_daily
-WHERE day >= $1::date AND day < $2::date AND street = $3`+where+` GROUP BY 1`, dateOf(from), dateOf(to), street)
+	byKey, err := s.leagueCounts(ctx, d, from, to, street)
 	if err != nil {
-		return nil, fmt.Errorf("store: %s league of street %s: %w", d, street, err)
-	}
-	defer rows.Close()
-	byKey := map[string]*LeagueRow{}
-	for rows.Next() {
-		r := &LeagueRow{ack: Histogram{}, complete: Histogram{}}
-		dest := []any{&r.Key}
-		for _, f := range r.Counts.fields() {
-			dest = append(dest, f)
-		}
-		if err := rows.Scan(dest...); err != nil {
-			return nil, fmt.Errorf("store: %s league of street %s: %w", d, street, err)
-		}
-		byKey[r.Key] = r
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("store: %s league of street %s: %w", d, street, err)
+		return nil, err
 	}
 	return finish(byKey, g), nil
 }
