@@ -34,10 +34,6 @@ type Store interface {
 	// Review lists the timeline entries the district reviews, newest
 	// first, a page at a time; an unknown type is a CodeInvalid error.
 	Review(ctx context.Context, f store.ReviewFilter) ([]store.ReviewEntry, string, error)
-	// DepartmentMetrics returns the 三率 of every department over [from, to).
-	DepartmentMetrics(ctx context.Context, from, to time.Time, target float64) ([]store.Metrics, error)
-	// StreetMetrics returns the 三率 of every street over [from, to).
-	StreetMetrics(ctx context.Context, from, to time.Time, target float64) ([]store.Metrics, error)
 	// League returns the league table of a dimension over the local days
 	// [from, to), from the metrics rollups, ranked.
 	League(ctx context.Context, d store.Dimension, from, to time.Time, g store.Grading) ([]store.LeagueRow, error)

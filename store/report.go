@@ -256,28 +256,9 @@ FROM incidents WHERE reported_at >= $1 AND reported_at < $3 AND ` + cond
 		}
 		return all[i].Item < all[j].Item
 	})
-	for i := range all {
-		all[i].Rank = i + 1
-		if i > 0 && all[i].Count == all[i-1].Count {
-			all[i].Rank = all[i-1].Rank
-		}
-		if all[i].Rank > top {
-			all = all[:i]
-			break
-		}
-	}
-	codes := make([]string, len(all))
-	for i, f := range all {
-		codes[i] = f.Item
-	}
-	names, err := s.itemNames(ctx, codes, prev, to)
-	if err != nil {
-		return nil, err
-	}
-	for i := range all {
-		all[i].Name = names[all[i].Item]
-	}
-	return all, nil
+	return rankAndName(ctx, s, all, top, prev, to,
+		func(a, b ItemFigure) bool { return a.Count == b.Count },
+		func(f *ItemFigure) (string, *int, *string) { return f.Item, &f.Rank, &f.Name })
 }
 
 // itemSatisfaction sums the items' rated and satisfied return visits of
@@ -327,26 +308,39 @@ FROM metrics_daily WHERE day >= $1::date AND day < $3::date AND department = ''`
 		}
 		return all[i].Item < all[j].Item
 	})
+	return rankAndName(ctx, s, all, top, prev, to,
+		func(a, b ItemSatisfaction) bool { return cmp(a, b) == 0 },
+		func(it *ItemSatisfaction) (string, *int, *string) { return it.Item, &it.Rank, &it.Name })
+}
+
+// rankAndName ranks the sorted items (1, 2, 2, 4: equal ones share a rank),
+// keeps those ranked within top, and names them (itemNames over [prev, to)).
+// fields gives an item's code and where its rank and name go.
+func rankAndName[T any](ctx context.Context, s *Store, all []T, top int, prev, to time.Time,
+	equal func(a, b T) bool, fields func(*T) (code string, rank *int, name *string)) ([]T, error) {
 	for i := range all {
-		all[i].Rank = i + 1
-		if i > 0 && cmp(all[i], all[i-1]) == 0 {
-			all[i].Rank = all[i-1].Rank
+		_, rank, _ := fields(&all[i])
+		*rank = i + 1
+		if i > 0 && equal(all[i], all[i-1]) {
+			_, prevRank, _ := fields(&all[i-1])
+			*rank = *prevRank
 		}
-		if all[i].Rank > top {
+		if *rank > top {
 			all = all[:i]
 			break
 		}
 	}
 	codes := make([]string, len(all))
-	for i, it := range all {
-		codes[i] = it.Item
+	for i := range all {
+		codes[i], _, _ = fields(&all[i])
 	}
 	names, err := s.itemNames(ctx, codes, prev, to)
 	if err != nil {
 		return nil, err
 	}
 	for i := range all {
-		all[i].Name = names[all[i].Item]
+		code, _, name := fields(&all[i])
+		*name = names[code]
 	}
 	return all, nil
 }
