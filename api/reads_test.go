@@ -304,7 +304,7 @@ func TestMetricsItemsAndDomains(t *testing.T) {
 		t.Fatalf("item metrics: %d %s", r.status, r.body)
 	}
 	r.json(t, &rep)
-	if rep.DefinitionVersion != "2026-11-v2" || rep.MinCases != 10 || len(rep.Items) != 1 {
+	if rep.DefinitionVersion != "2026-11-v3" || rep.MinCases != 10 || len(rep.Items) != 1 {
 		t.Fatalf("report %+v", rep)
 	}
 	it := rep.Items[0]

@@ -105,6 +105,12 @@ func Open(ctx context.Context, cfg Config) (_ *Services, err error) {
 	if err := s.Store.SaveJurisdiction(ctx, s.Jurisdiction, raw); err != nil {
 		return nil, fmt.Errorf("save jurisdiction: %w", err)
 	}
+	// The metrics count on the district's calendar days.
+	if changed, err := s.Store.SetMetricsTimezone(ctx, s.Jurisdiction.Timezone()); err != nil {
+		return nil, fmt.Errorf("metrics time zone: %w", err)
+	} else if changed {
+		log.Info("the metrics now count on the district's calendar days: rollups rebuilt", "timezone", s.Jurisdiction.Timezone())
+	}
 
 	if s.Bus, err = bus.Connect(ctx, cfg.NATSURL, "whistle"); err != nil {
 		return nil, fmt.Errorf("connect to NATS at %s: %w", cfg.NATSURL, err)

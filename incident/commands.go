@@ -215,30 +215,30 @@ func New(r Report, item Item, now time.Time, rules Rules) *Incident {
 		orig := *r.DuplicateOf
 		in.DuplicateOf = &orig
 		in.Status, in.ClosedAt = StatusClosed, &now
-		in.record(now, EventDuplicate, "system", "duplicate of "+orig, "", "")
+		in.record(now, EventDuplicate, SystemActor, "duplicate of "+orig, "", "")
 		return in
 	}
 	if r.RepeatOf != nil {
 		orig := *r.RepeatOf
 		in.RepeatOf = &orig
-		in.record(now, EventRepeat, "system", "repeat (重复诉求) of "+orig, "", "")
+		in.record(now, EventRepeat, SystemActor, "repeat (重复诉求) of "+orig, "", "")
 	}
 	if r.Delegation != "" {
 		// A department handed the matter down (准入): the street has it,
 		// also for a community-tier item (there is no grid to send it to).
 		in.Status = StatusTriage
-		in.record(now, EventRouted, "system", "delegated by "+r.Reporter+" (准入): with street "+r.Street, "", "")
+		in.record(now, EventRouted, SystemActor, "delegated by "+r.Reporter+" (准入): with street "+r.Street, "", "")
 		return in
 	}
 	switch item.Tier {
 	case TierCommunity:
 		in.Status = StatusCommunity
-		in.record(now, EventRouted, "system", "community tier: with grid "+r.Grid, "", "")
+		in.record(now, EventRouted, SystemActor, "community tier: with grid "+r.Grid, "", "")
 	case TierStreet:
 		in.Status = StatusTriage
-		in.record(now, EventRouted, "system", "street tier: with street "+r.Street, "", "")
+		in.record(now, EventRouted, SystemActor, "street tier: with street "+r.Street, "", "")
 	default:
-		in.whistle(now, rules, "system", in.defaultDepartments(), "department tier: whistled to the responsibility list's departments")
+		in.whistle(now, rules, SystemActor, in.defaultDepartments(), "department tier: whistled to the responsibility list's departments")
 	}
 	return in
 }
@@ -684,12 +684,12 @@ func (in *Incident) Tick(now time.Time) bool {
 	case StatusAwaitingFeedback:
 		if in.FeedbackDue != nil && !now.Before(*in.FeedbackDue) {
 			in.FeedbackDue = nil
-			in.close(now, "system", "no return visit within the window: closed unrated")
+			in.close(now, SystemActor, "no return visit within the window: closed unrated")
 		}
 	case StatusSuspended:
 		if sp := in.Suspension; sp != nil && !sp.ReviewFired && !now.Before(sp.ReviewAt) {
 			sp.ReviewFired = true
-			in.record(now, EventReviewDue, "system", "suspended since "+sp.At.Format(time.RFC3339)+": "+sp.Reason, "", "")
+			in.record(now, EventReviewDue, SystemActor, "suspended since "+sp.At.Format(time.RFC3339)+": "+sp.Reason, "", "")
 		}
 	}
 	return in.Version != before
@@ -769,7 +769,7 @@ func (in *Incident) afterTaskChange(now time.Time) {
 	}
 	if completed > 0 {
 		in.Status = StatusVerifying
-		in.record(now, EventAllCompleted, "system", "all tasks completed: on-site verification", "", "")
+		in.record(now, EventAllCompleted, SystemActor, "all tasks completed: on-site verification", "", "")
 	}
 }
 

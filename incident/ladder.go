@@ -96,7 +96,7 @@ func (in *Incident) tickClock(now time.Time, t *Task, c *Clock, kind SLAKind) {
 		}
 		if c.WarnAt != nil && !c.Warned {
 			c.Warned = true
-			in.recordTask(now, warnType, "system", "yellow: "+string(kind)+" due "+c.Due.Format(time.RFC3339), t, 0)
+			in.recordTask(now, warnType, SystemActor, "yellow: "+string(kind)+" due "+c.Due.Format(time.RFC3339), t, 0)
 			continue
 		}
 		c.Level++
@@ -105,6 +105,6 @@ func (in *Incident) tickClock(now time.Time, t *Task, c *Clock, kind SLAKind) {
 			name = levelNames[c.Level]
 		}
 		in.raise(t, c.Level)
-		in.recordTask(now, overType, "system", string(kind)+" due "+c.Due.Format(time.RFC3339)+" passed: "+name, t, c.Level)
+		in.recordTask(now, overType, SystemActor, string(kind)+" due "+c.Due.Format(time.RFC3339)+" passed: "+name, t, c.Level)
 	}
 }

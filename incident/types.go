@@ -80,6 +80,11 @@ func (r Role) Valid() bool {
 	return false
 }
 
+// SystemActor is the actor of the timeline entries the incident writes
+// itself: routing at the start, clock steps (warnings, escalation levels,
+// the closing without a return visit), duplicates and repeats.
+const SystemActor = "system"
+
 // Actor is who issues a command: the claims of a verified token.
 type Actor struct {
 	Sub  string `json:"sub"`

@@ -136,6 +136,10 @@ func Run(ctx context.Context, st *store.Store, o Options) (Stats, error) {
 	if err != nil {
 		return Stats{}, err
 	}
+	// The rollups count on the district's calendar days, as app.Open sets.
+	if _, err := st.SetMetricsTimezone(ctx, o.Jurisdiction.Timezone()); err != nil {
+		return Stats{}, fmt.Errorf("seed: %w", err)
+	}
 	start := time.Now()
 
 	ctx, cancel := context.WithCancel(ctx)
@@ -226,7 +230,12 @@ func Run(ctx context.Context, st *store.Store, o Options) (Stats, error) {
 		return total, err
 	}
 	// The rollups once for the whole load: about twice as fast as per
-	// batch. An interrupted seed leaves them without its incidents.
+	// batch. An interrupted seed leaves them without its incidents. The
+	// planner first learns how big the tables have grown: with the
+	// statistics of empty tables it reads every task for each batch.
+	if _, err := st.Pool().Exec(ctx, "ANALYZE incidents, tasks, timeline, feedback"); err != nil {
+		return total, fmt.Errorf("seed: analyze: %w", err)
+	}
 	if err := st.RebuildRollups(ctx); err != nil {
 		return total, fmt.Errorf("seed: %w", err)
 	}

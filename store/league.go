@@ -12,7 +12,7 @@ import (
 
 // MetricsDefinitionVersion names the definitions in docs/metrics.md that
 // League, Recompute and the rollups implement.
-const MetricsDefinitionVersion = "2026-11-v2"
+const MetricsDefinitionVersion = "2026-11-v3"
 
 // Dimension is what a league table ranks.
 type Dimension string
@@ -77,12 +77,13 @@ type Counts struct {
 	Rated            int64 `json:"rated"`
 	Satisfied        int64 `json:"satisfied"`
 	Reopened         int64 `json:"reopened"`
+	Unrated          int64 `json:"unrated"`
 }
 
 func (c *Counts) fields() []*int64 {
 	return []*int64{&c.Tasks, &c.AckedOnTime, &c.Completed, &c.CompletedOnTime, &c.Extensions, &c.Level1, &c.Level2,
 		&c.Level3, &c.RatedTasks, &c.RatingSum, &c.Returns, &c.OverruledReturns, &c.RoutingOverrides, &c.Visits,
-		&c.Resolved, &c.Rated, &c.Satisfied, &c.Reopened}
+		&c.Resolved, &c.Rated, &c.Satisfied, &c.Reopened, &c.Unrated}
 }
 
 // Histogram counts durations by latency bucket (metrics_bucket).
@@ -174,9 +175,10 @@ func (s *Store) leagueCounts(ctx context.Context, d Dimension, from, to time.Tim
 		if i > 0 {
 			sums += ", "
 		}
-		// A visit is on the incident's row ('') and on each department's:
-		// a department reads its own, the other dimensions the incident's.
-		if d != ByDepartment && (c == "visits" || c == "resolved" || c == "rated" || c == "satisfied" || c == "reopened") {
+		// A visit (and an unrated closing) is on the incident's row ('')
+		// and on each department's: a department reads its own, the
+		// other dimensions the incident's.
+		if d != ByDepartment && (c == "visits" || c == "resolved" || c == "rated" || c == "satisfied" || c == "reopened" || c == "unrated") {
 			sums += "coalesce(sum(" + c + ") FILTER (WHERE department = ''), 0)"
 		} else {
 			sums += "sum(" + c + ")"
@@ -234,13 +236,13 @@ func finish(byKey map[string]*LeagueRow, g Grading) []LeagueRow {
 
 func (r *LeagueRow) grade(g Grading) {
 	c := r.Counts
-	r.ResponseRate = ratio(int(c.AckedOnTime), int(c.Tasks))
-	r.OnTimeResolutionRate = ratio(int(c.CompletedOnTime), int(c.Tasks))
-	r.ResolutionRate = ratio(int(c.Resolved), int(c.Visits))
-	r.SatisfactionRate = ratio(int(c.Satisfied), int(c.Rated))
-	r.UnratedShare = ratio(int(c.Visits-c.Rated), int(c.Visits))
-	r.ReturnRate = ratio(int(c.Returns), int(c.Tasks))
-	r.ReopenRate = ratio(int(c.Reopened), int(c.Visits))
+	r.ResponseRate = ratio(c.AckedOnTime, c.Tasks)
+	r.OnTimeResolutionRate = ratio(c.CompletedOnTime, c.Tasks)
+	r.ResolutionRate = ratio(c.Resolved, c.Visits)
+	r.SatisfactionRate = ratio(c.Satisfied, c.Rated)
+	r.UnratedShare = ratio(c.Unrated, c.Visits+c.Unrated)
+	r.ReturnRate = ratio(c.Returns, c.Tasks)
+	r.ReopenRate = ratio(c.Reopened, c.Visits)
 	if c.RatedTasks > 0 {
 		m := float64(c.RatingSum) / float64(c.RatedTasks)
 		r.MeanRating = &m
@@ -348,4 +350,13 @@ func bucketLow(b int) int64 {
 		return 7200 + int64(b-120)*600
 	}
 	return 172800 + int64(b-396)*3600
+}
+
+// ratio is n/d, nil when d is 0.
+func ratio(n, d int64) *float64 {
+	if d == 0 {
+		return nil
+	}
+	r := float64(n) / float64(d)
+	return &r
 }

@@ -3,70 +3,179 @@ package store
 import (
 	"context"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
 
-// Over the hand-computed fixture of TestMetrics, the rollups give the
-// counters TestMetrics checks by hand, and the scores and ranks worked out
-// here. The local days [2026-03-02, 2026-04-01) end 9 hours before
-// TestMetrics's period, so I9 (dispatched at t0+30d-1h, 2026-04-01 08:00)
-// is not in them:
+// want is a league row worked out by hand: its counters, and its score
+// and rank (rank 0: unranked). Every rate is checked as the division of
+// its counters (a rate is one IEEE division, so it is exact), the score to
+// 1e-12 (it is a weighted sum).
+type want struct {
+	c     Counts
+	score float64
+	rank  int
+}
+
+func checkLeague(t *testing.T, got []LeagueRow, keys []string, rows map[string]want) {
+	t.Helper()
+	require.Equal(t, keys, leagueKeys(got))
+	for k, w := range rows {
+		r := find(got, k)
+		require.NotNil(t, r, k)
+		assert.Equal(t, w.c, r.Counts, k)
+		rate := func(name string, n, d int64, got *float64) {
+			if d == 0 {
+				assert.Nil(t, got, "%s %s", k, name)
+			} else if assert.NotNil(t, got, "%s %s", k, name) {
+				assert.Equal(t, float64(n)/float64(d), *got, "%s %s", k, name)
+			}
+		}
+		c := w.c
+		rate("response", c.AckedOnTime, c.Tasks, r.ResponseRate)
+		rate("on time", c.CompletedOnTime, c.Tasks, r.OnTimeResolutionRate)
+		rate("resolution", c.Resolved, c.Visits, r.ResolutionRate)
+		rate("satisfaction", c.Satisfied, c.Rated, r.SatisfactionRate)
+		rate("unrated", c.Unrated, c.Visits+c.Unrated, r.UnratedShare)
+		rate("return", c.Returns, c.Tasks, r.ReturnRate)
+		rate("reopen", c.Reopened, c.Visits, r.ReopenRate)
+		rate("mean rating", c.RatingSum, c.RatedTasks, r.MeanRating)
+		if assert.NotNil(t, r.Score, k) {
+			assert.InDelta(t, w.score, *r.Score, 1e-12, k)
+		}
+		if w.rank == 0 {
+			assert.Nil(t, r.Rank, k)
+		} else if assert.NotNil(t, r.Rank, k) {
+			assert.Equal(t, w.rank, *r.Rank, k)
+		}
+		assert.Equal(t, c.Tasks < int64(testGrading.MinCases), r.TooFewCases, k)
+		assert.Equal(t, r.SatisfactionRate != nil && *r.SatisfactionRate >= testGrading.Target, r.MeetsTarget, k)
+	}
+}
+
+// The league tables of the hand-computed fixture (metricsFixture), with
+// the weights 0.5 street, 0.2 public, 0.3 timeliness and min_cases 2.
 //
-//	CG   tasks 6, response 4/6, on time 3/6, satisfaction 2/3, no rating:
-//	     (0.2·2/3 + 0.3·(4/6+3/6)/2) / 0.5 = 37/60
-//	SCJG tasks 3, response 0, on time 0, satisfaction 1: 0.2/0.5 = 0.4
-//	ZJ   tasks 2, response 0, on time 0, no visit: 0
-//	GA   no task (too few), satisfaction 1: score 1, unranked
-//	SW   1 task (too few with min_cases 2), everything 1: score 1, unranked
+// March, the local days [03-02, 04-01); I9 (dispatched 04-01 08:00) and
+// everything dated after the month are not in it:
+//
+//	CG   tasks I1 I2r1 I2r2 I5 I6 I7 I10 = 7; acked on time I1 I2r1 I5 I7 I10 = 5
+//	     (I7's deadline is the one it had before its return was overruled);
+//	     completed I1 I2r1 I5 I6 I10 = 5, on time 4 (I6 late, I10 on time by its
+//	     extension); 1 extension; rated I10 90; returned I7, overruled;
+//	     visits I1 (resolved, satisfied) I2r1 (unresolved, unsatisfied, reopened)
+//	     I5 (resolved, basically); I10 closed unrated.
+//	     0.5·0.9 + 0.2·2/3 + 0.3·(5/7+4/7)/2 = 163/210
+//	SCJG tasks I1 (late twice) I5 (returned) I7 (never) I10 (on time; its
+//	     extension refused) = 4; visit I1; I10 unrated; its rating is April's.
+//	     no rating: (0.2·1 + 0.3·(1/4+1/4)/2) / 0.5 = 0.55
+//	ZJ   tasks I3 (level 1) I8 (a routing override, returned, overruled by the
+//	     district) I11 (levels 1-3, acked late, completed on time) = 3;
+//	     visit I11; rated 40: 0.5·0.4 + 0.2·1 + 0.3·(0+1/3)/2 = 0.45
+//	GA   tasks I13 I14, perfect, rated 80 twice; visits I4 (its task is from
+//	     February) I13 I14: 0.5·0.8 + 0.2 + 0.3 = 0.9
+//	SW   tasks I5 (the reassigned task) I12, perfect, rated 80 once; visits I5
+//	     I12: 0.9, a tie with GA: both rank 1
 func TestLeagueOverTheHandComputedFixture(t *testing.T) {
 	ctx := context.Background()
 	now := t0.Add(40 * day)
 	s := newStore(t, &now)
 	metricsFixture(t, s)
-	from, to := t0, t0.Add(30*day)
+	march := time.Date(2026, 3, 2, 0, 0, 0, 0, time.UTC)
+	from, to := march, march.AddDate(0, 0, 30)
 
-	// v1 over the same local days, by instants.
-	v1, err := s.DepartmentMetrics(ctx, t0.Add(-9*hour), to.Add(-9*hour), 0.95)
-	require.NoError(t, err)
 	got, err := s.League(ctx, ByDepartment, from, to, testGrading)
 	require.NoError(t, err)
-	require.Equal(t, []string{"CG", "SCJG", "ZJ", "GA", "SW"}, leagueKeys(got))
-	for _, m := range v1 {
-		r := find(got, m.Key)
-		require.NotNil(t, r, m.Key)
-		assert.Equal(t, []int64{int64(m.Tasks), int64(m.AckedOnTime), int64(m.Completed), int64(m.CompletedOnTime), int64(m.Extensions),
-			int64(m.Feedback), int64(m.Resolved), int64(m.Rated), int64(m.Satisfied), int64(m.Returns), int64(m.OverruledReturns)},
-			[]int64{r.Tasks, r.AckedOnTime, r.Completed, r.CompletedOnTime, r.Extensions,
-				r.Visits, r.Resolved, r.Rated, r.Satisfied, r.Returns, r.OverruledReturns}, m.Key)
-	}
-	want := map[string]struct {
-		score float64
-		rank  int
-	}{"CG": {37.0 / 60, 1}, "SCJG": {0.4, 2}, "ZJ": {0, 3}, "GA": {1, 0}, "SW": {1, 0}}
-	for _, r := range got {
-		w := want[r.Key]
-		require.NotNil(t, r.Score, r.Key)
-		assert.InDelta(t, w.score, *r.Score, 1e-12, r.Key)
-		if w.rank == 0 {
-			assert.Nil(t, r.Rank, r.Key)
-			assert.True(t, r.TooFewCases, r.Key)
-		} else if assert.NotNil(t, r.Rank, r.Key) {
-			assert.Equal(t, w.rank, *r.Rank, r.Key)
-		}
-	}
-	// I2's round 1 was reopened: CG's visits are I1, I2 (reopened), I5.
-	cg := find(got, "CG")
-	assert.Equal(t, int64(1), cg.Reopened)
-	assert.InDelta(t, 1.0/3, *cg.ReopenRate, 1e-12)
-	assert.InDelta(t, 0.0, *cg.UnratedShare, 1e-12)
-	assert.Nil(t, cg.MeanRating)
-	assert.False(t, cg.MeetsTarget)
+	checkLeague(t, got, []string{"GA", "SW", "CG", "SCJG", "ZJ"}, map[string]want{
+		"CG": {Counts{Tasks: 7, AckedOnTime: 5, Completed: 5, CompletedOnTime: 4, Extensions: 1, RatedTasks: 1, RatingSum: 90,
+			Returns: 1, OverruledReturns: 1, Visits: 3, Resolved: 2, Rated: 3, Satisfied: 2, Reopened: 1, Unrated: 1}, 163.0 / 210, 3},
+		"SCJG": {Counts{Tasks: 4, AckedOnTime: 1, Completed: 2, CompletedOnTime: 1, Returns: 1,
+			Visits: 1, Resolved: 1, Rated: 1, Satisfied: 1, Unrated: 1}, 0.55, 4},
+		"ZJ": {Counts{Tasks: 3, Completed: 1, CompletedOnTime: 1, Level1: 2, Level2: 1, Level3: 1, RatedTasks: 1, RatingSum: 40,
+			Returns: 1, OverruledReturns: 1, Visits: 1, Resolved: 1, Rated: 1, Satisfied: 1}, 0.45, 5},
+		"GA": {Counts{Tasks: 2, AckedOnTime: 2, Completed: 2, CompletedOnTime: 2, RatedTasks: 2, RatingSum: 160,
+			Visits: 3, Resolved: 3, Rated: 3, Satisfied: 3}, 0.9, 1},
+		"SW": {Counts{Tasks: 2, AckedOnTime: 2, Completed: 2, CompletedOnTime: 2, RatedTasks: 1, RatingSum: 80,
+			Visits: 2, Resolved: 2, Rated: 2, Satisfied: 2}, 0.9, 1},
+	})
+	// The tie is exact: the same counters' quotients.
+	assert.Equal(t, *find(got, "GA").Score, *find(got, "SW").Score)
+	// Latencies: CG acknowledged after 20, 30 (four times) and 120 minutes;
+	// completed after 21h, 1d, 1d23h, 4d and 4d20h. ZJ after 41h; 65h.
+	cg, zj := find(got, "CG"), find(got, "ZJ")
+	assert.Equal(t, []*int64{ptr[int64](1800), ptr[int64](7200), ptr[int64](169200), ptr[int64](417600)},
+		[]*int64{cg.MedianAckSeconds, cg.P90AckSeconds, cg.MedianCompleteSeconds, cg.P90CompleteSeconds})
+	assert.Equal(t, []*int64{ptr[int64](147600), ptr[int64](147600), ptr[int64](234000), ptr[int64](234000)},
+		[]*int64{zj.MedianAckSeconds, zj.P90AckSeconds, zj.MedianCompleteSeconds, zj.P90CompleteSeconds})
 
-	diffs, err := s.CheckRollups(ctx, from, to, testGrading)
+	// Streets: every task of their incidents, a visit or an unrated closing
+	// once per incident.
+	//   FH  tasks I1×2 I2r1 I2r2 I6 I7×2 I11 I12 = 9; on time: acked I1CG I2r1 I7CG I12,
+	//       completed I1CG I2r1 I11 I12 of 6; I11's levels; rated I11 40, I12 80;
+	//       visits I1 I2r1 (reopened) I4 I11 I12, 4 resolved and satisfied.
+	//       0.5·0.6 + 0.2·4/5 + 0.3·4/9 = 89/150
+	//   XY  tasks I3 I5×3 I8 I10×2 I13 I14 = 9; 6 acked and completed on time;
+	//       I10's extension, I3's level 1; rated 90 80 80; returns I5 I8, I8
+	//       overruled and overridden; visits I5 I13 I14; I10 unrated.
+	//       0.5·(250/3)/100 + 0.2·1 + 0.3·6/9 = 49/60
+	got, err = s.League(ctx, ByStreet, from, to, testGrading)
 	require.NoError(t, err)
-	assert.Empty(t, diffs)
+	checkLeague(t, got, []string{"XY", "FH"}, map[string]want{
+		"FH": {Counts{Tasks: 9, AckedOnTime: 4, Completed: 6, CompletedOnTime: 4, Level1: 1, Level2: 1, Level3: 1,
+			RatedTasks: 2, RatingSum: 120, Returns: 1, OverruledReturns: 1,
+			Visits: 5, Resolved: 4, Rated: 5, Satisfied: 4, Reopened: 1}, 89.0 / 150, 2},
+		"XY": {Counts{Tasks: 9, AckedOnTime: 6, Completed: 6, CompletedOnTime: 6, Extensions: 1, Level1: 1,
+			RatedTasks: 3, RatingSum: 250, Returns: 2, OverruledReturns: 1, RoutingOverrides: 1,
+			Visits: 3, Resolved: 3, Rated: 3, Satisfied: 3, Unrated: 1}, 49.0 / 60, 1},
+	})
+
+	// Items, and the one domain of the fixture (SR-001's): I1 I5 I7 I10 with
+	// 9 tasks, 6 acked on time, 5 of 6 completed on time:
+	// 0.5·0.9 + 0.2·1 + 0.3·(6/9+5/9)/2 = 5/6. D-CG: I2 I6 (I9 is April's),
+	// no rating: (0.2·0 + 0.3·(1/3+1/3)/2)/0.5 = 0.2. D-ZJ: I3 I11:
+	// 0.5·0.4 + 0.2 + 0.3·(0+1/2)/2 = 0.475. D-GA as GA; D-SW and ST-002
+	// have one task each: too few.
+	sr := want{Counts{Tasks: 9, AckedOnTime: 6, Completed: 6, CompletedOnTime: 5, Extensions: 1, RatedTasks: 1, RatingSum: 90,
+		Returns: 2, OverruledReturns: 1, Visits: 2, Resolved: 2, Rated: 2, Satisfied: 2, Unrated: 1}, 5.0 / 6, 2}
+	got, err = s.League(ctx, ByItem, from, to, testGrading)
+	require.NoError(t, err)
+	checkLeague(t, got, []string{"D-GA", "SR-001", "D-ZJ", "D-CG", "D-SW", "ST-002"}, map[string]want{
+		"SR-001": sr,
+		"D-CG": {Counts{Tasks: 3, AckedOnTime: 1, Completed: 2, CompletedOnTime: 1,
+			Visits: 1, Rated: 1, Reopened: 1}, 0.2, 4},
+		"D-ZJ": {Counts{Tasks: 2, Completed: 1, CompletedOnTime: 1, Level1: 2, Level2: 1, Level3: 1, RatedTasks: 1, RatingSum: 40,
+			Visits: 1, Resolved: 1, Rated: 1, Satisfied: 1}, 0.475, 3},
+		"D-SW": {Counts{Tasks: 1, AckedOnTime: 1, Completed: 1, CompletedOnTime: 1, RatedTasks: 1, RatingSum: 80,
+			Visits: 1, Resolved: 1, Rated: 1, Satisfied: 1}, 0.9, 0},
+	})
+	got, err = s.League(ctx, ByDomain, from, to, testGrading)
+	require.NoError(t, err)
+	sr.rank = 1
+	checkLeague(t, got, []string{"市容环境", ""}, map[string]want{"市容环境": sr})
+
+	// April: I9's task and its return, I6's visit (04-02) and SCJG's
+	// rating of I10 (04-01 09:00), each on its own day. One task or none:
+	// too few to rank. CG: (0.2·1 + 0.3·0)/0.5 = 0.4; SCJG: its rating alone.
+	got, err = s.League(ctx, ByDepartment, to, to.AddDate(0, 1, 0), testGrading)
+	require.NoError(t, err)
+	checkLeague(t, got, []string{"CG", "SCJG"}, map[string]want{
+		"CG":   {Counts{Tasks: 1, Returns: 1, Visits: 1, Resolved: 1, Rated: 1, Satisfied: 1}, 0.4, 0},
+		"SCJG": {Counts{RatedTasks: 1, RatingSum: 70}, 0.7, 0},
+	})
+
+	// A period with nothing in it has no rows.
+	got, err = s.League(ctx, ByStreet, from.AddDate(0, -6, 0), from.AddDate(0, -5, 0), testGrading)
+	require.NoError(t, err)
+	assert.Empty(t, got)
+
+	// The rollups equal the recomputation from the record, both months.
+	for _, p := range [][2]time.Time{{from, to}, {to, to.AddDate(0, 1, 0)}} {
+		diffs, err := s.CheckRollups(ctx, p[0], p[1], testGrading)
+		require.NoError(t, err)
+		assert.Empty(t, diffs)
+	}
 }
 
 // Scores: a missing component is left out and the others rescaled; equal
@@ -79,8 +188,8 @@ func TestLeagueScoresTiesAndUnranked(t *testing.T) {
 		"A": {Key: "A", Counts: Counts{Tasks: 10, AckedOnTime: 10, CompletedOnTime: 5, RatedTasks: 2, RatingSum: 160, Visits: 20, Rated: 20, Satisfied: 19}},
 		// The same numbers: a tie with A.
 		"B": {Key: "B", Counts: Counts{Tasks: 20, AckedOnTime: 20, CompletedOnTime: 10, RatedTasks: 1, RatingSum: 80, Visits: 40, Rated: 20, Satisfied: 19}},
-		// No rating, no rated visit: timeliness alone, 0.6.
-		"C": {Key: "C", Counts: Counts{Tasks: 10, AckedOnTime: 6, CompletedOnTime: 6, Visits: 3}},
+		// No rating, no visit (two closed unrated): timeliness alone, 0.6.
+		"C": {Key: "C", Counts: Counts{Tasks: 10, AckedOnTime: 6, CompletedOnTime: 6, Unrated: 2}},
 		// Nine tasks: too few.
 		"D": {Key: "D", Counts: Counts{Tasks: 9, AckedOnTime: 9, CompletedOnTime: 9}},
 		// Only overruled returns: no score at all.
@@ -100,7 +209,7 @@ func TestLeagueScoresTiesAndUnranked(t *testing.T) {
 	assert.Nil(t, got[4].Score)
 	assert.Nil(t, got[4].Rank)
 	assert.True(t, got[0].MeetsTarget)                  // 0.95 ≥ 0.95
-	assert.InDelta(t, 1.0, *got[2].UnratedShare, 1e-12) // 3 visits, none rated
+	assert.InDelta(t, 1.0, *got[2].UnratedShare, 1e-12) // no visit, 2 closed unrated
 	assert.Nil(t, got[2].SatisfactionRate)
 	assert.Nil(t, got[4].ResponseRate)
 }

@@ -1,11 +1,9 @@
 package store
 
 import (
-	"context"
 	"testing"
 	"time"
 
-	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"github.com/whistle-city/whistle/incident"
 )
@@ -16,9 +14,12 @@ const (
 	day    = 24 * time.Hour
 )
 
-// metricsFixture builds nine incidents with the real domain; every SLA is
-// acknowledge within 1h, resolve within 72h. The period under test is
-// [t0, t0+30d). Expected numbers are worked out by hand in TestMetrics.
+// metricsFixture builds fourteen incidents with the real domain; every SLA
+// is acknowledge within 1h, resolve within 72h, return visit within 72h (I11
+// escalates further: see ladderRules). t0 is 2026-03-02 09:00 in Shanghai;
+// the league tests' month is the local days [2026-03-02, 2026-04-01), which
+// end 9 hours before t0+30d. The expected numbers are worked out by hand in
+// league_test.go.
 func metricsFixture(t *testing.T, s *Store) {
 	at := func(d time.Duration) time.Time { return t0.Add(d) }
 	ack := func(in *incident.Incident, dept string, d time.Duration) {
@@ -32,6 +33,34 @@ func metricsFixture(t *testing.T, s *Store) {
 	}
 	feedback := func(in *incident.Incident, resolved bool, r incident.Rating, d time.Duration) {
 		step(t, s, in, streetActor(in.Street), incident.GiveFeedback{Resolved: resolved, Rating: r}, at(d))
+	}
+	rate := func(in *incident.Incident, dept string, score int, d time.Duration) {
+		step(t, s, in, streetActor(in.Street), incident.Rate{TaskID: taskOf(t, in, dept), Score: score}, at(d))
+	}
+	// tick fires the incident's clock steps up to d, as its timers would,
+	// projecting each.
+	tick := func(in *incident.Incident, d time.Duration) {
+		for {
+			next, ok := in.NextDeadline()
+			if !ok || next.After(at(d)) {
+				return
+			}
+			require.True(t, in.Tick(next))
+			project(t, s, in)
+		}
+	}
+	// lived is a department-tier incident of dept alone handled on time:
+	// acknowledged after 10 minutes, completed after a day, verified an
+	// hour later, satisfied at the visit a day after that, rated score an
+	// hour after the visit.
+	lived := func(id, street, dept string, d time.Duration, score int) {
+		in := newIncident(id, street, lead(dept), at(d))
+		project(t, s, in)
+		ack(in, dept, d+10*minute)
+		complete(in, dept, d+day)
+		verify(in, d+day+hour)
+		feedback(in, true, incident.RatingSatisfied, d+2*day+hour)
+		rate(in, dept, score, d+2*day+2*hour)
 	}
 
 	// I1, FH, t0: CG (on time twice) and SCJG (late twice); satisfied.
@@ -55,8 +84,11 @@ func metricsFixture(t *testing.T, s *Store) {
 	require.Equal(t, 2, i2.Round)
 	require.Equal(t, incident.StatusDispatched, i2.Status)
 
-	// I3, XY, t0+2h: ZJ never acknowledges.
-	project(t, s, newIncident("I3", "XY", lead("ZJ"), at(2*hour)))
+	// I3, XY, t0+2h: ZJ never acknowledges; level 1 (催办) at t0+3h.
+	i3 := newIncident("I3", "XY", lead("ZJ"), at(2*hour))
+	project(t, s, i3)
+	tick(i3, 4*hour)
+	require.Equal(t, 1, i3.Tasks[0].EscalationLevel)
 
 	// I4, FH, t0-10d (before the period): GA handles it then; the return
 	// visit is inside the period (t0+1d), basically satisfied.
@@ -113,155 +145,60 @@ func metricsFixture(t *testing.T, s *Store) {
 	i9 := newIncident("I9", "FH", lead("CG"), at(30*day-hour))
 	project(t, s, i9)
 	step(t, s, i9, deptActor("CG"), incident.Return{TaskID: taskOf(t, i9, "CG"), Reason: "not ours"}, at(30*day+hour))
+
+	// I10, XY, t0+4h: CG and SCJG acknowledge on time and ask for more
+	// time. The street approves CG's (resolve due t0+3d4h → t0+6d) and
+	// refuses SCJG's. SCJG completes at t0+2d, CG at t0+5d: on time by the
+	// extension. Nobody visits: the clock closes it unrated at t0+8d1h.
+	// The street rates CG 90 at t0+8d2h and SCJG 70 at t0+30d, after the
+	// month.
+	i10 := newIncident("I10", "XY", itemCG, at(4*hour))
+	project(t, s, i10)
+	ack(i10, "CG", 4*hour+30*minute)
+	ack(i10, "SCJG", 4*hour+40*minute)
+	street := streetActor("XY")
+	step(t, s, i10, deptActor("CG"), incident.RequestExtension{TaskID: taskOf(t, i10, "CG"), Until: at(6 * day), Reason: "permit"}, at(day))
+	step(t, s, i10, street, incident.DecideExtension{TaskID: taskOf(t, i10, "CG"), Approve: true}, at(day+hour))
+	step(t, s, i10, deptActor("SCJG"), incident.RequestExtension{TaskID: taskOf(t, i10, "SCJG"), Until: at(6 * day), Reason: "busy"}, at(day+2*hour))
+	step(t, s, i10, street, incident.DecideExtension{TaskID: taskOf(t, i10, "SCJG"), Approve: false}, at(day+3*hour))
+	complete(i10, "SCJG", 2*day)
+	complete(i10, "CG", 5*day)
+	verify(i10, 5*day+hour)
+	tick(i10, 9*day)
+	require.Equal(t, incident.StatusClosed, i10.Status)
+	rate(i10, "CG", 90, 8*day+2*hour)
+	rate(i10, "SCJG", 70, 30*day)
+
+	// I11, FH, t0+7h: ZJ does not acknowledge; the ladder climbs to level
+	// 3 (t0+8h, t0+10h, t0+1d8h). ZJ acknowledges at t0+2d, completes on
+	// time at t0+3d; satisfied at t0+4d; rated 40 at t0+4d1h.
+	i11 := incident.New(func() incident.Report {
+		r := report("I11", "FH", at(7*hour))
+		r.Category = lead("ZJ").Code
+		return r
+	}(), lead("ZJ"), at(7*hour), ladderRules{})
+	project(t, s, i11)
+	tick(i11, 2*day)
+	require.Equal(t, 3, i11.Tasks[0].EscalationLevel)
+	ack(i11, "ZJ", 2*day)
+	complete(i11, "ZJ", 3*day)
+	verify(i11, 3*day+hour)
+	feedback(i11, true, incident.RatingSatisfied, 4*day)
+	rate(i11, "ZJ", 40, 4*day+hour)
+
+	// I12, I13, I14: SW once, GA twice, on time, satisfied, rated 80.
+	lived("I12", "FH", "SW", 8*hour, 80)
+	lived("I13", "XY", "GA", 9*hour, 80)
+	lived("I14", "XY", "GA", 10*hour, 80)
 }
 
-func TestMetrics(t *testing.T) {
-	ctx := context.Background()
-	now := t0.Add(40 * day)
-	s := newStore(t, &now)
-	metricsFixture(t, s)
-	from, to := t0, t0.Add(30*day)
+// ladderRules are the fixture's SLAs with a district's ladder: level 1
+// (催办) at the deadline, level 2 (督办) two hours later, level 3 a day
+// later.
+type ladderRules struct{}
 
-	// Departments, over tasks created in the period, visits made in it and
-	// returns made or overruled in it:
-	//
-	//   CG:   tasks I1, I2 r1, I2 r2, I5, I6, I7, I9 = 7 (I4 is GA's)
-	//         acked on time I1, I2 r1, I5, I7 = 4; completed I1, I2 r1, I5, I6 = 4, on time 3 (I6 late)
-	//         visits I1 (resolved, satisfied), I2 r1 (unresolved, unsatisfied), I5 (resolved, basically) = 3
-	//         returns I7 = 1 (I9's is after the period), overruled I7 = 1; return rate 1/7
-	//   GA:   no task in the period (I4's is from t0-10d); the visit of I4 counts
-	//   SCJG: tasks I1 (late, completed late), I5 (returned), I7 (never acked) = 3;
-	//         visit of I1 only (I5's task was returned); return I5 = 1, reassigned not overruled
-	//   SW:   task I5 (reassigned), on time; visit of I5; no return: rate 0
-	//   ZJ:   tasks I3, I8 = 2, nothing done, no visit: no denominator for the visit rates;
-	//         return I8 = 1, overruled by the district = 1
-	want := []Metrics{
-		{Key: "CG", Tasks: 7, AckedOnTime: 4, Completed: 4, CompletedOnTime: 3, Feedback: 3, Resolved: 2, Rated: 3, Satisfied: 2,
-			Returns: 1, OverruledReturns: 1,
-			ResponseRate: ptr(4.0 / 7), OnTimeResolutionRate: ptr(3.0 / 7), ResolutionRate: ptr(2.0 / 3), SatisfactionRate: ptr(2.0 / 3),
-			ReturnRate: ptr(1.0 / 7)},
-		{Key: "GA", Feedback: 1, Resolved: 1, Rated: 1, Satisfied: 1,
-			ResolutionRate: ptr(1.0), SatisfactionRate: ptr(1.0), MeetsTarget: true},
-		{Key: "SCJG", Tasks: 3, Completed: 1, Feedback: 1, Resolved: 1, Rated: 1, Satisfied: 1, Returns: 1,
-			ResponseRate: ptr(0.0), OnTimeResolutionRate: ptr(0.0), ResolutionRate: ptr(1.0), SatisfactionRate: ptr(1.0), MeetsTarget: true,
-			ReturnRate: ptr(1.0 / 3)},
-		{Key: "SW", Tasks: 1, AckedOnTime: 1, Completed: 1, CompletedOnTime: 1, Feedback: 1, Resolved: 1, Rated: 1, Satisfied: 1,
-			ResponseRate: ptr(1.0), OnTimeResolutionRate: ptr(1.0), ResolutionRate: ptr(1.0), SatisfactionRate: ptr(1.0), MeetsTarget: true,
-			ReturnRate: ptr(0.0)},
-		{Key: "ZJ", Tasks: 2, Returns: 1, OverruledReturns: 1, ResponseRate: ptr(0.0), OnTimeResolutionRate: ptr(0.0), ReturnRate: ptr(0.5)},
-	}
-	got, err := s.DepartmentMetrics(ctx, from, to, 0.95)
-	require.NoError(t, err)
-	assertMetrics(t, want, got)
+func (ladderRules) Due(kind incident.SLAKind, from time.Time) time.Time { return dueAt(kind, from) }
 
-	// Streets, over their incidents' tasks, visits, returns and overrides:
-	//
-	//   FH: tasks I1 CG, I1 SCJG, I2 r1, I2 r2, I6, I7 CG, I7 SCJG, I9 = 8; acked on time I1 CG, I2 r1, I7 CG = 3;
-	//       completed I1 CG, I1 SCJG, I2 r1, I6 = 4, on time I1 CG, I2 r1 = 2;
-	//       visits I1, I2, I4 = 3, resolved 2, satisfied 2 (I1, I4);
-	//       returns I7 = 1, overruled 1; return rate 1/8
-	//   XY: tasks I3 ZJ, I5 CG, I5 SCJG (returned), I5 SW, I8 ZJ = 5; acked on time and
-	//       completed on time I5 CG, I5 SW = 2; visit I5, resolved, basically satisfied;
-	//       returns I5, I8 = 2, overruled I8 = 1, routing override I8 = 1; return rate 2/5
-	want = []Metrics{
-		{Key: "FH", Tasks: 8, AckedOnTime: 3, Completed: 4, CompletedOnTime: 2, Feedback: 3, Resolved: 2, Rated: 3, Satisfied: 2,
-			Returns: 1, OverruledReturns: 1,
-			ResponseRate: ptr(3.0 / 8), OnTimeResolutionRate: ptr(2.0 / 8), ResolutionRate: ptr(2.0 / 3), SatisfactionRate: ptr(2.0 / 3),
-			ReturnRate: ptr(1.0 / 8)},
-		{Key: "XY", Tasks: 5, AckedOnTime: 2, Completed: 2, CompletedOnTime: 2, Feedback: 1, Resolved: 1, Rated: 1, Satisfied: 1,
-			Returns: 2, OverruledReturns: 1, RoutingOverrides: 1,
-			ResponseRate: ptr(0.4), OnTimeResolutionRate: ptr(0.4), ResolutionRate: ptr(1.0), SatisfactionRate: ptr(1.0), MeetsTarget: true,
-			ReturnRate: ptr(0.4)},
-	}
-	got, err = s.StreetMetrics(ctx, from, to, 0.95)
-	require.NoError(t, err)
-	assertMetrics(t, want, got)
-
-	// A lower target changes only MeetsTarget.
-	got, err = s.StreetMetrics(ctx, from, to, 0.6)
-	require.NoError(t, err)
-	assert.True(t, got[0].MeetsTarget)
-
-	// The period after: only I6's visit (t0+31d) and I9's return
-	// (t0+30d+1h), for CG and FH; no task dispatched, so no return rate.
-	got, err = s.DepartmentMetrics(ctx, to, to.Add(30*day), 0.95)
-	require.NoError(t, err)
-	assertMetrics(t, []Metrics{{Key: "CG", Feedback: 1, Resolved: 1, Rated: 1, Satisfied: 1, Returns: 1,
-		ResolutionRate: ptr(1.0), SatisfactionRate: ptr(1.0), MeetsTarget: true}}, got)
-	got, err = s.StreetMetrics(ctx, to, to.Add(30*day), 0.95)
-	require.NoError(t, err)
-	assertMetrics(t, []Metrics{{Key: "FH", Feedback: 1, Resolved: 1, Rated: 1, Satisfied: 1, Returns: 1,
-		ResolutionRate: ptr(1.0), SatisfactionRate: ptr(1.0), MeetsTarget: true}}, got)
-
-	// An empty period has no rows.
-	got, err = s.StreetMetrics(ctx, t0.Add(-100*day), t0.Add(-90*day), 0.95)
-	require.NoError(t, err)
-	assert.Empty(t, got)
-
-	// The month's most reported items: I1, I5, I7 (SR-001); I2, I6, I9 (D-CG); I3 (D-ZJ); I8 (ST-002).
-	items, err := s.TopItems(ctx, from, to, "", 0)
-	require.NoError(t, err)
-	assert.Equal(t, []ItemCount{{"D-CG", "事项 CG", 3}, {"SR-001", "占道经营", 3}, {"D-ZJ", "事项 ZJ", 1}, {"ST-002", "邻里纠纷", 1}}, items)
-	items, err = s.TopItems(ctx, from, to, "XY", 1)
-	require.NoError(t, err)
-	assert.Equal(t, []ItemCount{{"D-ZJ", "事项 ZJ", 1}}, items)
-}
-
-// assertMetrics compares metrics, rates within a rounding error.
-func assertMetrics(t *testing.T, want, got []Metrics) {
-	t.Helper()
-	require.Len(t, got, len(want), "keys: %v", keys(got))
-	for i := range want {
-		w, g := want[i], got[i]
-		for _, r := range []struct {
-			name string
-			w, g **float64
-		}{
-			{"ResponseRate", &w.ResponseRate, &g.ResponseRate},
-			{"OnTimeResolutionRate", &w.OnTimeResolutionRate, &g.OnTimeResolutionRate},
-			{"ResolutionRate", &w.ResolutionRate, &g.ResolutionRate},
-			{"SatisfactionRate", &w.SatisfactionRate, &g.SatisfactionRate},
-			{"ReturnRate", &w.ReturnRate, &g.ReturnRate},
-		} {
-			if *r.w == nil {
-				assert.Nil(t, *r.g, "%s %s", w.Key, r.name)
-			} else if assert.NotNil(t, *r.g, "%s %s", w.Key, r.name) {
-				assert.InDelta(t, **r.w, **r.g, 1e-9, "%s %s", w.Key, r.name)
-			}
-			*r.w, *r.g = nil, nil
-		}
-		assert.Equal(t, w, g)
-	}
-}
-
-func keys(ms []Metrics) []string {
-	out := make([]string, len(ms))
-	for i, m := range ms {
-		out[i] = m.Key
-	}
-	return out
-}
-
-// Approved extensions (延期) are counted on the department whose task they
-// extended; a refused one is not.
-func TestMetricsCountApprovedExtensions(t *testing.T) {
-	ctx := context.Background()
-	now := t0.Add(2 * day)
-	s := newStore(t, &now)
-	in := newIncident("ext-1", "FH", itemCG, t0)
-	project(t, s, in)
-	cg, scjg := taskOf(t, in, "CG"), taskOf(t, in, "SCJG")
-	until := t0.Add(10 * day)
-	step(t, s, in, deptActor("CG"), incident.RequestExtension{TaskID: cg, Until: until, Reason: "permit"}, t0.Add(time.Hour))
-	step(t, s, in, streetActor("FH"), incident.DecideExtension{TaskID: cg, Approve: true}, t0.Add(2*time.Hour))
-	step(t, s, in, deptActor("SCJG"), incident.RequestExtension{TaskID: scjg, Until: until, Reason: "busy"}, t0.Add(3*time.Hour))
-	step(t, s, in, streetActor("FH"), incident.DecideExtension{TaskID: scjg, Approve: false}, t0.Add(4*time.Hour))
-
-	got, err := s.DepartmentMetrics(ctx, t0, t0.Add(day), 0.95)
-	require.NoError(t, err)
-	ext := map[string]int{}
-	for _, m := range got {
-		ext[m.Key] = m.Extensions
-	}
-	require.Equal(t, map[string]int{"CG": 1, "SCJG": 0}, ext)
+func (ladderRules) Ladder(_ incident.SLAKind, _, due time.Time) (time.Time, []time.Time) {
+	return time.Time{}, []time.Time{due, due.Add(2 * time.Hour), due.Add(24 * time.Hour)}
 }

@@ -15,7 +15,8 @@ import (
 // [from, to) computed from the record, not from the rollups: the timeline
 // (when each task was dispatched, acknowledged, completed, sent back by a
 // failed verification, cancelled, returned, overruled, extended, escalated
-// and rated; reopenings), the return visits of the feedback table and,
+// and rated; reopenings; the clock's closing without a return visit), the
+// return visits of the feedback table and,
 // because the SLA calendar is not in the timeline, the tasks' deadlines
 // (ack_due, resolve_due). It reads every incident with a timeline entry or
 // a return visit in the period, so it is for checks, not for serving.
@@ -23,13 +24,9 @@ func (s *Store) Recompute(ctx context.Context, d Dimension, from, to time.Time, 
 	if _, err := d.code(); err != nil {
 		return nil, err
 	}
-	var tz string
-	if err := s.pool.QueryRow(ctx, `SELECT timezone FROM metrics_settings`).Scan(&tz); err != nil {
-		return nil, fmt.Errorf("store: recompute: %w", err)
-	}
-	loc, err := time.LoadLocation(tz)
+	loc, err := s.MetricsTimezone(ctx)
 	if err != nil {
-		return nil, fmt.Errorf("store: recompute: time zone %q: %w", tz, err)
+		return nil, err
 	}
 	lo := time.Date(from.Year(), from.Month(), from.Day(), 0, 0, 0, 0, loc)
 	hi := time.Date(to.Year(), to.Month(), to.Day(), 0, 0, 0, 0, loc)
@@ -78,20 +75,20 @@ SELECT id, street, category, domain FROM incidents WHERE id IN (
 	rows.Close()
 
 	type entry struct {
-		incident, typ, task, dept, note string
-		at                              time.Time
-		level                           int
+		incident, typ, task, dept, note, actor string
+		at                                     time.Time
+		level                                  int
 	}
 	timelines := map[string][]entry{}
 	rows, err = s.pool.Query(ctx, `
-SELECT incident_id, type, coalesce(task_id, ''), coalesce(department, ''), note, at, level
+SELECT incident_id, type, coalesce(task_id, ''), coalesce(department, ''), note, actor, at, level
 FROM timeline WHERE incident_id = ANY($1) ORDER BY incident_id, seq`, ids)
 	if err != nil {
 		return nil, fmt.Errorf("store: recompute: %w", err)
 	}
 	for rows.Next() {
 		var e entry
-		if err := rows.Scan(&e.incident, &e.typ, &e.task, &e.dept, &e.note, &e.at, &e.level); err != nil {
+		if err := rows.Scan(&e.incident, &e.typ, &e.task, &e.dept, &e.note, &e.actor, &e.at, &e.level); err != nil {
 			rows.Close()
 			return nil, fmt.Errorf("store: recompute: %w", err)
 		}
@@ -152,9 +149,15 @@ FROM timeline WHERE incident_id = ANY($1) ORDER BY incident_id, seq`, ids)
 		var order []*task
 		tasks := map[string]*task{}
 		round := 1
+		var closedUnrated *time.Time // when the clock closed it without a visit
 		for _, e := range timelines[id] {
 			t := tasks[e.task]
 			switch e.typ {
+			case incident.EventClosed:
+				if e.actor == incident.SystemActor {
+					at := e.at
+					closedUnrated = &at
+				}
 			case incident.EventTaskCreated:
 				t = &task{id: e.task, dept: e.dept, round: round, created: e.at}
 				tasks[e.task] = t
@@ -243,23 +246,32 @@ FROM timeline WHERE incident_id = ANY($1) ORDER BY incident_id, seq`, ids)
 				}
 			}
 		}
+		// A visit, or the closing without one, counts once for the
+		// incident and once per department that worked its round.
+		keysOf := func(round int) []string {
+			if d != ByDepartment {
+				return []string{""}
+			}
+			var keys []string
+			seen := map[string]bool{}
+			for _, t := range order {
+				if t.round == round && !t.cancelled && !t.returned && !seen[t.dept] {
+					seen[t.dept] = true
+					keys = append(keys, t.dept)
+				}
+			}
+			return keys
+		}
+		if closedUnrated != nil && in(*closedUnrated) {
+			for _, k := range keysOf(round) {
+				row(x, k).Unrated++
+			}
+		}
 		for _, v := range visits[id] {
 			if !in(v.at) {
 				continue
 			}
-			var keys []string
-			if d == ByDepartment {
-				seen := map[string]bool{}
-				for _, t := range order {
-					if t.round == v.round && !t.cancelled && !t.returned && !seen[t.dept] {
-						seen[t.dept] = true
-						keys = append(keys, t.dept)
-					}
-				}
-			} else {
-				keys = []string{""}
-			}
-			for _, k := range keys {
+			for _, k := range keysOf(v.round) {
 				r := row(x, k)
 				r.Visits++
 				if v.resolved {

@@ -47,7 +47,7 @@ type MonthlyReport struct {
 	From              time.Time `json:"from" doc:"Start of the month (inclusive): midnight of its first day in the district's time zone."`
 	To                time.Time `json:"to" doc:"End of the month (exclusive)."`
 	Street            string    `json:"street,omitempty" doc:"Set when the report is narrowed to one street (a street's own report)."`
-	DefinitionVersion string    `json:"definition_version" example:"2026-11-v2" doc:"Version of the metric definitions (docs/metrics.md)."`
+	DefinitionVersion string    `json:"definition_version" example:"2026-11-v3" doc:"Version of the metric definitions (docs/metrics.md)."`
 	Target            float64   `json:"target" example:"0.95" doc:"The satisfaction target (meets_target)."`
 	MinCases          int       `json:"min_cases" example:"10" doc:"Rows with fewer dispatched tasks are too_few_cases and not ranked."`
 	MinRated          int       `json:"min_rated" example:"5" doc:"Fewest rated return visits an item needs for lowest_satisfaction."`
@@ -121,13 +121,9 @@ func (s *Store) MonthlyReport(ctx context.Context, q MonthlyReportQuery) (*Month
 	if q.MinRated <= 0 {
 		q.MinRated = DefaultReportMinRated
 	}
-	var tz string
-	if err := s.pool.QueryRow(ctx, `SELECT timezone FROM metrics_settings`).Scan(&tz); err != nil {
-		return nil, fmt.Errorf("store: monthly report: %w", err)
-	}
-	loc, err := time.LoadLocation(tz)
+	loc, err := s.MetricsTimezone(ctx)
 	if err != nil {
-		return nil, fmt.Errorf("store: monthly report: time zone %q: %w", tz, err)
+		return nil, err
 	}
 	from := time.Date(q.Year, q.Month, 1, 0, 0, 0, 0, loc)
 	to, prev := from.AddDate(0, 1, 0), from.AddDate(0, -1, 0)

@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
@@ -18,11 +19,11 @@ import (
 
 // rollupCounters are the columns of metrics_daily after its key.
 const rollupCounters = `tasks, acked_on_time, completed, completed_on_time, extensions, level1, level2, level3,
-rated_tasks, rating_sum, returns, overruled, routing_overrides, visits, resolved, rated, satisfied, reopened`
+rated_tasks, rating_sum, returns, overruled, routing_overrides, visits, resolved, rated, satisfied, reopened, unrated`
 
 var rollupCounterList = []string{"tasks", "acked_on_time", "completed", "completed_on_time", "extensions",
 	"level1", "level2", "level3", "rated_tasks", "rating_sum", "returns", "overruled", "routing_overrides",
-	"visits", "resolved", "rated", "satisfied", "reopened"}
+	"visits", "resolved", "rated", "satisfied", "reopened", "unrated"}
 
 // queueRollupBefore queues, first in Project's batch, the lock that orders
 // projections of one incident and the record of its current contribution:
@@ -134,23 +135,106 @@ func rollupSums() string {
 	return out
 }
 
+// rebuildBatch is how many incidents RebuildRollups adds at a time: the
+// cost of one metrics_contribution call grows faster than its input, so a
+// rebuild over ten million tasks goes batch by batch, in id order.
+var rebuildBatch = 10000
+
 // RebuildRollups recomputes both rollup tables from every incident's stored
-// rows, in one transaction: after a change of the rollups' time zone
-// (metrics_settings), or to repair them. Readers see the old rollups until
-// it commits.
+// rows, in one transaction: after a bulk load with DeferRollups, after a
+// change of the rollups' time zone (SetMetricsTimezone does it), or to
+// repair them. Readers see the old rollups until it commits; projections
+// wait at their rollup step until then (see rebuildRollups).
 func (s *Store) RebuildRollups(ctx context.Context) error {
-	return pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
-		if _, err := tx.Exec(ctx, `DELETE FROM metrics_daily; DELETE FROM metrics_latency`); err != nil {
-			return fmt.Errorf("store: rebuild rollups: %w", err)
+	if err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error { return rebuildRollups(ctx, tx) }); err != nil {
+		return fmt.Errorf("store: rebuild rollups: %w", err)
+	}
+	return nil
+}
+
+// rebuildRollups empties the rollups and adds every incident's
+// contribution, rebuildBatch incidents at a time, in tx. It first locks
+// both tables EXCLUSIVE: reads go on, but a projection (or Load) waits at
+// its rollup statement until tx commits. That keeps them exact: a
+// projection that has not committed when a batch reads its incident left
+// the rows its "before" saw, so the batch adds that contribution and the
+// projection, once let through, adds its difference; one that committed
+// before the lock is in the rows every batch reads.
+func rebuildRollups(ctx context.Context, tx pgx.Tx) error {
+	if _, err := tx.Exec(ctx, `LOCK TABLE metrics_daily, metrics_latency IN EXCLUSIVE MODE`); err != nil {
+		return err
+	}
+	if _, err := tx.Exec(ctx, `DELETE FROM metrics_daily; DELETE FROM metrics_latency`); err != nil {
+		return err
+	}
+	for last := ""; ; {
+		var ids []string
+		if err := tx.QueryRow(ctx, `SELECT coalesce(array_agg(id ORDER BY id), '{}') FROM (
+    SELECT id FROM incidents WHERE id > $1 ORDER BY id LIMIT $2) b`, last, rebuildBatch).Scan(&ids); err != nil {
+			return err
 		}
-		if _, err := tx.Exec(ctx, `INSERT INTO metrics_daily SELECT * FROM metrics_contribution(ARRAY(SELECT id FROM incidents))`); err != nil {
-			return fmt.Errorf("store: rebuild rollups: %w", err)
+		if len(ids) == 0 {
+			return nil
 		}
-		if _, err := tx.Exec(ctx, `INSERT INTO metrics_latency SELECT * FROM metrics_latency_contribution(ARRAY(SELECT id FROM incidents))`); err != nil {
-			return fmt.Errorf("store: rebuild rollups: %w", err)
+		if err := addRollups(ctx, tx, ids); err != nil {
+			return err
 		}
-		return nil
+		last = ids[len(ids)-1]
+	}
+}
+
+// MetricsTimezone returns the time zone whose calendar days key the
+// rollups (metrics_settings): the district's, as SetMetricsTimezone last
+// set it.
+func (s *Store) MetricsTimezone(ctx context.Context) (*time.Location, error) {
+	var tz string
+	if err := s.pool.QueryRow(ctx, `SELECT timezone FROM metrics_settings`).Scan(&tz); err != nil {
+		return nil, fmt.Errorf("store: metrics time zone: %w", err)
+	}
+	loc, err := time.LoadLocation(tz)
+	if err != nil {
+		return nil, fmt.Errorf("store: metrics time zone %q: %w", tz, err)
+	}
+	return loc, nil
+}
+
+// SetMetricsTimezone makes tz (an IANA name: the district's) the time zone
+// whose calendar days key the rollups. When it differs from the stored
+// one, every stored day would move, so the rollups are rebuilt in the same
+// transaction and changed is true; when it is the same, nothing is written.
+// Processes starting together serialise on the settings row: the first
+// rebuilds, the others find tz stored. A zone Postgres does not know is a
+// CodeInvalid *incident.Error and changes nothing.
+func (s *Store) SetMetricsTimezone(ctx context.Context, tz string) (changed bool, err error) {
+	err = pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		var cur string
+		if err := tx.QueryRow(ctx, `SELECT timezone FROM metrics_settings FOR UPDATE`).Scan(&cur); err != nil {
+			return err
+		}
+		if cur == tz {
+			return nil
+		}
+		var known bool
+		if err := tx.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM pg_timezone_names WHERE name = $1)`, tz).Scan(&known); err != nil {
+			return err
+		}
+		if !known {
+			return incident.Invalid("district.timezone", "PostgreSQL does not know the time zone %q", tz)
+		}
+		if _, err := tx.Exec(ctx, `UPDATE metrics_settings SET timezone = $1`, tz); err != nil {
+			return err
+		}
+		changed = true
+		return rebuildRollups(ctx, tx)
 	})
+	if err != nil {
+		var ie *incident.Error
+		if errors.As(err, &ie) {
+			return false, err
+		}
+		return false, fmt.Errorf("store: set metrics time zone %q: %w", tz, err)
+	}
+	return changed, nil
 }
 
 // maxLevel is the highest escalation level either of t's ladders ever

@@ -139,3 +139,105 @@ func TestRollupsEqualRecomputationAfterRandomEvents(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, before, after)
 }
+
+// The rollups count on the district's calendar days: a new time zone
+// moves every count to its local day, by a rebuild in batches, and setting
+// the same zone again writes nothing.
+func TestSetMetricsTimezoneRebuildsOnTheNewDays(t *testing.T) {
+	ctx := context.Background()
+	now := t0.Add(10 * day)
+	s := newStore(t, &now)
+	defer func(n int) { rebuildBatch = n }(rebuildBatch)
+	rebuildBatch = 2 // three incidents: two batches
+
+	// Dispatched 2026-03-02 23:30, 03-03 07:00 and 03-03 09:00 in
+	// Shanghai, that is 15:30, 23:00 on 03-02 and 01:00 on 03-03 in UTC.
+	day2 := time.Date(2026, 3, 2, 0, 0, 0, 0, time.UTC)
+	for i, at := range []time.Duration{14*hour + 30*minute, 22 * hour, 24 * hour} {
+		project(t, s, newIncident("TZ"+string(rune('A'+i)), "FH", lead("CG"), t0.Add(at)))
+	}
+	tasksOn := func(d time.Time) int64 {
+		t.Helper()
+		rows, err := s.League(ctx, ByDepartment, d, d.AddDate(0, 0, 1), testGrading)
+		require.NoError(t, err)
+		if r := find(rows, "CG"); r != nil {
+			return r.Tasks
+		}
+		return 0
+	}
+	require.Equal(t, []int64{1, 2}, []int64{tasksOn(day2), tasksOn(day2.AddDate(0, 0, 1))})
+
+	changed, err := s.SetMetricsTimezone(ctx, "UTC")
+	require.NoError(t, err)
+	require.True(t, changed)
+	require.Equal(t, []int64{2, 1}, []int64{tasksOn(day2), tasksOn(day2.AddDate(0, 0, 1))})
+	loc, err := s.MetricsTimezone(ctx)
+	require.NoError(t, err)
+	require.Equal(t, "UTC", loc.String())
+	diffs, err := s.CheckRollups(ctx, day2, day2.AddDate(0, 0, 2), testGrading)
+	require.NoError(t, err)
+	require.Empty(t, diffs)
+
+	changed, err = s.SetMetricsTimezone(ctx, "UTC")
+	require.NoError(t, err)
+	require.False(t, changed)
+
+	_, err = s.SetMetricsTimezone(ctx, "Mars/Olympus_Mons")
+	var ie *incident.Error
+	require.ErrorAs(t, err, &ie)
+	require.Equal(t, incident.CodeInvalid, ie.Code)
+	loc, err = s.MetricsTimezone(ctx)
+	require.NoError(t, err)
+	require.Equal(t, "UTC", loc.String())
+}
+
+// Projections that run while the rollups are rebuilt are counted exactly
+// once: they wait for the rebuild at their rollup step and then add their
+// difference to the rebuilt rows.
+func TestRebuildRollupsUnderProjection(t *testing.T) {
+	ctx := context.Background()
+	now := t0
+	s := newStore(t, &now)
+	defer func(n int) { rebuildBatch = n }(rebuildBatch)
+	rebuildBatch = 3
+
+	var incs []*incident.Incident
+	for i := range 12 {
+		in := newIncident("RB"+string(rune('A'+i)), []string{"FH", "XY"}[i%2], itemCG, t0.Add(time.Duration(i)*hour))
+		project(t, s, in)
+		incs = append(incs, in)
+	}
+	stop := make(chan struct{})
+	rebuilt := make(chan error, 1)
+	go func() {
+		for {
+			if err := s.RebuildRollups(ctx); err != nil {
+				rebuilt <- err
+				return
+			}
+			select {
+			case <-stop:
+				rebuilt <- nil
+				return
+			default:
+			}
+		}
+	}()
+	for i, in := range incs {
+		at := t0.Add(time.Duration(i)*hour + 20*minute)
+		step(t, s, in, deptActor("CG"), incident.Ack{TaskID: taskOf(t, in, "CG")}, at)
+		step(t, s, in, deptActor("SCJG"), incident.Ack{TaskID: taskOf(t, in, "SCJG")}, at.Add(time.Duration(i)*10*minute))
+		step(t, s, in, deptActor("CG"), incident.Complete{TaskID: taskOf(t, in, "CG"), Result: "done"}, at.Add(day))
+	}
+	close(stop)
+	require.NoError(t, <-rebuilt)
+
+	diffs, err := s.CheckRollups(ctx, t0, t0.AddDate(0, 0, 3), testGrading)
+	require.NoError(t, err)
+	require.Empty(t, diffs)
+	rows, err := s.League(ctx, ByDepartment, t0, t0.AddDate(0, 0, 3), testGrading)
+	require.NoError(t, err)
+	require.Equal(t, int64(12), find(rows, "CG").Completed)
+	// SCJG acknowledges 20 + 10·i minutes after dispatch: on time for i ≤ 4.
+	require.Equal(t, int64(5), find(rows, "SCJG").AckedOnTime)
+}
