@@ -74,6 +74,20 @@ func TestSeed(t *testing.T) {
 	assert.Empty(t, diffs)
 	assert.Positive(t, count(t, st, "metrics_daily"))
 
+	// The year has what the league tables grade: street ratings (lower
+	// for late work), approved extensions and returns.
+	var rated, lateRatedLow, extended, returned int
+	require.NoError(t, st.Pool().QueryRow(ctx, `SELECT
+    count(*) FILTER (WHERE rating IS NOT NULL),
+    count(*) FILTER (WHERE rating < 75 AND completed_at > resolve_due),
+    count(*) FILTER (WHERE extensions > 0),
+    count(*) FILTER (WHERE returns > 0)
+FROM tasks`).Scan(&rated, &lateRatedLow, &extended, &returned))
+	assert.Greater(t, rated, stats.Tasks/2, "rated tasks")
+	assert.Positive(t, lateRatedLow, "late tasks rated below 75")
+	assert.Positive(t, extended, "extended tasks")
+	assert.Positive(t, returned, "returned tasks")
+
 	// Every incident is a valid snapshot, lived through up to now, and the
 	// overdue board is what its open tasks say.
 	rows, err := st.Pool().Query(ctx, `SELECT doc FROM incidents`)

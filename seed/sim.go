@@ -275,6 +275,7 @@ func (s *sim) planTask(t *incident.Task) {
 		}
 		if !stuck {
 			s.planComplete(t, at)
+			s.planExtension(t, at)
 		}
 		return nil
 	})
@@ -290,7 +291,60 @@ func (s *sim) planComplete(t *incident.Task, from time.Time) {
 		at = from.Add(between(r, win/10, win*95/100))
 	}
 	s.schedule(at, func(at time.Time) error {
-		return s.apply(clerk(r, t.Department), incident.Complete{TaskID: t.ID, Result: "已按要求处置完毕"}, at)
+		if err := s.apply(clerk(r, t.Department), incident.Complete{TaskID: t.ID, Result: "已按要求处置完毕"}, at); err != nil {
+			return err
+		}
+		s.planRating(t, at)
+		return nil
+	})
+}
+
+// planExtension plans, for a few acknowledged tasks, a request to extend
+// the resolution deadline (延期) before it passes, which the street
+// mostly approves. A task done or no longer dispatched by then asks
+// nothing; one done before the decision gets none.
+func (s *sim) planExtension(t *incident.Task, acked time.Time) {
+	r := s.r
+	if r.Float64() >= 0.04 || t.ResolveDue.Sub(acked) < time.Hour {
+		return
+	}
+	s.schedule(acked.Add(between(r, 10*time.Minute, t.ResolveDue.Sub(acked)/2)), func(at time.Time) error {
+		if !t.Open() || s.in.Status != incident.StatusDispatched || t.Extension != nil {
+			return nil
+		}
+		until := t.ResolveDue.Add(between(r, 24*time.Hour, 5*24*time.Hour))
+		if err := s.apply(clerk(r, t.Department), incident.RequestExtension{TaskID: t.ID, Until: until, Reason: "需协调施工队伍"}, at); err != nil {
+			return err
+		}
+		approve := r.Float64() < 0.8
+		s.schedule(at.Add(between(r, 30*time.Minute, 8*time.Hour)), func(at time.Time) error {
+			if !t.Open() || s.in.Status != incident.StatusDispatched {
+				return nil
+			}
+			return s.apply(streetOfficer(r, s.in.Street), incident.DecideExtension{TaskID: t.ID, Approve: approve}, at)
+		})
+		return nil
+	})
+}
+
+// planRating plans the street's rating (考核) of a task just completed: for
+// most tasks, within five days (inside the rating window), lower when the
+// task was completed late. A task sent back by a failed verification
+// meanwhile is not rated then; its next completion plans again.
+func (s *sim) planRating(t *incident.Task, completed time.Time) {
+	r := s.r
+	if r.Float64() >= 0.8 {
+		return
+	}
+	score := 75 + r.IntN(26)
+	if completed.After(t.ResolveDue) {
+		score = 50 + r.IntN(41)
+	}
+	s.schedule(completed.Add(between(r, time.Hour, 5*24*time.Hour)), func(at time.Time) error {
+		if t.Status != incident.TaskCompleted || t.Rating != nil {
+			return nil
+		}
+		return s.apply(streetOfficer(r, s.in.Street), incident.Rate{TaskID: t.ID, Score: score}, at)
 	})
 }
 
