@@ -14,7 +14,7 @@ import (
 
 // metricsCmd groups the metrics subcommands.
 type metricsCmd struct {
-	Check metricsCheckCmd `cmd:"" help:"Recompute a month's league tables from the timeline and compare them with the rollups; exits 1 on any difference."`
+	Check   metricsCheckCmd   `cmd:"" help:"Recompute a month's league tables from the timeline and compare them with the rollups; exits 1 on any difference."`
 	Bench   metricsBenchCmd   `cmd:"" help:"Measure a month's league tables and monthly report on a (seeded) database and report p50/p95/p99/max."`
 	Rebuild metricsRebuildCmd `cmd:"" help:"Recompute the rollups from every incident's stored rows (after a failed check); projections wait until it commits."`
 }
