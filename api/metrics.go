@@ -27,9 +27,12 @@ type LeagueRow struct {
 type DepartmentRates struct {
 	Department string `json:"department" example:"CG"`
 	LeagueRow
-	// RoutingOverrides hides the street-only counter from a department's
-	// row (a shallower field wins in encoding/json); always nil.
+	// RoutingOverrides, Incidents and Repeats hide the incident-only
+	// counters from a department's row (a shallower field wins in
+	// encoding/json); always nil.
 	RoutingOverrides *int64 `json:"routing_overrides,omitempty" doc:"Never present on a department's row."`
+	Incidents        *int64 `json:"incidents,omitempty" doc:"Never present on a department's row."`
+	Repeats          *int64 `json:"repeats,omitempty" doc:"Never present on a department's row."`
 }
 
 // StreetRates are a street's row.

@@ -105,11 +105,14 @@ func Open(ctx context.Context, cfg Config) (_ *Services, err error) {
 	if err := s.Store.SaveJurisdiction(ctx, s.Jurisdiction, raw); err != nil {
 		return nil, fmt.Errorf("save jurisdiction: %w", err)
 	}
-	// The metrics count on the district's calendar days.
-	if changed, err := s.Store.SetMetricsTimezone(ctx, s.Jurisdiction.Timezone()); err != nil {
-		return nil, fmt.Errorf("metrics time zone: %w", err)
-	} else if changed {
-		log.Info("the metrics now count on the district's calendar days: rollups rebuilt", "timezone", s.Jurisdiction.Timezone())
+	// The metrics count on the district's calendar days, under this
+	// binary's definitions.
+	start := time.Now()
+	if rebuilt, err := s.Store.SyncRollups(ctx, s.Jurisdiction.Timezone()); err != nil {
+		return nil, fmt.Errorf("metrics rollups: %w", err)
+	} else if rebuilt {
+		log.Info("metrics rollups rebuilt for the district's time zone and this version's definitions",
+			"timezone", s.Jurisdiction.Timezone(), "definition", store.MetricsDefinitionVersion, "took", time.Since(start).Round(time.Millisecond))
 	}
 
 	if s.Bus, err = bus.Connect(ctx, cfg.NATSURL, "whistle"); err != nil {

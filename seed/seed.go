@@ -136,8 +136,9 @@ func Run(ctx context.Context, st *store.Store, o Options) (Stats, error) {
 	if err != nil {
 		return Stats{}, err
 	}
-	// The rollups count on the district's calendar days, as app.Open sets.
-	if _, err := st.SetMetricsTimezone(ctx, o.Jurisdiction.Timezone()); err != nil {
+	// The rollups count on the district's calendar days under this
+	// version's definitions, as app.Open sets.
+	if _, err := st.SyncRollups(ctx, o.Jurisdiction.Timezone()); err != nil {
 		return Stats{}, fmt.Errorf("seed: %w", err)
 	}
 	start := time.Now()

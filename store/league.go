@@ -78,12 +78,14 @@ type Counts struct {
 	Satisfied        int64 `json:"satisfied"`
 	Reopened         int64 `json:"reopened"`
 	Unrated          int64 `json:"unrated"`
+	Incidents        int64 `json:"incidents"`
+	Repeats          int64 `json:"repeats"`
 }
 
 func (c *Counts) fields() []*int64 {
 	return []*int64{&c.Tasks, &c.AckedOnTime, &c.Completed, &c.CompletedOnTime, &c.Extensions, &c.Level1, &c.Level2,
 		&c.Level3, &c.RatedTasks, &c.RatingSum, &c.Returns, &c.OverruledReturns, &c.RoutingOverrides, &c.Visits,
-		&c.Resolved, &c.Rated, &c.Satisfied, &c.Reopened, &c.Unrated}
+		&c.Resolved, &c.Rated, &c.Satisfied, &c.Reopened, &c.Unrated, &c.Incidents, &c.Repeats}
 }
 
 // Histogram counts durations by latency bucket (metrics_bucket).
@@ -131,9 +133,12 @@ func (s *Store) League(ctx context.Context, d Dimension, from, to time.Time, g G
 	if err != nil {
 		return nil, err
 	}
-	fd, td := dateOf(from), dateOf(to)
-	rows, err := s.pool.Query(ctx, `SELECT value, kind::text, bucket, sum(n) FROM metrics_latency
-WHERE dim = $1 AND day >= $2::date AND day < $3::date GROUP BY 1, 2, 3 HAVING sum(n) <> 0`, dim, fd, td)
+	rows, err := s.pool.Query(ctx, `SELECT value, kind::text, bucket, sum(n) FROM (
+    SELECT value, kind, bucket, n FROM metrics_latency_monthly WHERE dim = $7 AND month >= $1::date AND month < $2::date
+    UNION ALL
+    SELECT value, kind, bucket, n FROM metrics_latency
+    WHERE dim = $7 AND (day >= $3::date AND day < $4::date OR day >= $5::date AND day < $6::date)
+) r GROUP BY 1, 2, 3 HAVING sum(n) <> 0`, append(spanOf(from, to).args(), dim)...)
 	if err != nil {
 		return nil, fmt.Errorf("store: %s latency: %w", d, err)
 	}
@@ -162,8 +167,8 @@ WHERE dim = $1 AND day >= $2::date AND day < $3::date GROUP BY 1, 2, 3 HAVING su
 	return finish(byKey, g), nil
 }
 
-// leagueCounts sums the counters of metrics_daily over the local days
-// [from, to) by dimension d, for the whole district or (street not "") one
+// leagueCounts sums the rollups' counters over the local days [from, to)
+// (spanOf) by dimension d, for the whole district or (street not "") one
 // street's incidents: a row per key, latencies still empty.
 func (s *Store) leagueCounts(ctx context.Context, d Dimension, from, to time.Time, street string) (map[string]*LeagueRow, error) {
 	col := map[Dimension]string{ByDepartment: "department", ByStreet: "street", ByItem: "item", ByDomain: "domain"}[d]
@@ -188,8 +193,12 @@ func (s *Store) leagueCounts(ctx context.Context, d Dimension, from, to time.Tim
 	if d == ByDepartment {
 		where = " AND department <> ''"
 	}
-	rows, err := s.pool.Query(ctx, `SELECT `+col+`, `+sums+` FROM metrics_daily
-WHERE day >= $1::date AND day < $2::date AND ($3 = '' OR street = $3)`+where+` GROUP BY 1`, dateOf(from), dateOf(to), street)
+	cols := "department, street, item, domain, " + counters("%[1]s", ", ")
+	rows, err := s.pool.Query(ctx, `SELECT `+col+`, `+sums+` FROM (
+    SELECT `+cols+` FROM metrics_monthly WHERE month >= $1::date AND month < $2::date
+    UNION ALL
+    SELECT `+cols+` FROM metrics_daily WHERE day >= $3::date AND day < $4::date OR day >= $5::date AND day < $6::date
+) r WHERE ($7 = '' OR street = $7)`+where+` GROUP BY 1`, append(spanOf(from, to).args(), street)...)
 	if err != nil {
 		return nil, fmt.Errorf("store: %s league: %w", d, err)
 	}
@@ -210,6 +219,37 @@ WHERE day >= $1::date AND day < $2::date AND ($3 = '' OR street = $3)`+where+` G
 		return nil, fmt.Errorf("store: %s league: %w", d, err)
 	}
 	return byKey, nil
+}
+
+// span is a range of local days [from, to) as the rollups read it: the
+// whole calendar months inside it from the monthly tables, the days before
+// and after them from the daily ones. Each range is [first, end) of dates
+// YYYY-MM-DD (months by their first day); an empty one has first = end.
+type span struct {
+	months, before, after [2]string
+}
+
+// spanOf splits the local days [from, to) (only their dates count).
+func spanOf(from, to time.Time) span {
+	day := func(t time.Time) time.Time { return time.Date(t.Year(), t.Month(), t.Day(), 0, 0, 0, 0, time.UTC) }
+	f, t := day(from), day(to)
+	if t.Before(f) {
+		t = f
+	}
+	m0 := time.Date(f.Year(), f.Month(), 1, 0, 0, 0, 0, time.UTC)
+	if m0.Before(f) {
+		m0 = m0.AddDate(0, 1, 0)
+	}
+	m1 := time.Date(t.Year(), t.Month(), 1, 0, 0, 0, 0, time.UTC)
+	if !m0.Before(m1) { // no whole month inside
+		return span{months: [2]string{dateOf(f), dateOf(f)}, before: [2]string{dateOf(f), dateOf(t)}, after: [2]string{dateOf(t), dateOf(t)}}
+	}
+	return span{months: [2]string{dateOf(m0), dateOf(m1)}, before: [2]string{dateOf(f), dateOf(m0)}, after: [2]string{dateOf(m1), dateOf(t)}}
+}
+
+// args are the span's bounds as the queries' $1..$6: months, before, after.
+func (p span) args() []any {
+	return []any{p.months[0], p.months[1], p.before[0], p.before[1], p.after[0], p.after[1]}
 }
 
 // dateOf is t's calendar date as written (in t's own location).

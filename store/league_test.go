@@ -111,7 +111,8 @@ func TestLeagueOverTheHandComputedFixture(t *testing.T) {
 		[]*int64{zj.MedianAckSeconds, zj.P90AckSeconds, zj.MedianCompleteSeconds, zj.P90CompleteSeconds})
 
 	// Streets: every task of their incidents, a visit or an unrated closing
-	// once per incident.
+	// once per incident, the incidents reported in the month (I4 was
+	// reported in February, I9 in April).
 	//   FH  tasks I1×2 I2r1 I2r2 I6 I7×2 I11 I12 = 9; on time: acked I1CG I2r1 I7CG I12,
 	//       completed I1CG I2r1 I11 I12 of 6; I11's levels; rated I11 40, I12 80;
 	//       visits I1 I2r1 (reopened) I4 I11 I12, 4 resolved and satisfied.
@@ -125,10 +126,10 @@ func TestLeagueOverTheHandComputedFixture(t *testing.T) {
 	checkLeague(t, got, []string{"XY", "FH"}, map[string]want{
 		"FH": {Counts{Tasks: 9, AckedOnTime: 4, Completed: 6, CompletedOnTime: 4, Level1: 1, Level2: 1, Level3: 1,
 			RatedTasks: 2, RatingSum: 120, Returns: 1, OverruledReturns: 1,
-			Visits: 5, Resolved: 4, Rated: 5, Satisfied: 4, Reopened: 1}, 89.0 / 150, 2},
+			Visits: 5, Resolved: 4, Rated: 5, Satisfied: 4, Reopened: 1, Incidents: 6}, 89.0 / 150, 2},
 		"XY": {Counts{Tasks: 9, AckedOnTime: 6, Completed: 6, CompletedOnTime: 6, Extensions: 1, Level1: 1,
 			RatedTasks: 3, RatingSum: 250, Returns: 2, OverruledReturns: 1, RoutingOverrides: 1,
-			Visits: 3, Resolved: 3, Rated: 3, Satisfied: 3, Unrated: 1}, 49.0 / 60, 1},
+			Visits: 3, Resolved: 3, Rated: 3, Satisfied: 3, Unrated: 1, Incidents: 6}, 49.0 / 60, 1},
 	})
 
 	// Items, and the one domain of the fixture (SR-001's): I1 I5 I7 I10 with
@@ -136,19 +137,19 @@ func TestLeagueOverTheHandComputedFixture(t *testing.T) {
 	// 0.5·0.9 + 0.2·1 + 0.3·(6/9+5/9)/2 = 5/6. D-CG: I2 I6 (I9 is April's),
 	// no rating: (0.2·0 + 0.3·(1/3+1/3)/2)/0.5 = 0.2. D-ZJ: I3 I11:
 	// 0.5·0.4 + 0.2 + 0.3·(0+1/2)/2 = 0.475. D-GA as GA; D-SW and ST-002
-	// have one task each: too few.
+	// have one task each: too few. Incidents as reported in the month.
 	sr := want{Counts{Tasks: 9, AckedOnTime: 6, Completed: 6, CompletedOnTime: 5, Extensions: 1, RatedTasks: 1, RatingSum: 90,
-		Returns: 2, OverruledReturns: 1, Visits: 2, Resolved: 2, Rated: 2, Satisfied: 2, Unrated: 1}, 5.0 / 6, 2}
+		Returns: 2, OverruledReturns: 1, Visits: 2, Resolved: 2, Rated: 2, Satisfied: 2, Unrated: 1, Incidents: 4}, 5.0 / 6, 2}
 	got, err = s.League(ctx, ByItem, from, to, testGrading)
 	require.NoError(t, err)
 	checkLeague(t, got, []string{"D-GA", "SR-001", "D-ZJ", "D-CG", "D-SW", "ST-002"}, map[string]want{
 		"SR-001": sr,
 		"D-CG": {Counts{Tasks: 3, AckedOnTime: 1, Completed: 2, CompletedOnTime: 1,
-			Visits: 1, Rated: 1, Reopened: 1}, 0.2, 4},
+			Visits: 1, Rated: 1, Reopened: 1, Incidents: 2}, 0.2, 4},
 		"D-ZJ": {Counts{Tasks: 2, Completed: 1, CompletedOnTime: 1, Level1: 2, Level2: 1, Level3: 1, RatedTasks: 1, RatingSum: 40,
-			Visits: 1, Resolved: 1, Rated: 1, Satisfied: 1}, 0.475, 3},
+			Visits: 1, Resolved: 1, Rated: 1, Satisfied: 1, Incidents: 2}, 0.475, 3},
 		"D-SW": {Counts{Tasks: 1, AckedOnTime: 1, Completed: 1, CompletedOnTime: 1, RatedTasks: 1, RatingSum: 80,
-			Visits: 1, Resolved: 1, Rated: 1, Satisfied: 1}, 0.9, 0},
+			Visits: 1, Resolved: 1, Rated: 1, Satisfied: 1, Incidents: 1}, 0.9, 0},
 	})
 	got, err = s.League(ctx, ByDomain, from, to, testGrading)
 	require.NoError(t, err)
@@ -170,12 +171,36 @@ func TestLeagueOverTheHandComputedFixture(t *testing.T) {
 	require.NoError(t, err)
 	assert.Empty(t, got)
 
+	// The whole of March (read from the monthly rollups) is the same as
+	// its days from the 2nd (nothing happened on the 1st).
+	for _, d := range []Dimension{ByDepartment, ByStreet, ByItem, ByDomain} {
+		days, err := s.League(ctx, d, from, to, testGrading)
+		require.NoError(t, err)
+		month, err := s.League(ctx, d, from.AddDate(0, 0, -1), to, testGrading)
+		require.NoError(t, err)
+		assert.Equal(t, days, month, d)
+	}
+
 	// The rollups equal the recomputation from the record, both months.
-	for _, p := range [][2]time.Time{{from, to}, {to, to.AddDate(0, 1, 0)}} {
+	for _, p := range [][2]time.Time{{from, to}, {from.AddDate(0, 0, -1), to}, {to, to.AddDate(0, 1, 0)}} {
 		diffs, err := s.CheckRollups(ctx, p[0], p[1], testGrading)
 		require.NoError(t, err)
 		assert.Empty(t, diffs)
 	}
+
+	// A month that is not the sum of its days is found, and so is the
+	// league row it puts out of step with the record.
+	_, err = s.pool.Exec(ctx, `UPDATE metrics_monthly SET tasks = tasks + 1 WHERE month = '2026-03-01' AND department = 'ZJ' AND street = 'FH'`)
+	require.NoError(t, err)
+	diffs, err := s.CheckRollups(ctx, from.AddDate(0, 0, -1), to, testGrading)
+	require.NoError(t, err)
+	var found []string
+	for _, d := range diffs {
+		found = append(found, string(d.Dimension)+" "+d.Key)
+	}
+	assert.Contains(t, found, "month 2026-03 ZJ/FH/D-ZJ/")
+	assert.Contains(t, found, "department ZJ")
+	assert.Contains(t, found, "street FH")
 }
 
 // Scores: a missing component is left out and the others rescaled; equal

@@ -148,7 +148,7 @@ func (s *Store) Load(ctx context.Context, items []LoadIncident, opts ...LoadOpti
 		}
 		// The rollups of exactly these incidents, as Project would have
 		// left them.
-		return addRollups(ctx, tx, ids)
+		return addRollups(ctx, tx, ids, true)
 	})
 	if err != nil {
 		return LoadCounts{}, fmt.Errorf("store: load %d incidents: %w", len(items), err)

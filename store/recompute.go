@@ -8,6 +8,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/jackc/pgx/v5"
+
 	"github.com/whistle-city/whistle/incident"
 )
 
@@ -16,7 +18,8 @@ import (
 // (when each task was dispatched, acknowledged, completed, sent back by a
 // failed verification, cancelled, returned, overruled, extended, escalated
 // and rated; reopenings; the clock's closing without a return visit), the
-// return visits of the feedback table and,
+// return visits of the feedback table, the incidents' report times and
+// duplicate and repeat links and,
 // because the SLA calendar is not in the timeline, the tasks' deadlines
 // (ack_due, resolve_due). It reads every incident with a timeline entry or
 // a return visit in the period, so it is for checks, not for serving.
@@ -32,12 +35,21 @@ func (s *Store) Recompute(ctx context.Context, d Dimension, from, to time.Time, 
 	hi := time.Date(to.Year(), to.Month(), to.Day(), 0, 0, 0, 0, loc)
 	in := func(t time.Time) bool { return !t.Before(lo) && t.Before(hi) }
 
-	type inc struct{ street, item, domain string }
+	type inc struct {
+		street, item, domain string
+		reported             time.Time
+		original, repeat     bool // not a duplicate; a repeat (重复诉求)
+	}
 	incs := map[string]inc{}
+	// The incidents with something counted in the period: a report, a
+	// timeline entry of a type a counter is dated by, a return visit.
 	rows, err := s.pool.Query(ctx, `
-SELECT id, street, category, domain FROM incidents WHERE id IN (
-    SELECT incident_id FROM timeline WHERE at >= $1 AND at < $2
-    UNION SELECT incident_id FROM feedback WHERE at >= $1 AND at < $2)`, lo, hi)
+SELECT id, street, category, domain, reported_at, duplicate_of IS NULL, repeat_of IS NOT NULL FROM incidents WHERE id IN (
+    SELECT incident_id FROM timeline WHERE type = ANY($3) AND at >= $1 AND at < $2
+    UNION SELECT incident_id FROM feedback WHERE at >= $1 AND at < $2
+    UNION SELECT id FROM incidents WHERE reported_at >= $1 AND reported_at < $2)`, lo, hi,
+		[]string{incident.EventTaskCreated, incident.EventRated, incident.EventReturned, incident.EventOverruled,
+			incident.EventRoutingOverride, incident.EventClosed})
 	if err != nil {
 		return nil, fmt.Errorf("store: recompute: %w", err)
 	}
@@ -45,7 +57,7 @@ SELECT id, street, category, domain FROM incidents WHERE id IN (
 	for rows.Next() {
 		var id string
 		var x inc
-		if err := rows.Scan(&id, &x.street, &x.item, &x.domain); err != nil {
+		if err := rows.Scan(&id, &x.street, &x.item, &x.domain, &x.reported, &x.original, &x.repeat); err != nil {
 			rows.Close()
 			return nil, fmt.Errorf("store: recompute: %w", err)
 		}
@@ -262,6 +274,13 @@ FROM timeline WHERE incident_id = ANY($1) ORDER BY incident_id, seq`, ids)
 			}
 			return keys
 		}
+		if d != ByDepartment && x.original && in(x.reported) {
+			r := row(x, "")
+			r.Incidents++
+			if x.repeat {
+				r.Repeats++
+			}
+		}
 		if closedUnrated != nil && in(*closedUnrated) {
 			for _, k := range keysOf(round) {
 				row(x, k).Unrated++
@@ -292,7 +311,13 @@ FROM timeline WHERE incident_id = ANY($1) ORDER BY incident_id, seq`, ids)
 	return finish(byKey, g), nil
 }
 
-// Difference is one disagreement between the rollups and the recomputation.
+// ByMonth is the Dimension of a Difference between a monthly rollup row
+// and the sum of its days: its Key names the row, Rollup and Record are
+// nil.
+const ByMonth Dimension = "month"
+
+// Difference is one disagreement between the rollups and the
+// recomputation, or between a month and its days (ByMonth).
 type Difference struct {
 	Dimension Dimension `json:"dimension"`
 	Key       string    `json:"key"`
@@ -301,10 +326,14 @@ type Difference struct {
 }
 
 // CheckRollups compares League with Recompute for every dimension over the
-// local days [from, to) and returns every row that differs (in any
+// local days [from, to), and the monthly rollups of the months it touches
+// with the sums of their days, and returns every row that differs (in any
 // counter, latency, rate, score or rank); none means they agree.
 func (s *Store) CheckRollups(ctx context.Context, from, to time.Time, g Grading) ([]Difference, error) {
-	var out []Difference
+	out, err := s.checkMonths(ctx, from, to)
+	if err != nil {
+		return nil, err
+	}
 	for _, d := range []Dimension{ByDepartment, ByStreet, ByItem, ByDomain} {
 		a, err := s.League(ctx, d, from, to, g)
 		if err != nil {
@@ -331,6 +360,51 @@ func (s *Store) CheckRollups(ctx context.Context, from, to time.Time, g Grading)
 				out = append(out, Difference{Dimension: d, Key: k, Record: y})
 			}
 		}
+	}
+	return out, nil
+}
+
+// checkMonths returns the rows of the monthly rollups, of the months that
+// the local days [from, to) touch, that differ from the sum of their days
+// (rows whose counters are all 0 count as absent).
+func (s *Store) checkMonths(ctx context.Context, from, to time.Time) ([]Difference, error) {
+	m0 := time.Date(from.Year(), from.Month(), 1, 0, 0, 0, 0, time.UTC)
+	m1 := time.Date(to.Year(), to.Month(), 1, 0, 0, 0, 0, time.UTC)
+	if to.Day() != 1 {
+		m1 = m1.AddDate(0, 1, 0)
+	}
+	nonzero := counters("%[1]s <> 0", " OR ")
+	rows, err := s.pool.Query(ctx, `
+WITH m AS (
+    SELECT month, department, street, item, domain, `+counters("%[1]s", ", ")+` FROM metrics_monthly
+    WHERE month >= $1::date AND month < $2::date AND (`+nonzero+`)
+), d AS (
+    SELECT date_trunc('month', day)::date AS month, department, street, item, domain, `+counters("sum(%[1]s) AS %[1]s", ", ")+`
+    FROM metrics_daily WHERE day >= $1::date AND day < $2::date
+    GROUP BY 1, 2, 3, 4, 5 HAVING `+counters("sum(%[1]s) <> 0", " OR ")+`
+), lm AS (
+    SELECT month, dim, value, kind, bucket, n FROM metrics_latency_monthly
+    WHERE month >= $1::date AND month < $2::date AND n <> 0
+), ld AS (
+    SELECT date_trunc('month', day)::date AS month, dim, value, kind, bucket, sum(n) AS n FROM metrics_latency
+    WHERE day >= $1::date AND day < $2::date GROUP BY 1, 2, 3, 4, 5 HAVING sum(n) <> 0
+)
+SELECT DISTINCT to_char(month, 'YYYY-MM') || ' ' || department || '/' || street || '/' || item || '/' || domain
+FROM ((TABLE m EXCEPT TABLE d) UNION ALL (TABLE d EXCEPT TABLE m)) x
+UNION ALL
+SELECT DISTINCT to_char(month, 'YYYY-MM') || ' latency ' || dim::text || '/' || value || '/' || kind::text || '/' || bucket
+FROM ((TABLE lm EXCEPT TABLE ld) UNION ALL (TABLE ld EXCEPT TABLE lm)) y
+ORDER BY 1`, dateOf(m0), dateOf(m1))
+	if err != nil {
+		return nil, fmt.Errorf("store: check monthly rollups: %w", err)
+	}
+	keys, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		return nil, fmt.Errorf("store: check monthly rollups: %w", err)
+	}
+	out := make([]Difference, len(keys))
+	for i, k := range keys {
+		out[i] = Difference{Dimension: ByMonth, Key: k}
 	}
 	return out, nil
 }

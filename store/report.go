@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"sort"
+	"strings"
 	"time"
 )
 
@@ -106,11 +107,11 @@ type ItemSatisfaction struct {
 	SatisfactionRateDelta    *float64 `json:"satisfaction_rate_delta" doc:"This month's rate minus last month's; null with it."`
 }
 
-// MonthlyReport builds the monthly report of q. Its league tables come from
-// the rollups (League, or for a street the same counters narrowed to its
-// incidents, without latencies); the item lists from the incidents table
-// (cases and repeats, by reported_at) and the rollups (return visits, on
-// the day of the visit), both months in one pass each.
+// MonthlyReport builds the monthly report of q, all from the monthly
+// rollups: the league tables (League; last month's, and for a street the
+// departments' work on its incidents, without latencies) and the item lists
+// (incidents and repeats on the day reported, return visits on the day of
+// the visit), both months of the item lists in one read.
 func (s *Store) MonthlyReport(ctx context.Context, q MonthlyReportQuery) (*MonthlyReport, error) {
 	if q.Month < time.January || q.Month > time.December {
 		return nil, fmt.Errorf("store: monthly report: month %d out of range", q.Month)
@@ -133,21 +134,26 @@ func (s *Store) MonthlyReport(ctx context.Context, q MonthlyReportQuery) (*Month
 		MinRated: q.MinRated, Top: q.Top,
 	}
 
-	league := func(d Dimension, from, to time.Time) ([]LeagueRow, error) {
-		if q.Street != "" && d == ByDepartment {
-			return s.streetLeague(ctx, d, from, to, q.Street, q.Grading)
-		}
-		return s.League(ctx, d, from, to, q.Grading)
-	}
 	for _, t := range []struct {
 		d   Dimension
 		out *[]ReportRow
 	}{{ByDepartment, &r.Departments}, {ByStreet, &r.Streets}} {
-		cur, err := league(t.d, from, to)
+		var cur []LeagueRow
+		if q.Street != "" && t.d == ByDepartment {
+			cur, err = s.countsLeague(ctx, t.d, from, to, q.Street, q.Grading)
+		} else {
+			cur, err = s.League(ctx, t.d, from, to, q.Grading)
+		}
 		if err != nil {
 			return nil, err
 		}
-		last, err := league(t.d, prev, from)
+		// Last month's score, satisfaction and rank do not need its
+		// latencies.
+		street := ""
+		if t.d == ByDepartment {
+			street = q.Street
+		}
+		last, err := s.countsLeague(ctx, t.d, prev, from, street, q.Grading)
 		if err != nil {
 			return nil, err
 		}
@@ -164,16 +170,62 @@ func (s *Store) MonthlyReport(ctx context.Context, q MonthlyReportQuery) (*Month
 		*t.out = rows
 	}
 
-	if r.MostCases, err = s.itemCounts(ctx, "duplicate_of IS NULL", prev, from, to, q.Street, q.Top); err != nil {
+	items, err := s.itemMonths(ctx, prev, from, q.Street)
+	if err != nil {
 		return nil, err
 	}
-	if r.MostRepeats, err = s.itemCounts(ctx, "repeat_of IS NOT NULL AND duplicate_of IS NULL", prev, from, to, q.Street, q.Top); err != nil {
+	if r.MostCases, err = s.itemCounts(ctx, items, func(m *itemMonth) [2]int64 { return m.incidents }, prev, to, q.Top); err != nil {
 		return nil, err
 	}
-	if r.LowestSatisfaction, err = s.itemSatisfaction(ctx, prev, from, to, q.Street, q.Top, q.MinRated); err != nil {
+	if r.MostRepeats, err = s.itemCounts(ctx, items, func(m *itemMonth) [2]int64 { return m.repeats }, prev, to, q.Top); err != nil {
+		return nil, err
+	}
+	if r.LowestSatisfaction, err = s.itemSatisfaction(ctx, items, prev, to, q.Top, q.MinRated); err != nil {
 		return nil, err
 	}
 	return r, nil
+}
+
+// itemMonth is what the report lists of an item, this month ([0]) and
+// last month ([1]): incidents reported (duplicates left out), repeats
+// among them, rated return visits and satisfied ones.
+type itemMonth struct {
+	item                                 string
+	incidents, repeats, rated, satisfied [2]int64
+}
+
+// itemMonths reads the items' figures of the months from and prev from
+// the monthly rollups (the incident's rows, department ”), for the whole
+// district or one street's incidents.
+func (s *Store) itemMonths(ctx context.Context, prev, from time.Time, street string) ([]*itemMonth, error) {
+	rows, err := s.pool.Query(ctx, `
+SELECT item, `+strings.Join(func() []string {
+		var out []string
+		for _, c := range []string{"incidents", "repeats", "rated", "satisfied"} {
+			out = append(out, "coalesce(sum("+c+") FILTER (WHERE month = $2::date), 0)", "coalesce(sum("+c+") FILTER (WHERE month = $1::date), 0)")
+		}
+		return out
+	}(), ", ")+`
+FROM metrics_monthly
+WHERE month IN ($1::date, $2::date) AND department = '' AND ($3 = '' OR street = $3)
+GROUP BY item`, dateOf(prev), dateOf(from), street)
+	if err != nil {
+		return nil, fmt.Errorf("store: report items: %w", err)
+	}
+	defer rows.Close()
+	var out []*itemMonth
+	for rows.Next() {
+		m := &itemMonth{}
+		if err := rows.Scan(&m.item, &m.incidents[0], &m.incidents[1], &m.repeats[0], &m.repeats[1],
+			&m.rated[0], &m.rated[1], &m.satisfied[0], &m.satisfied[1]); err != nil {
+			return nil, fmt.Errorf("store: report items: %w", err)
+		}
+		out = append(out, m)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("store: report items: %w", err)
+	}
+	return out, nil
 }
 
 // compare pairs each row of cur with the row of the same key in last.
@@ -204,11 +256,12 @@ func compare(cur, last []LeagueRow) []ReportRow {
 	return out
 }
 
-// streetLeague is League's table of d narrowed to the incidents of street:
-// the same counters of metrics_daily (filtered by its street column), the
-// same grading and ranking. metrics_latency keeps one dimension per row, so
-// it cannot be narrowed to a street: the latencies stay nil.
-func (s *Store) streetLeague(ctx context.Context, d Dimension, from, to time.Time, street string, g Grading) ([]LeagueRow, error) {
+// countsLeague is League's table of d without the latencies, for the
+// whole district or (street not "") narrowed to the incidents of street:
+// the same counters (filtered by their street column), the same grading
+// and ranking. The latency rollups keep one dimension per row, so they
+// cannot be narrowed to a street; the latencies stay nil.
+func (s *Store) countsLeague(ctx context.Context, d Dimension, from, to time.Time, street string, g Grading) ([]LeagueRow, error) {
 	byKey, err := s.leagueCounts(ctx, d, from, to, street)
 	if err != nil {
 		return nil, err
@@ -216,35 +269,15 @@ func (s *Store) streetLeague(ctx context.Context, d Dimension, from, to time.Tim
 	return finish(byKey, g), nil
 }
 
-// itemCounts counts the incidents matching cond reported in [prev, from)
-// and in [from, to) per item, in one range of the partial indexes of
-// migration 00008, and returns the top items of the month (count > 0).
-func (s *Store) itemCounts(ctx context.Context, cond string, prev, from, to time.Time, street string, top int) ([]ItemFigure, error) {
-	q := `SELECT category, count(*) FILTER (WHERE reported_at >= $2), count(*) FILTER (WHERE reported_at < $2)
-FROM incidents WHERE reported_at >= $1 AND reported_at < $3 AND ` + cond
-	args := []any{prev, from, to}
-	if street != "" {
-		q += ` AND street = $4`
-		args = append(args, street)
-	}
-	rows, err := s.pool.Query(ctx, q+` GROUP BY category`, args...)
-	if err != nil {
-		return nil, fmt.Errorf("store: report items: %w", err)
-	}
-	defer rows.Close()
+// itemCounts returns the top items of the month by the count figure
+// picks (this month, last month), those with a count this month only.
+func (s *Store) itemCounts(ctx context.Context, items []*itemMonth, figure func(*itemMonth) [2]int64, prev, to time.Time, top int) ([]ItemFigure, error) {
 	all := []ItemFigure{}
-	for rows.Next() {
-		var f ItemFigure
-		if err := rows.Scan(&f.Item, &f.Count, &f.PreviousCount); err != nil {
-			return nil, fmt.Errorf("store: report items: %w", err)
+	for _, m := range items {
+		n := figure(m)
+		if n[0] > 0 {
+			all = append(all, ItemFigure{Item: m.item, Count: n[0], PreviousCount: n[1], Change: n[0] - n[1]})
 		}
-		if f.Count > 0 {
-			f.Change = f.Count - f.PreviousCount
-			all = append(all, f)
-		}
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("store: report items: %w", err)
 	}
 	sort.Slice(all, func(i, j int) bool {
 		if all[i].Count != all[j].Count {
@@ -257,32 +290,13 @@ FROM incidents WHERE reported_at >= $1 AND reported_at < $3 AND ` + cond
 		func(f *ItemFigure) (string, *int, *string) { return f.Item, &f.Rank, &f.Name })
 }
 
-// itemSatisfaction sums the items' rated and satisfied return visits of
-// the two months from the rollups (the incident's rows, department ”, as
-// League by item) and returns the items with at least minRated rated
-// visits in the month, lowest rate first.
-func (s *Store) itemSatisfaction(ctx context.Context, prev, from, to time.Time, street string, top, minRated int) ([]ItemSatisfaction, error) {
-	q := `SELECT item, sum(rated) FILTER (WHERE day >= $2::date), sum(satisfied) FILTER (WHERE day >= $2::date),
-       sum(rated) FILTER (WHERE day < $2::date), sum(satisfied) FILTER (WHERE day < $2::date)
-FROM metrics_daily WHERE day >= $1::date AND day < $3::date AND department = ''`
-	args := []any{dateOf(prev), dateOf(from), dateOf(to)}
-	if street != "" {
-		q += ` AND street = $4`
-		args = append(args, street)
-	}
-	rows, err := s.pool.Query(ctx, q+` GROUP BY item`, args...)
-	if err != nil {
-		return nil, fmt.Errorf("store: report satisfaction: %w", err)
-	}
-	defer rows.Close()
+// itemSatisfaction returns the items with at least minRated rated visits
+// in the month, lowest satisfaction rate first.
+func (s *Store) itemSatisfaction(ctx context.Context, items []*itemMonth, prev, to time.Time, top, minRated int) ([]ItemSatisfaction, error) {
 	all := []ItemSatisfaction{}
-	for rows.Next() {
-		var it ItemSatisfaction
-		var rated, sat, prated, psat *int64
-		if err := rows.Scan(&it.Item, &rated, &sat, &prated, &psat); err != nil {
-			return nil, fmt.Errorf("store: report satisfaction: %w", err)
-		}
-		it.Rated, it.Satisfied, it.PreviousRated, it.PreviousSatisfied = deref(rated), deref(sat), deref(prated), deref(psat)
+	for _, m := range items {
+		it := ItemSatisfaction{Item: m.item, Rated: m.rated[0], Satisfied: m.satisfied[0],
+			PreviousRated: m.rated[1], PreviousSatisfied: m.satisfied[1]}
 		if it.Rated < int64(minRated) || it.Rated == 0 {
 			continue
 		}
@@ -292,9 +306,6 @@ FROM metrics_daily WHERE day >= $1::date AND day < $3::date AND department = ''`
 			it.SatisfactionRateDelta = ptrFloat(it.SatisfactionRate - *it.PreviousSatisfactionRate)
 		}
 		all = append(all, it)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("store: report satisfaction: %w", err)
 	}
 	// Rates compared exactly, as fractions: a/b < c/d ⇔ a·d < c·b.
 	cmp := func(a, b ItemSatisfaction) int64 { return a.Satisfied*b.Rated - b.Satisfied*a.Rated }
@@ -341,18 +352,11 @@ func rankAndName[T any](ctx context.Context, s *Store, all []T, top int, prev, t
 	return all, nil
 }
 
-func deref(p *int64) int64 {
-	if p == nil {
-		return 0
-	}
-	return *p
-}
-
 // itemNames returns the names of the items codes: the latest version's in
 // the responsibility list (catalogue_items, retired items too), else, for
 // an item never written there, the name one of its incidents of [from, to)
-// was reported with. It reads a few rows per item: the counts above stay
-// index-only because they leave the names out.
+// was reported with. It reads a few rows per item, for the listed items
+// only.
 func (s *Store) itemNames(ctx context.Context, codes []string, from, to time.Time) (map[string]string, error) {
 	names := map[string]string{}
 	if len(codes) == 0 {

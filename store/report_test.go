@@ -22,10 +22,10 @@ var reportGrading = Grading{Street: 0.5, Public: 0.2, Timeliness: 0.3, Target: 0
 // reportFixture fills a store for the report of March 2026 (previous
 // month February), worked out by hand in TestMonthlyReport.
 //
-// League tables: the departments' rollup rows are written directly
-// (tasks, acked on time, completed on time, rated, satisfied per month,
-// department and street), since their grading is League's and tested
-// there; the report adds the comparison with February.
+// League tables: the departments' rollup rows are written directly, to
+// the days and the months (tasks, acked on time, completed on time, rated,
+// satisfied per month, department and street), since their grading is
+// League's and tested there; the report adds the comparison with February.
 //
 // Item lists: incidents of street-tier items P-1..P-4 projected with the
 // real domain. Cases and repeats by reported_at; the return visits of
@@ -56,6 +56,15 @@ func reportFixture(t *testing.T, s *Store) {
 	} {
 		_, err := s.pool.Exec(ctx, `INSERT INTO metrics_daily (day, department, street, item, domain, tasks, acked_on_time,
 completed, completed_on_time, visits, rated, satisfied) VALUES ($1, $2, $3, 'L-1', '', $4, $5, $6, $6, $7, $7, $8)`,
+			d.day, d.department, d.street, d.tasks, d.acked, d.onTime, d.rated, d.satisfied)
+		require.NoError(t, err)
+		_, err = s.pool.Exec(ctx, `INSERT INTO metrics_monthly AS m (month, department, street, item, domain, tasks, acked_on_time,
+completed, completed_on_time, visits, rated, satisfied)
+VALUES (date_trunc('month', $1::date)::date, $2, $3, 'L-1', '', $4, $5, $6, $6, $7, $7, $8)
+ON CONFLICT (month, department, street, item, domain) DO UPDATE SET tasks = m.tasks + EXCLUDED.tasks,
+    acked_on_time = m.acked_on_time + EXCLUDED.acked_on_time, completed = m.completed + EXCLUDED.completed,
+    completed_on_time = m.completed_on_time + EXCLUDED.completed_on_time, visits = m.visits + EXCLUDED.visits,
+    rated = m.rated + EXCLUDED.rated, satisfied = m.satisfied + EXCLUDED.satisfied`,
 			d.day, d.department, d.street, d.tasks, d.acked, d.onTime, d.rated, d.satisfied)
 		require.NoError(t, err)
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -11,19 +12,30 @@ import (
 	"github.com/whistle-city/whistle/incident"
 )
 
-// The rollups (metrics_daily, metrics_latency; migration 00007) hold the
-// sum of every incident's contribution, a pure function of its stored rows
-// (the SQL functions metrics_contribution and metrics_latency_contribution).
-// Project keeps them exact by adding, in its transaction, the contribution
-// of the rows it leaves minus the contribution of the rows it found.
+// The rollups (migrations 00007 and 00009) hold the sum of every incident's
+// contribution, a pure function of its stored rows (the SQL functions
+// metrics_contribution and metrics_latency_contribution), twice: per local
+// day (metrics_daily, metrics_latency) and per calendar month
+// (metrics_monthly, metrics_latency_monthly), so that a month is a few
+// thousand rows to read. Project keeps both exact by adding, in its
+// transaction, the contribution of the rows it leaves minus the
+// contribution of the rows it found.
 
-// rollupCounters are the columns of metrics_daily after its key.
-const rollupCounters = `tasks, acked_on_time, completed, completed_on_time, extensions, level1, level2, level3,
-rated_tasks, rating_sum, returns, overruled, routing_overrides, visits, resolved, rated, satisfied, reopened, unrated`
-
+// rollupCounterList are the columns of metrics_daily and metrics_monthly
+// after their key, in table order.
 var rollupCounterList = []string{"tasks", "acked_on_time", "completed", "completed_on_time", "extensions",
 	"level1", "level2", "level3", "rated_tasks", "rating_sum", "returns", "overruled", "routing_overrides",
-	"visits", "resolved", "rated", "satisfied", "reopened", "unrated"}
+	"visits", "resolved", "rated", "satisfied", "reopened", "unrated", "incidents", "repeats"}
+
+// counters writes format once per counter (%[1]s is its name), joined by
+// sep: counters("sum(%[1]s)", ", ") is "sum(tasks), sum(acked_on_time), …".
+func counters(format, sep string) string {
+	parts := make([]string, len(rollupCounterList))
+	for i, c := range rollupCounterList {
+		parts[i] = fmt.Sprintf(format, c)
+	}
+	return strings.Join(parts, sep)
+}
 
 // queueRollupBefore queues, first in Project's batch, the lock that orders
 // projections of one incident and the record of its current contribution:
@@ -42,109 +54,110 @@ SELECT set_config('whistle.rollup_old', CASE WHEN yes
 FROM applies`, in.ID, in.Version)
 }
 
-// queueRollupAfter queues, last in Project's batch, the addition of the
-// difference between the incident's contribution now and the one
-// queueRollupBefore recorded. Only keys whose counters change are written,
-// in key order, so that concurrent projections lock rollup rows in one
-// order (no deadlock) and an acknowledgement touches one row.
+// queueRollupAfter queues, last in Project's batch, the difference between
+// the incident's contribution now and the one queueRollupBefore recorded
+// (into whistle.rollup_delta and whistle.latency_delta, computed once), and
+// its addition to the days and then to the months. Only keys whose
+// counters change are written, each table in key order, days before
+// months, so that concurrent projections lock rollup rows in one order
+// (no deadlock) and an acknowledgement touches few rows.
 func queueRollupAfter(b *pgx.Batch, in *incident.Incident) {
 	b.Queue(rollupDeltaSQL, in.ID)
-	b.Queue(latencyDeltaSQL, in.ID)
+	for _, q := range rollupAddSQL {
+		b.Queue(q)
+	}
 }
 
-var rollupDeltaSQL = func() string {
-	neg, sum, nonzero, set := "", "", "", ""
-	for i, c := range rollupCounterList {
-		sep := ", "
-		if i == 0 {
-			sep = ""
-		}
-		neg += sep + "-" + c
-		sum += sep + "sum(" + c + ")"
-		if i > 0 {
-			nonzero += " OR "
-		}
-		nonzero += "sum(" + c + ") <> 0"
-		set += sep + c + " = m." + c + " + EXCLUDED." + c
-	}
-	return `
-WITH old AS (
-    SELECT * FROM json_populate_recordset(NULL::metrics_daily, nullif(current_setting('whistle.rollup_old', true), '')::json)
-), d AS (
-    SELECT * FROM metrics_contribution(ARRAY[$1]) WHERE current_setting('whistle.rollup_old', true) <> ''
-    UNION ALL
-    SELECT day, department, street, item, domain, ` + neg + ` FROM old
-)
-INSERT INTO metrics_daily AS m (day, department, street, item, domain, ` + rollupCounters + `)
-SELECT day, department, street, item, domain, ` + sum + `
-FROM d GROUP BY day, department, street, item, domain
-HAVING ` + nonzero + `
+var rollupDeltaSQL = `
+SELECT set_config('whistle.rollup_delta', CASE WHEN current_setting('whistle.rollup_old', true) <> '' THEN coalesce((
+    SELECT json_agg(d)::text FROM (
+        SELECT day, department, street, item, domain, ` + counters("sum(%[1]s) AS %[1]s", ", ") + `
+        FROM (SELECT * FROM metrics_contribution(ARRAY[$1])
+              UNION ALL
+              SELECT day, department, street, item, domain, ` + counters("-%[1]s", ", ") + `
+              FROM json_populate_recordset(NULL::metrics_daily, current_setting('whistle.rollup_old', true)::json)) x
+        GROUP BY day, department, street, item, domain
+        HAVING ` + counters("sum(%[1]s) <> 0", " OR ") + `) d), '') ELSE '' END, true),
+       set_config('whistle.latency_delta', CASE WHEN current_setting('whistle.latency_old', true) <> '' THEN coalesce((
+    SELECT json_agg(d)::text FROM (
+        SELECT day, dim, value, kind, bucket, sum(n) AS n
+        FROM (SELECT * FROM metrics_latency_contribution(ARRAY[$1])
+              UNION ALL
+              SELECT day, dim, value, kind, bucket, -n
+              FROM json_populate_recordset(NULL::metrics_latency, current_setting('whistle.latency_old', true)::json)) x
+        GROUP BY day, dim, value, kind, bucket
+        HAVING sum(n) <> 0) d), '') ELSE '' END, true)`
+
+// rollupAddSQL add the deltas rollupDeltaSQL recorded: to metrics_daily,
+// metrics_monthly, metrics_latency and metrics_latency_monthly.
+var rollupAddSQL = func() []string {
+	const delta = `json_populate_recordset(NULL::metrics_daily, nullif(current_setting('whistle.rollup_delta', true), '')::json)`
+	const latency = `json_populate_recordset(NULL::metrics_latency, nullif(current_setting('whistle.latency_delta', true), '')::json)`
+	set := counters("%[1]s = m.%[1]s + EXCLUDED.%[1]s", ", ")
+	return []string{`
+INSERT INTO metrics_daily AS m (day, department, street, item, domain, ` + counters("%[1]s", ", ") + `)
+SELECT day, department, street, item, domain, ` + counters("%[1]s", ", ") + ` FROM ` + delta + `
 ORDER BY day, department, street, item, domain
-ON CONFLICT (day, department, street, item, domain) DO UPDATE SET ` + set
+ON CONFLICT (day, department, street, item, domain) DO UPDATE SET ` + set, `
+INSERT INTO metrics_monthly AS m (month, department, street, item, domain, ` + counters("%[1]s", ", ") + `)
+SELECT date_trunc('month', day)::date, department, street, item, domain, ` + counters("sum(%[1]s)", ", ") + `
+FROM ` + delta + `
+GROUP BY 1, 2, 3, 4, 5 HAVING ` + counters("sum(%[1]s) <> 0", " OR ") + `
+ORDER BY 1, 2, 3, 4, 5
+ON CONFLICT (month, department, street, item, domain) DO UPDATE SET ` + set, `
+INSERT INTO metrics_latency AS m (day, dim, value, kind, bucket, n)
+SELECT day, dim, value, kind, bucket, n FROM ` + latency + `
+ORDER BY dim, day, value, kind, bucket
+ON CONFLICT (dim, day, value, kind, bucket) DO UPDATE SET n = m.n + EXCLUDED.n`, `
+INSERT INTO metrics_latency_monthly AS m (month, dim, value, kind, bucket, n)
+SELECT date_trunc('month', day)::date, dim, value, kind, bucket, sum(n) FROM ` + latency + `
+GROUP BY 1, 2, 3, 4, 5 HAVING sum(n) <> 0
+ORDER BY 2, 1, 3, 4, 5
+ON CONFLICT (dim, month, value, kind, bucket) DO UPDATE SET n = m.n + EXCLUDED.n`}
 }()
 
-const latencyDeltaSQL = `
-WITH old AS (
-    SELECT * FROM json_populate_recordset(NULL::metrics_latency, nullif(current_setting('whistle.latency_old', true), '')::json)
-), d AS (
-    SELECT * FROM metrics_latency_contribution(ARRAY[$1]) WHERE current_setting('whistle.latency_old', true) <> ''
-    UNION ALL
-    SELECT day, dim, value, kind, bucket, -n FROM old
-)
-INSERT INTO metrics_latency AS m (day, dim, value, kind, bucket, n)
-SELECT day, dim, value, kind, bucket, sum(n)
-FROM d GROUP BY day, dim, value, kind, bucket
-HAVING sum(n) <> 0
-ORDER BY dim, day, value, kind, bucket
-ON CONFLICT (dim, day, value, kind, bucket) DO UPDATE SET n = m.n + EXCLUDED.n`
-
 // addRollups adds the contribution of the incidents ids (just inserted by
-// Load) to the rollups, in tx.
-func addRollups(ctx context.Context, tx pgx.Tx, ids []string) error {
-	set := ""
-	for i, c := range rollupCounterList {
-		if i > 0 {
-			set += ", "
-		}
-		set += c + " = m." + c + " + EXCLUDED." + c
-	}
-	if _, err := tx.Exec(ctx, `
+// Load, or a batch of RebuildRollups) to the daily rollups and, when months
+// is set, to the monthly ones, in tx, in the same order as Project.
+func addRollups(ctx context.Context, tx pgx.Tx, ids []string, months bool) error {
+	set := counters("%[1]s = m.%[1]s + EXCLUDED.%[1]s", ", ")
+	stmts := []string{`
 INSERT INTO metrics_daily AS m
-SELECT day, department, street, item, domain, `+rollupSums()+`
-FROM metrics_contribution($1) GROUP BY 1, 2, 3, 4, 5 ORDER BY 1, 2, 3, 4, 5
-ON CONFLICT (day, department, street, item, domain) DO UPDATE SET `+set, ids); err != nil {
-		return fmt.Errorf("add rollups: %w", err)
-	}
-	if _, err := tx.Exec(ctx, `
+SELECT * FROM metrics_contribution($1) ORDER BY 1, 2, 3, 4, 5
+ON CONFLICT (day, department, street, item, domain) DO UPDATE SET ` + set, `
 INSERT INTO metrics_latency AS m
 SELECT * FROM metrics_latency_contribution($1) ORDER BY dim, day, value, kind, bucket
-ON CONFLICT (dim, day, value, kind, bucket) DO UPDATE SET n = m.n + EXCLUDED.n`, ids); err != nil {
-		return fmt.Errorf("add latency rollups: %w", err)
+ON CONFLICT (dim, day, value, kind, bucket) DO UPDATE SET n = m.n + EXCLUDED.n`}
+	if months {
+		stmts = append(stmts, `
+INSERT INTO metrics_monthly AS m (month, department, street, item, domain, `+counters("%[1]s", ", ")+`)
+SELECT date_trunc('month', day)::date, department, street, item, domain, `+counters("sum(%[1]s)", ", ")+`
+FROM metrics_contribution($1) GROUP BY 1, 2, 3, 4, 5 ORDER BY 1, 2, 3, 4, 5
+ON CONFLICT (month, department, street, item, domain) DO UPDATE SET `+set, `
+INSERT INTO metrics_latency_monthly AS m (month, dim, value, kind, bucket, n)
+SELECT date_trunc('month', day)::date, dim, value, kind, bucket, sum(n)
+FROM metrics_latency_contribution($1) GROUP BY 1, 2, 3, 4, 5 ORDER BY 2, 1, 3, 4, 5
+ON CONFLICT (dim, month, value, kind, bucket) DO UPDATE SET n = m.n + EXCLUDED.n`)
+	}
+	for _, q := range stmts {
+		if _, err := tx.Exec(ctx, q, ids); err != nil {
+			return fmt.Errorf("add rollups: %w", err)
+		}
 	}
 	return nil
 }
 
-func rollupSums() string {
-	out := ""
-	for i, c := range rollupCounterList {
-		if i > 0 {
-			out += ", "
-		}
-		out += "sum(" + c + ")"
-	}
-	return out
-}
-
-// rebuildBatch is how many incidents RebuildRollups adds at a time: the
-// cost of one metrics_contribution call grows faster than its input, so a
-// rebuild over ten million tasks goes batch by batch, in id order.
+// rebuildBatch is how many incidents RebuildRollups adds at a time, in id
+// order: each call's sort stays in memory and the upserts stay near each
+// other (ids are UUID v7, so id order is report order).
 var rebuildBatch = 10000
 
-// RebuildRollups recomputes both rollup tables from every incident's stored
-// rows, in one transaction: after a bulk load with DeferRollups, after a
-// change of the rollups' time zone (SetMetricsTimezone does it), or to
-// repair them. Readers see the old rollups until it commits; projections
-// wait at their rollup step until then (see rebuildRollups).
+// RebuildRollups recomputes the rollups from every incident's stored rows,
+// in one transaction, and records that they hold MetricsDefinitionVersion:
+// after a bulk load with DeferRollups, when the definitions or the time
+// zone change (SyncRollups does it), or to repair them. Readers see the old
+// rollups until it commits; projections wait at their rollup step until
+// then (see rebuildRollups).
 func (s *Store) RebuildRollups(ctx context.Context) error {
 	if err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error { return rebuildRollups(ctx, tx) }); err != nil {
 		return fmt.Errorf("store: rebuild rollups: %w", err)
@@ -152,19 +165,20 @@ func (s *Store) RebuildRollups(ctx context.Context) error {
 	return nil
 }
 
-// rebuildRollups empties the rollups and adds every incident's
-// contribution, rebuildBatch incidents at a time, in tx. It first locks
-// both tables EXCLUSIVE: reads go on, but a projection (or Load) waits at
-// its rollup statement until tx commits. That keeps them exact: a
-// projection that has not committed when a batch reads its incident left
-// the rows its "before" saw, so the batch adds that contribution and the
-// projection, once let through, adds its difference; one that committed
-// before the lock is in the rows every batch reads.
+// rebuildRollups empties the rollups, adds every incident's contribution
+// to the days, rebuildBatch incidents at a time, and sums the days into
+// the months (written in key order, so that a month's rows of one
+// dimension sit on few pages), in tx. It first locks the rollup tables EXCLUSIVE: reads go
+// on, but a projection (or Load) waits at its rollup statements until tx
+// commits. That keeps them exact: a projection that has not committed when
+// a batch reads its incident left the rows its "before" saw, so the batch
+// adds that contribution and the projection, once let through, adds its
+// difference; one that committed before the lock is in the rows every
+// batch reads.
 func rebuildRollups(ctx context.Context, tx pgx.Tx) error {
-	if _, err := tx.Exec(ctx, `LOCK TABLE metrics_daily, metrics_latency IN EXCLUSIVE MODE`); err != nil {
-		return err
-	}
-	if _, err := tx.Exec(ctx, `DELETE FROM metrics_daily; DELETE FROM metrics_latency`); err != nil {
+	if _, err := tx.Exec(ctx, `
+LOCK TABLE metrics_daily, metrics_latency, metrics_monthly, metrics_latency_monthly IN EXCLUSIVE MODE;
+DELETE FROM metrics_daily; DELETE FROM metrics_latency; DELETE FROM metrics_monthly; DELETE FROM metrics_latency_monthly`); err != nil {
 		return err
 	}
 	for last := ""; ; {
@@ -174,18 +188,26 @@ func rebuildRollups(ctx context.Context, tx pgx.Tx) error {
 			return err
 		}
 		if len(ids) == 0 {
-			return nil
+			break
 		}
-		if err := addRollups(ctx, tx, ids); err != nil {
+		if err := addRollups(ctx, tx, ids, false); err != nil {
 			return err
 		}
 		last = ids[len(ids)-1]
 	}
+	_, err := tx.Exec(ctx, `
+INSERT INTO metrics_monthly
+SELECT date_trunc('month', day)::date, department, street, item, domain, `+counters("sum(%[1]s)", ", ")+`
+FROM metrics_daily GROUP BY 1, 2, 3, 4, 5 ORDER BY 1, 2, 3, 4, 5;
+INSERT INTO metrics_latency_monthly
+SELECT date_trunc('month', day)::date, dim, value, kind, bucket, sum(n)
+FROM metrics_latency GROUP BY 1, 2, 3, 4, 5 ORDER BY 2, 1, 3, 4, 5;
+UPDATE metrics_settings SET definition = '`+MetricsDefinitionVersion+`'`)
+	return err
 }
 
 // MetricsTimezone returns the time zone whose calendar days key the
-// rollups (metrics_settings): the district's, as SetMetricsTimezone last
-// set it.
+// rollups (metrics_settings): the district's, as SyncRollups last set it.
 func (s *Store) MetricsTimezone(ctx context.Context) (*time.Location, error) {
 	var tz string
 	if err := s.pool.QueryRow(ctx, `SELECT timezone FROM metrics_settings`).Scan(&tz); err != nil {
@@ -198,20 +220,21 @@ func (s *Store) MetricsTimezone(ctx context.Context) (*time.Location, error) {
 	return loc, nil
 }
 
-// SetMetricsTimezone makes tz (an IANA name: the district's) the time zone
-// whose calendar days key the rollups. When it differs from the stored
-// one, every stored day would move, so the rollups are rebuilt in the same
-// transaction and changed is true; when it is the same, nothing is written.
-// Processes starting together serialise on the settings row: the first
-// rebuilds, the others find tz stored. A zone Postgres does not know is a
-// CodeInvalid *incident.Error and changes nothing.
-func (s *Store) SetMetricsTimezone(ctx context.Context, tz string) (changed bool, err error) {
+// SyncRollups makes the rollups count on the calendar days of tz (an IANA
+// name: the district's) under MetricsDefinitionVersion. When the stored
+// time zone or definition differs (every stored day would move, or the
+// counters mean something else), it rebuilds them in the same transaction
+// and returns rebuilt true; otherwise it writes nothing. Processes starting
+// together serialise on the settings row: the first rebuilds, the others
+// find it done. A zone Postgres does not know is a CodeInvalid
+// *incident.Error and changes nothing.
+func (s *Store) SyncRollups(ctx context.Context, tz string) (rebuilt bool, err error) {
 	err = pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
-		var cur string
-		if err := tx.QueryRow(ctx, `SELECT timezone FROM metrics_settings FOR UPDATE`).Scan(&cur); err != nil {
+		var cur, def string
+		if err := tx.QueryRow(ctx, `SELECT timezone, definition FROM metrics_settings FOR UPDATE`).Scan(&cur, &def); err != nil {
 			return err
 		}
-		if cur == tz {
+		if cur == tz && def == MetricsDefinitionVersion {
 			return nil
 		}
 		var known bool
@@ -224,7 +247,7 @@ func (s *Store) SetMetricsTimezone(ctx context.Context, tz string) (changed bool
 		if _, err := tx.Exec(ctx, `UPDATE metrics_settings SET timezone = $1`, tz); err != nil {
 			return err
 		}
-		changed = true
+		rebuilt = true
 		return rebuildRollups(ctx, tx)
 	})
 	if err != nil {
@@ -232,9 +255,9 @@ func (s *Store) SetMetricsTimezone(ctx context.Context, tz string) (changed bool
 		if errors.As(err, &ie) {
 			return false, err
 		}
-		return false, fmt.Errorf("store: set metrics time zone %q: %w", tz, err)
+		return false, fmt.Errorf("store: sync rollups to %q, %s: %w", tz, MetricsDefinitionVersion, err)
 	}
-	return changed, nil
+	return rebuilt, nil
 }
 
 // maxLevel is the highest escalation level either of t's ladders ever

@@ -143,7 +143,7 @@ func TestRollupsEqualRecomputationAfterRandomEvents(t *testing.T) {
 // The rollups count on the district's calendar days: a new time zone
 // moves every count to its local day, by a rebuild in batches, and setting
 // the same zone again writes nothing.
-func TestSetMetricsTimezoneRebuildsOnTheNewDays(t *testing.T) {
+func TestSyncRollupsRebuildsOnTheNewDays(t *testing.T) {
 	ctx := context.Background()
 	now := t0.Add(10 * day)
 	s := newStore(t, &now)
@@ -167,7 +167,7 @@ func TestSetMetricsTimezoneRebuildsOnTheNewDays(t *testing.T) {
 	}
 	require.Equal(t, []int64{1, 2}, []int64{tasksOn(day2), tasksOn(day2.AddDate(0, 0, 1))})
 
-	changed, err := s.SetMetricsTimezone(ctx, "UTC")
+	changed, err := s.SyncRollups(ctx, "UTC")
 	require.NoError(t, err)
 	require.True(t, changed)
 	require.Equal(t, []int64{2, 1}, []int64{tasksOn(day2), tasksOn(day2.AddDate(0, 0, 1))})
@@ -178,11 +178,11 @@ func TestSetMetricsTimezoneRebuildsOnTheNewDays(t *testing.T) {
 	require.NoError(t, err)
 	require.Empty(t, diffs)
 
-	changed, err = s.SetMetricsTimezone(ctx, "UTC")
+	changed, err = s.SyncRollups(ctx, "UTC")
 	require.NoError(t, err)
 	require.False(t, changed)
 
-	_, err = s.SetMetricsTimezone(ctx, "Mars/Olympus_Mons")
+	_, err = s.SyncRollups(ctx, "Mars/Olympus_Mons")
 	var ie *incident.Error
 	require.ErrorAs(t, err, &ie)
 	require.Equal(t, incident.CodeInvalid, ie.Code)

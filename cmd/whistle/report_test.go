@@ -39,7 +39,9 @@ func TestReportCommand(t *testing.T) {
 	}
 	defer st.Close()
 	if _, err := st.Pool().Exec(ctx, `INSERT INTO metrics_daily (day, department, street, item, domain, tasks, acked_on_time,
-completed, completed_on_time) VALUES ('2026-03-05', 'CG', 'FH', 'SR-001', '', 12, 12, 12, 12)`); err != nil {
+completed, completed_on_time) VALUES ('2026-03-05', 'CG', 'FH', 'SR-001', '', 12, 12, 12, 12);
+INSERT INTO metrics_monthly (month, department, street, item, domain, tasks, acked_on_time,
+completed, completed_on_time) VALUES ('2026-03-01', 'CG', 'FH', 'SR-001', '', 12, 12, 12, 12)`); err != nil {
 		t.Fatal(err)
 	}
 	r := run(t, env, time.Minute, "report", "--month", "2026-03", "--format", "csv", "--database-url", url)

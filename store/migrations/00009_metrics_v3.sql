@@ -1,56 +1,118 @@
--- Definition 2026-11-v3 (docs/metrics.md) and a faster
+-- Definition 2026-11-v3 (docs/metrics.md), monthly rollups and a faster
 -- metrics_contribution (migration 00007).
 --
--- v3 counts the incidents closed unrated: the return-visit window ran out
--- with no visit (the `closed` entry the clock writes, actor `system`). v2's
--- unrated share was (visits - rated) / visits, but a visit always has a
--- rating, so it was always 0; v3's is unrated / (visits + unrated). The new
--- counter is on the day the incident closed, once on the incident ('') and
--- once per department with a task of the last round that was neither
--- returned nor cancelled, as a visit would have been.
+-- New counters:
+-- * unrated: incidents the clock closed without a return visit (its
+--   `closed` entry, actor `system`), on the day it closed, once on the
+--   incident ('') and once per department with a task of the last round
+--   neither returned nor cancelled, as a visit would have been. v2's
+--   unrated share was (visits - rated) / visits, but a visit always has a
+--   rating, so it was always 0; v3's is unrated / (visits + unrated).
+-- * incidents and repeats: the incidents reported (duplicates left out)
+--   and, of them, the repeats (重复诉求), on the day reported, on the
+--   incident's row (''). The monthly report counted them from the incidents
+--   table through 00008's partial indexes: at ten million tasks a year
+--   that is a million index entries a month. They are dropped here.
 --
--- Speed: every projection computes the contribution twice for one
--- incident, and RebuildRollups for every incident, so its cost is paid on
--- the hot path and at scale:
+-- Monthly rollups: metrics_monthly and metrics_latency_monthly hold the
+-- same sums per calendar month. A month's league table reads about 500
+-- counter rows and 13,000 histogram rows instead of 30 times as many daily
+-- ones (with two million tasks a year the daily ones took 170 ms, the
+-- report 900 ms). store.League reads whole months from them and the days
+-- at either end from the daily tables. Every change is added to both in
+-- the same transaction (store.Project, store.Load); RebuildRollups derives
+-- the months from the days.
 --
+-- metrics_settings.definition names the definition the rollups were built
+-- with; '' here, so the next start rebuilds them (store.SyncRollups) in
+-- batches instead of this migration in one statement.
+--
+-- Speed of the contribution: every projection computes it twice for one
+-- incident, and RebuildRollups for every incident:
 -- * 00007 turned each counted thing into a row of its own (about 17 per
---   incident) and pivoted them with 18 FILTERed sums. Here each task, rating,
---   dispute entry and return visit is one row carrying all its counters,
---   summed per key: a third of the rows and plain sums. Every row has a
---   counter that is not 0 (tasks, rated_tasks, one of returns, overruled,
---   routing_overrides and unrated, or visits), so the keys are 00007's keys
---   and those of the new counter.
+--   incident) and pivoted them with 18 FILTERed sums. Here each task,
+--   rating, timeline entry counted, visit or report is one row carrying
+--   all its counters, summed per key: a third of the rows and plain sums.
+--   Every row has a counter that is not 0, so no key is kept for nothing.
 -- * The timeline entries it reads (returned, overruled, routing_override,
 --   the clock's closing) are a few in a hundred. 00007 found them through
---   timeline_review (type, at, ...), whose incident_id comes after the time: when the
---   planner took it, each incident's look-up read every return of every
---   incident (0.45 ms at 300k tasks, growing with the table); through the
---   primary key it reads the incident's whole timeline. The partial index
---   below holds only those entries, by incident.
---
--- Measured on 166k incidents (whistle seed --tasks 300000, analysed), one
--- call over 10,000 incidents: 1.5 s before, see the README for after.
+--   timeline_review (type, at, ...), whose incident_id comes after the
+--   time: when the planner took it, each incident's look-up read every
+--   return of every incident (0.45 ms at 300k tasks, growing with the
+--   table). The partial index below holds only those entries, by incident.
+-- One call over 10,000 incidents of a 300,000-task seed: 1.5 s before,
+-- 0.4 s after.
 
 -- +goose Up
+
+ALTER TABLE metrics_daily
+    ADD COLUMN unrated   bigint NOT NULL DEFAULT 0,
+    ADD COLUMN incidents bigint NOT NULL DEFAULT 0,
+    ADD COLUMN repeats   bigint NOT NULL DEFAULT 0;
+
+CREATE TABLE metrics_monthly (
+    month             date    NOT NULL, -- the first day of the month
+    department        text    NOT NULL,
+    street            text    NOT NULL,
+    item              text    NOT NULL,
+    domain            text    NOT NULL,
+    tasks             bigint  NOT NULL DEFAULT 0,
+    acked_on_time     bigint  NOT NULL DEFAULT 0,
+    completed         bigint  NOT NULL DEFAULT 0,
+    completed_on_time bigint  NOT NULL DEFAULT 0,
+    extensions        bigint  NOT NULL DEFAULT 0,
+    level1            bigint  NOT NULL DEFAULT 0,
+    level2            bigint  NOT NULL DEFAULT 0,
+    level3            bigint  NOT NULL DEFAULT 0,
+    rated_tasks       bigint  NOT NULL DEFAULT 0,
+    rating_sum        bigint  NOT NULL DEFAULT 0,
+    returns           bigint  NOT NULL DEFAULT 0,
+    overruled         bigint  NOT NULL DEFAULT 0,
+    routing_overrides bigint  NOT NULL DEFAULT 0,
+    visits            bigint  NOT NULL DEFAULT 0,
+    resolved          bigint  NOT NULL DEFAULT 0,
+    rated             bigint  NOT NULL DEFAULT 0,
+    satisfied         bigint  NOT NULL DEFAULT 0,
+    reopened          bigint  NOT NULL DEFAULT 0,
+    unrated           bigint  NOT NULL DEFAULT 0,
+    incidents         bigint  NOT NULL DEFAULT 0,
+    repeats           bigint  NOT NULL DEFAULT 0,
+    PRIMARY KEY (month, department, street, item, domain)
+);
+
+CREATE TABLE metrics_latency_monthly (
+    month  date    NOT NULL,
+    dim    "char"  NOT NULL,
+    value  text    NOT NULL,
+    kind   "char"  NOT NULL,
+    bucket integer NOT NULL,
+    n      bigint  NOT NULL,
+    PRIMARY KEY (dim, month, value, kind, bucket)
+);
+
+ALTER TABLE metrics_settings ADD COLUMN definition text NOT NULL DEFAULT '';
 
 CREATE INDEX timeline_metrics ON timeline (incident_id)
     WHERE type IN ('returned', 'overruled', 'routing_override') OR (type = 'closed' AND actor = 'system');
 
-ALTER TABLE metrics_daily ADD COLUMN unrated bigint NOT NULL DEFAULT 0;
+DROP INDEX incidents_report_repeats;
+DROP INDEX incidents_report_cases_street;
+DROP INDEX incidents_report_cases;
 
--- The counters, the day each counts on and the department each is on are
--- those of 00007 (docs/metrics.md):
+-- The counters, the day each counts on and the department each is on
+-- (docs/metrics.md):
 --   tasks: dispatch day; tasks, acked_on_time, completed,
 --     completed_on_time, extensions, level1..3 of every task not cancelled;
 --   the street's rating: the day it was given;
 --   returns and overrules: the day they happened, on the department that
 --     returned; routing overrides on the incident ('');
+--   unrated: the day the clock closed the incident, on the incident and
+--     the departments of its last round;
 --   return visits: the day they were made, once on the incident ('') and
 --     once per department with a task of the visit's round that was
 --     neither returned nor cancelled;
---   unrated: the day the clock closed the incident, on the incident and
---     the departments of its last round as for a visit.
--- A new column changes the function's type: it is dropped and created.
+--   incidents, repeats: the day reported, on the incident.
+-- New columns change the function's type: it is dropped and created.
 DROP FUNCTION metrics_contribution(text[]);
 -- +goose StatementBegin
 CREATE FUNCTION metrics_contribution(p_ids text[])
@@ -59,34 +121,35 @@ RETURNS TABLE (day date, department text, street text, item text, domain text,
                extensions bigint, level1 bigint, level2 bigint, level3 bigint,
                rated_tasks bigint, rating_sum bigint, returns bigint, overruled bigint,
                routing_overrides bigint, visits bigint, resolved bigint, rated bigint,
-               satisfied bigint, reopened bigint, unrated bigint)
+               satisfied bigint, reopened bigint, unrated bigint, incidents bigint, repeats bigint)
 LANGUAGE sql STABLE AS $$
-WITH i AS (SELECT inc.id, inc.street, inc.category, inc.domain, inc.round
+WITH i AS (SELECT inc.id, inc.street, inc.category, inc.domain, inc.round, inc.reported_at,
+                  inc.duplicate_of, inc.repeat_of
            FROM unnest(p_ids) AS x(id) JOIN incidents inc ON inc.id = x.id),
 r (at, department, street, item, domain,
    tasks, acked_on_time, completed, completed_on_time, extensions, level1, level2, level3,
    rated_tasks, rating_sum, returns, overruled, routing_overrides,
-   visits, resolved, rated, satisfied, reopened, unrated) AS (
+   visits, resolved, rated, satisfied, reopened, unrated, incidents, repeats) AS (
     SELECT tk.created_at, tk.department, i.street, i.category, i.domain,
            1, (tk.acked_at <= tk.ack_due IS TRUE)::int, (tk.status = 'completed')::int,
            (tk.status = 'completed' AND tk.completed_at <= tk.resolve_due IS TRUE)::int,
            tk.extensions, (tk.max_level >= 1)::int, (tk.max_level >= 2)::int, (tk.max_level >= 3)::int,
            0, 0, 0, 0, 0,
-           0, 0, 0, 0, 0, 0
+           0, 0, 0, 0, 0, 0, 0, 0
     FROM i JOIN tasks tk ON tk.incident_id = i.id
     WHERE tk.status <> 'cancelled'
     UNION ALL
     SELECT tk.rated_at, tk.department, i.street, i.category, i.domain,
            0, 0, 0, 0, 0, 0, 0, 0,
            1, tk.rating, 0, 0, 0,
-           0, 0, 0, 0, 0, 0
+           0, 0, 0, 0, 0, 0, 0, 0
     FROM i JOIN tasks tk ON tk.incident_id = i.id
     WHERE tk.status <> 'cancelled' AND tk.rated_at IS NOT NULL
     UNION ALL
     SELECT tl.at, d.department, i.street, i.category, i.domain,
            0, 0, 0, 0, 0, 0, 0, 0,
            0, 0, (tl.type = 'returned')::int, (tl.type = 'overruled')::int, (tl.type = 'routing_override')::int,
-           0, 0, 0, 0, 0, (tl.type = 'closed')::int
+           0, 0, 0, 0, 0, (tl.type = 'closed')::int, 0, 0
     FROM i JOIN timeline tl ON tl.incident_id = i.id
     CROSS JOIN LATERAL (
         SELECT CASE WHEN tl.type IN ('returned', 'overruled') THEN coalesce(tl.department, '') ELSE '' END AS department
@@ -100,7 +163,7 @@ r (at, department, street, item, domain,
            0, 0, 0, 0, 0, 0, 0, 0,
            0, 0, 0, 0, 0,
            1, f.resolved::int, (f.rating IS NOT NULL)::int,
-           (f.rating IN ('satisfied', 'basically_satisfied') IS TRUE)::int, (f.round < i.round)::int, 0
+           (f.rating IN ('satisfied', 'basically_satisfied') IS TRUE)::int, (f.round < i.round)::int, 0, 0, 0
     FROM i JOIN feedback f ON f.incident_id = i.id
     CROSS JOIN LATERAL (
         SELECT '' AS department
@@ -108,31 +171,48 @@ r (at, department, street, item, domain,
         SELECT tk.department FROM tasks tk
         WHERE tk.incident_id = f.incident_id AND tk.round = f.round AND tk.status NOT IN ('returned', 'cancelled')
     ) d
+    UNION ALL
+    SELECT i.reported_at, '', i.street, i.category, i.domain,
+           0, 0, 0, 0, 0, 0, 0, 0,
+           0, 0, 0, 0, 0,
+           0, 0, 0, 0, 0, 0, 1, (i.repeat_of IS NOT NULL)::int
+    FROM i WHERE i.duplicate_of IS NULL
 )
 SELECT (r.at AT TIME ZONE z.timezone)::date, r.department, r.street, r.item, r.domain,
        sum(r.tasks), sum(r.acked_on_time), sum(r.completed), sum(r.completed_on_time), sum(r.extensions),
        sum(r.level1), sum(r.level2), sum(r.level3), sum(r.rated_tasks), sum(r.rating_sum),
        sum(r.returns), sum(r.overruled), sum(r.routing_overrides),
-       sum(r.visits), sum(r.resolved), sum(r.rated), sum(r.satisfied), sum(r.reopened), sum(r.unrated)
+       sum(r.visits), sum(r.resolved), sum(r.rated), sum(r.satisfied), sum(r.reopened),
+       sum(r.unrated), sum(r.incidents), sum(r.repeats)
 FROM r CROSS JOIN metrics_settings z
 GROUP BY 1, 2, 3, 4, 5
 $$;
 -- +goose StatementEnd
 
--- The incidents already closed unrated: their unrated counts (every other
--- counter is unchanged, and the contribution is a sum of its parts).
-INSERT INTO metrics_daily AS m (day, department, street, item, domain, unrated)
-SELECT day, department, street, item, domain, unrated
-FROM metrics_contribution(ARRAY(SELECT incident_id FROM timeline WHERE type = 'closed' AND actor = 'system'))
-WHERE unrated > 0
-ORDER BY 1, 2, 3, 4, 5
-ON CONFLICT (day, department, street, item, domain) DO UPDATE SET unrated = m.unrated + EXCLUDED.unrated;
-
 -- +goose Down
--- Back to 00007's metrics_contribution (v2, as it was written there).
+-- Back to 00008: its indexes, and 00007's metrics_contribution (v2, as it
+-- was written there). The daily rollups keep v2's counters, which v3 did
+-- not change.
 DROP FUNCTION metrics_contribution(text[]);
-ALTER TABLE metrics_daily DROP COLUMN unrated;
 DROP INDEX timeline_metrics;
+ALTER TABLE metrics_settings DROP COLUMN definition;
+DROP TABLE metrics_latency_monthly;
+DROP TABLE metrics_monthly;
+ALTER TABLE metrics_daily DROP COLUMN repeats, DROP COLUMN incidents, DROP COLUMN unrated;
+-- Cases, district: incidents that are no duplicate, by report time.
+CREATE INDEX incidents_report_cases ON incidents (reported_at, category)
+    WHERE duplicate_of IS NULL;
+
+-- Cases, one street (a street's own report).
+CREATE INDEX incidents_report_cases_street ON incidents (street, reported_at, category)
+    WHERE duplicate_of IS NULL;
+
+-- Repeats, district and one street: few rows (only repeats), so one index
+-- with street after the time serves both; a street's scan of a month's
+-- repeats filters on the index entries.
+CREATE INDEX incidents_report_repeats ON incidents (reported_at, street, category)
+    WHERE repeat_of IS NOT NULL AND duplicate_of IS NULL;
+
 -- +goose StatementBegin
 CREATE FUNCTION metrics_contribution(p_ids text[])
 RETURNS TABLE (day date, department text, street text, item text, domain text,
