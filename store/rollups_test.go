@@ -6,6 +6,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5/stdlib"
+	"github.com/pressly/goose/v3"
 	"github.com/stretchr/testify/require"
 
 	"github.com/whistle-city/whistle/incident"
@@ -240,4 +242,44 @@ func TestRebuildRollupsUnderProjection(t *testing.T) {
 	require.Equal(t, int64(12), find(rows, "CG").Completed)
 	// SCJG acknowledges 20 + 10·i minutes after dispatch: on time for i ≤ 4.
 	require.Equal(t, int64(5), find(rows, "SCJG").AckedOnTime)
+}
+
+// Upgrading a database whose rollups were built under v2: migration 00009
+// marks them as built under no definition, and the next start
+// (SyncRollups) rebuilds them with v3's counters. Going down and up again
+// works on a database with data.
+func TestUpgradeToV3RebuildsTheRollupsOnce(t *testing.T) {
+	ctx := context.Background()
+	now := t0.Add(40 * day)
+	s := newStore(t, &now)
+	metricsFixture(t, s)
+	march := time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC)
+	want, err := s.League(ctx, ByStreet, march, march.AddDate(0, 1, 0), testGrading)
+	require.NoError(t, err)
+
+	p, err := goose.NewProvider(goose.DialectPostgres, stdlib.OpenDBFromPool(s.Pool()), Migrations(),
+		goose.WithDisableGlobalRegistry(true))
+	require.NoError(t, err)
+	_, err = p.DownTo(ctx, 8)
+	require.NoError(t, err)
+	_, err = p.Up(ctx)
+	require.NoError(t, err)
+
+	// The v2 rows are there, without the new counters and months, until
+	// the rollups are synced.
+	require.Zero(t, count(t, s, "SELECT count(*) FROM metrics_monthly"))
+	rebuilt, err := s.SyncRollups(ctx, "Asia/Shanghai")
+	require.NoError(t, err)
+	require.True(t, rebuilt)
+	got, err := s.League(ctx, ByStreet, march, march.AddDate(0, 1, 0), testGrading)
+	require.NoError(t, err)
+	require.Equal(t, want, got)
+	require.Equal(t, int64(6), find(got, "FH").Incidents)
+	diffs, err := s.CheckRollups(ctx, march, march.AddDate(0, 2, 0), testGrading)
+	require.NoError(t, err)
+	require.Empty(t, diffs)
+
+	rebuilt, err = s.SyncRollups(ctx, "Asia/Shanghai")
+	require.NoError(t, err)
+	require.False(t, rebuilt, "synced once")
 }
