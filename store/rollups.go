@@ -121,26 +121,31 @@ ON CONFLICT (dim, month, value, kind, bucket) DO UPDATE SET n = m.n + EXCLUDED.n
 // is set, to the monthly ones, in tx, in the same order as Project.
 func addRollups(ctx context.Context, tx pgx.Tx, ids []string, months bool) error {
 	set := counters("%[1]s = m.%[1]s + EXCLUDED.%[1]s", ", ")
-	stmts := []string{`
+	// Tables in Project's order (days, months, latency days, latency
+	// months), each in key order.
+	stmts := []struct {
+		monthly bool
+		sql     string
+	}{{false, `
 INSERT INTO metrics_daily AS m
 SELECT * FROM metrics_contribution($1) ORDER BY 1, 2, 3, 4, 5
-ON CONFLICT (day, department, street, item, domain) DO UPDATE SET ` + set, `
+ON CONFLICT (day, department, street, item, domain) DO UPDATE SET ` + set}, {true, `
+INSERT INTO metrics_monthly AS m (month, department, street, item, domain, ` + counters("%[1]s", ", ") + `)
+SELECT date_trunc('month', day)::date, department, street, item, domain, ` + counters("sum(%[1]s)", ", ") + `
+FROM metrics_contribution($1) GROUP BY 1, 2, 3, 4, 5 ORDER BY 1, 2, 3, 4, 5
+ON CONFLICT (month, department, street, item, domain) DO UPDATE SET ` + set}, {false, `
 INSERT INTO metrics_latency AS m
 SELECT * FROM metrics_latency_contribution($1) ORDER BY dim, day, value, kind, bucket
-ON CONFLICT (dim, day, value, kind, bucket) DO UPDATE SET n = m.n + EXCLUDED.n`}
-	if months {
-		stmts = append(stmts, `
-INSERT INTO metrics_monthly AS m (month, department, street, item, domain, `+counters("%[1]s", ", ")+`)
-SELECT date_trunc('month', day)::date, department, street, item, domain, `+counters("sum(%[1]s)", ", ")+`
-FROM metrics_contribution($1) GROUP BY 1, 2, 3, 4, 5 ORDER BY 1, 2, 3, 4, 5
-ON CONFLICT (month, department, street, item, domain) DO UPDATE SET `+set, `
+ON CONFLICT (dim, day, value, kind, bucket) DO UPDATE SET n = m.n + EXCLUDED.n`}, {true, `
 INSERT INTO metrics_latency_monthly AS m (month, dim, value, kind, bucket, n)
 SELECT date_trunc('month', day)::date, dim, value, kind, bucket, sum(n)
 FROM metrics_latency_contribution($1) GROUP BY 1, 2, 3, 4, 5 ORDER BY 2, 1, 3, 4, 5
-ON CONFLICT (dim, month, value, kind, bucket) DO UPDATE SET n = m.n + EXCLUDED.n`)
-	}
+ON CONFLICT (dim, month, value, kind, bucket) DO UPDATE SET n = m.n + EXCLUDED.n`}}
 	for _, q := range stmts {
-		if _, err := tx.Exec(ctx, q, ids); err != nil {
+		if q.monthly && !months {
+			continue // RebuildRollups sums the days into the months at the end
+		}
+		if _, err := tx.Exec(ctx, q.sql, ids); err != nil {
 			return fmt.Errorf("add rollups: %w", err)
 		}
 	}
