@@ -396,6 +396,52 @@ type Difference struct {
 	Record    *LeagueRow
 }
 
+// Changes lists what differs between d's rows, field by field in the
+// rows' JSON names and order, as "name: rollup ≠ record" (null for a nil
+// rate, score or rank), and "ack latencies" or "complete latencies" when
+// the histograms behind the percentiles differ. A row missing on one side
+// gives one change saying so. A ByMonth difference has none.
+func (d Difference) Changes() []string {
+	switch {
+	case d.Rollup == nil && d.Record == nil:
+		return nil
+	case d.Rollup == nil:
+		return []string{"no row in the rollups"}
+	case d.Record == nil:
+		return []string{"no row in the record"}
+	}
+	a, b := reflect.ValueOf(*d.Rollup), reflect.ValueOf(*d.Record)
+	var out []string
+	for _, f := range reflect.VisibleFields(a.Type()) {
+		name, _, _ := strings.Cut(f.Tag.Get("json"), ",")
+		if f.Anonymous || !f.IsExported() || name == "" || name == "key" {
+			continue
+		}
+		x, y := showField(a.FieldByIndex(f.Index)), showField(b.FieldByIndex(f.Index))
+		if x != y {
+			out = append(out, name+": "+x+" ≠ "+y)
+		}
+	}
+	if !reflect.DeepEqual(d.Rollup.ack, d.Record.ack) {
+		out = append(out, "ack latencies")
+	}
+	if !reflect.DeepEqual(d.Rollup.complete, d.Record.complete) {
+		out = append(out, "complete latencies")
+	}
+	return out
+}
+
+// showField prints a LeagueRow field's value, dereferenced, or null.
+func showField(v reflect.Value) string {
+	if v.Kind() == reflect.Pointer {
+		if v.IsNil() {
+			return "null"
+		}
+		v = v.Elem()
+	}
+	return fmt.Sprint(v.Interface())
+}
+
 // CheckRollups compares League with Recompute for every dimension over the
 // local days [from, to), and the monthly rollups of the months it touches
 // with the sums of their days, and returns every row that differs (in any

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"strings"
 	"text/tabwriter"
 	"time"
 
@@ -132,7 +133,7 @@ func (c *metricsCheckCmd) Run() error {
 			fmt.Fprintf(os.Stdout, "month %q: the monthly rollup is not the sum of its days\n", d.Key)
 			continue
 		}
-		fmt.Fprintf(os.Stdout, "%s %q:\n  rollups: %s\n  record:  %s\n", d.Dimension, d.Key, describeRow(d.Rollup), describeRow(d.Record))
+		fmt.Fprintf(os.Stdout, "%s %q (rollups ≠ record): %s\n", d.Dimension, d.Key, strings.Join(d.Changes(), "; "))
 	}
 	if len(diffs) > 0 {
 		return fmt.Errorf("%s: %d rows differ between the rollups and the record", c.Month, len(diffs))
@@ -149,11 +150,4 @@ func (d seedDB) openMonth(ctx context.Context, month string) (*store.Store, *jur
 	}
 	st, j, err := d.open(ctx)
 	return st, j, m, err
-}
-
-func describeRow(r *store.LeagueRow) string {
-	if r == nil {
-		return "(no row)"
-	}
-	return fmt.Sprintf("%+v", r.Counts)
 }
