@@ -265,6 +265,7 @@ func (s *Store) CatalogueLatest(ctx context.Context) ([]CatalogueVersion, error)
 // querier is what a pool and a transaction both offer.
 type querier interface {
 	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
+	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
 }
 
 // latestVersions returns the latest version of each item among the rows

@@ -125,15 +125,20 @@ type LeagueRow struct {
 // [from, to) (dates in the rollups' time zone; only their date counts),
 // from the rollups, ranked (see rank).
 func (s *Store) League(ctx context.Context, d Dimension, from, to time.Time, g Grading) ([]LeagueRow, error) {
+	return league(ctx, s.pool, d, from, to, g)
+}
+
+// league is League on q.
+func league(ctx context.Context, q querier, d Dimension, from, to time.Time, g Grading) ([]LeagueRow, error) {
 	dim, err := d.code()
 	if err != nil {
 		return nil, err
 	}
-	byKey, err := s.leagueCounts(ctx, d, from, to, "")
+	byKey, err := leagueCounts(ctx, q, d, from, to, "")
 	if err != nil {
 		return nil, err
 	}
-	rows, err := s.pool.Query(ctx, `SELECT value, kind::text, bucket, sum(n) FROM (
+	rows, err := q.Query(ctx, `SELECT value, kind::text, bucket, sum(n) FROM (
     SELECT value, kind, bucket, n FROM metrics_latency_monthly WHERE dim = $7 AND month >= $1::date AND month < $2::date
     UNION ALL
     SELECT value, kind, bucket, n FROM metrics_latency
@@ -170,7 +175,7 @@ func (s *Store) League(ctx context.Context, d Dimension, from, to time.Time, g G
 // leagueCounts sums the rollups' counters over the local days [from, to)
 // (spanOf) by dimension d, for the whole district or (street not "") one
 // street's incidents: a row per key, latencies still empty.
-func (s *Store) leagueCounts(ctx context.Context, d Dimension, from, to time.Time, street string) (map[string]*LeagueRow, error) {
+func leagueCounts(ctx context.Context, q querier, d Dimension, from, to time.Time, street string) (map[string]*LeagueRow, error) {
 	col := map[Dimension]string{ByDepartment: "department", ByStreet: "street", ByItem: "item", ByDomain: "domain"}[d]
 	if col == "" {
 		return nil, fmt.Errorf("store: unknown dimension %q", d)
@@ -194,7 +199,7 @@ func (s *Store) leagueCounts(ctx context.Context, d Dimension, from, to time.Tim
 		where = " AND department <> ''"
 	}
 	cols := "department, street, item, domain, " + counters("%[1]s", ", ")
-	rows, err := s.pool.Query(ctx, `SELECT `+col+`, `+sums+` FROM (
+	rows, err := q.Query(ctx, `SELECT `+col+`, `+sums+` FROM (
     SELECT `+cols+` FROM metrics_monthly WHERE month >= $1::date AND month < $2::date
     UNION ALL
     SELECT `+cols+` FROM metrics_daily WHERE day >= $3::date AND day < $4::date OR day >= $5::date AND day < $6::date

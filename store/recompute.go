@@ -27,7 +27,7 @@ func (s *Store) Recompute(ctx context.Context, d Dimension, from, to time.Time, 
 	if _, err := d.code(); err != nil {
 		return nil, err
 	}
-	tables, err := s.recount(ctx, from, to, d)
+	tables, err := recountOn(ctx, s.pool, from, to, d)
 	if err != nil {
 		return nil, err
 	}
@@ -69,10 +69,10 @@ type recordVisit struct {
 	incident string
 }
 
-// recount reads the record of the local days [from, to) and returns the
-// rows of each of dims, not yet finished.
-func (s *Store) recount(ctx context.Context, from, to time.Time, dims ...Dimension) (map[Dimension]map[string]*LeagueRow, error) {
-	loc, err := s.MetricsTimezone(ctx)
+// recountOn reads the record of the local days [from, to) on q and
+// returns the rows of each of dims, not yet finished.
+func recountOn(ctx context.Context, q querier, from, to time.Time, dims ...Dimension) (map[Dimension]map[string]*LeagueRow, error) {
+	loc, err := metricsTimezone(ctx, q)
 	if err != nil {
 		return nil, err
 	}
@@ -92,7 +92,7 @@ func (s *Store) recount(ctx context.Context, from, to time.Time, dims ...Dimensi
 	}
 	// The incidents with something counted in the period: a report, a
 	// timeline entry of a type a counter is dated by, a return visit.
-	rows, err := s.pool.Query(ctx, `
+	rows, err := q.Query(ctx, `
 SELECT id, street, category, domain, reported_at, duplicate_of IS NULL, repeat_of IS NOT NULL FROM incidents WHERE id IN (
     SELECT incident_id FROM timeline WHERE type = ANY($3) AND at >= $1 AND at < $2
     UNION SELECT incident_id FROM feedback WHERE at >= $1 AND at < $2
@@ -113,7 +113,7 @@ SELECT id, street, category, domain, reported_at, duplicate_of IS NULL, repeat_o
 		return fail(err)
 	}
 
-	rows, err = s.pool.Query(ctx, `SELECT id, ack_due, resolve_due FROM tasks WHERE incident_id = ANY($1)`, ids)
+	rows, err = q.Query(ctx, `SELECT id, ack_due, resolve_due FROM tasks WHERE incident_id = ANY($1)`, ids)
 	if err != nil {
 		return fail(err)
 	}
@@ -125,7 +125,7 @@ SELECT id, street, category, domain, reported_at, duplicate_of IS NULL, repeat_o
 		return fail(err)
 	}
 
-	rows, err = s.pool.Query(ctx, `SELECT incident_id, round, resolved, rating, at FROM feedback WHERE incident_id = ANY($1)`, ids)
+	rows, err = q.Query(ctx, `SELECT incident_id, round, resolved, rating, at FROM feedback WHERE incident_id = ANY($1)`, ids)
 	if err != nil {
 		return fail(err)
 	}
@@ -139,7 +139,7 @@ SELECT id, street, category, domain, reported_at, duplicate_of IS NULL, repeat_o
 
 	// Each incident is counted when its last entry has gone by, then
 	// forgotten; those left have no timeline and are counted at the end.
-	rows, err = s.pool.Query(ctx, `
+	rows, err = q.Query(ctx, `
 SELECT incident_id, type, coalesce(task_id, ''), coalesce(department, ''), note, actor, at, level
 FROM timeline WHERE incident_id = ANY($1) ORDER BY incident_id, seq`, ids)
 	if err != nil {
@@ -446,55 +446,79 @@ func showField(v reflect.Value) string {
 // local days [from, to), and the monthly rollups of the months it touches
 // with the sums of their days, and returns every row that differs (in any
 // counter, latency, rate, score or rank); none means they agree. It reads
-// the record of the period once for all four dimensions.
+// the record of the period once for all four dimensions, and both sides in
+// one snapshot, so it may run while projections commit.
 func (s *Store) CheckRollups(ctx context.Context, from, to time.Time, g Grading) ([]Difference, error) {
-	out, err := s.checkMonths(ctx, from, to)
-	if err != nil {
-		return nil, err
-	}
-	dims := []Dimension{ByDepartment, ByStreet, ByItem, ByDomain}
-	tables, err := s.recount(ctx, from, to, dims...)
-	if err != nil {
-		return nil, err
-	}
-	for _, d := range dims {
-		a, err := s.League(ctx, d, from, to, g)
+	var out []Difference
+	// One snapshot for both sides: on a running Whistle, a projection that
+	// commits between the readings would otherwise show as a difference.
+	// Project writes an incident's rows and its rollup change in one
+	// transaction, so a snapshot holds both or neither.
+	err := pgx.BeginTxFunc(ctx, s.pool, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly}, func(tx pgx.Tx) error {
+		var err error
+		if out, err = checkMonths(ctx, tx, from, to); err != nil {
+			return err
+		}
+		dims := []Dimension{ByDepartment, ByStreet, ByItem, ByDomain}
+		tables, err := recountOn(ctx, tx, from, to, dims...)
 		if err != nil {
-			return nil, err
+			return err
 		}
-		b := finish(tables[d], g)
-		am, bm := map[string]*LeagueRow{}, map[string]*LeagueRow{}
-		for i := range a {
-			am[a[i].Key] = &a[i]
-		}
-		for i := range b {
-			bm[b[i].Key] = &b[i]
-		}
-		for k, x := range am {
-			if y := bm[k]; y == nil || !reflect.DeepEqual(x, y) {
-				out = append(out, Difference{Dimension: d, Key: k, Rollup: x, Record: y})
+		betweenCheckReadings()
+		for _, d := range dims {
+			a, err := league(ctx, tx, d, from, to, g)
+			if err != nil {
+				return err
 			}
+			out = append(out, compareLeagues(d, a, finish(tables[d], g))...)
 		}
-		for k, y := range bm {
-			if am[k] == nil {
-				out = append(out, Difference{Dimension: d, Key: k, Record: y})
-			}
-		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
 	}
 	return out, nil
+}
+
+// betweenCheckReadings runs after CheckRollups has read the record and
+// before it reads the rollups: tests commit a projection there.
+var betweenCheckReadings = func() {}
+
+// compareLeagues returns the rows of dimension d that differ between the
+// rollups' table a and the record's b.
+func compareLeagues(d Dimension, a, b []LeagueRow) []Difference {
+	var out []Difference
+	am, bm := map[string]*LeagueRow{}, map[string]*LeagueRow{}
+	for i := range a {
+		am[a[i].Key] = &a[i]
+	}
+	for i := range b {
+		bm[b[i].Key] = &b[i]
+	}
+	for k, x := range am {
+		if y := bm[k]; y == nil || !reflect.DeepEqual(x, y) {
+			out = append(out, Difference{Dimension: d, Key: k, Rollup: x, Record: y})
+		}
+	}
+	for k, y := range bm {
+		if am[k] == nil {
+			out = append(out, Difference{Dimension: d, Key: k, Record: y})
+		}
+	}
+	return out
 }
 
 // checkMonths returns the rows of the monthly rollups, of the months that
 // the local days [from, to) touch, that differ from the sum of their days
 // (rows whose counters are all 0 count as absent).
-func (s *Store) checkMonths(ctx context.Context, from, to time.Time) ([]Difference, error) {
+func checkMonths(ctx context.Context, q querier, from, to time.Time) ([]Difference, error) {
 	m0 := time.Date(from.Year(), from.Month(), 1, 0, 0, 0, 0, time.UTC)
 	m1 := time.Date(to.Year(), to.Month(), 1, 0, 0, 0, 0, time.UTC)
 	if to.Day() != 1 {
 		m1 = m1.AddDate(0, 1, 0)
 	}
 	nonzero := counters("%[1]s <> 0", " OR ")
-	rows, err := s.pool.Query(ctx, `
+	rows, err := q.Query(ctx, `
 WITH m AS (
     SELECT month, department, street, item, domain, `+counters("%[1]s", ", ")+` FROM metrics_monthly
     WHERE month >= $1::date AND month < $2::date AND (`+nonzero+`)

@@ -262,7 +262,7 @@ func compare(cur, last []LeagueRow) []ReportRow {
 // and ranking. The latency rollups keep one dimension per row, so they
 // cannot be narrowed to a street; the latencies stay nil.
 func (s *Store) countsLeague(ctx context.Context, d Dimension, from, to time.Time, street string, g Grading) ([]LeagueRow, error) {
-	byKey, err := s.leagueCounts(ctx, d, from, to, street)
+	byKey, err := leagueCounts(ctx, s.pool, d, from, to, street)
 	if err != nil {
 		return nil, err
 	}

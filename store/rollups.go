@@ -214,8 +214,12 @@ UPDATE metrics_settings SET definition = '`+MetricsDefinitionVersion+`'`)
 // MetricsTimezone returns the time zone whose calendar days key the
 // rollups (metrics_settings): the district's, as SyncRollups last set it.
 func (s *Store) MetricsTimezone(ctx context.Context) (*time.Location, error) {
+	return metricsTimezone(ctx, s.pool)
+}
+
+func metricsTimezone(ctx context.Context, q querier) (*time.Location, error) {
 	var tz string
-	if err := s.pool.QueryRow(ctx, `SELECT timezone FROM metrics_settings`).Scan(&tz); err != nil {
+	if err := q.QueryRow(ctx, `SELECT timezone FROM metrics_settings`).Scan(&tz); err != nil {
 		return nil, fmt.Errorf("store: metrics time zone: %w", err)
 	}
 	loc, err := time.LoadLocation(tz)

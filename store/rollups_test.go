@@ -283,3 +283,35 @@ func TestUpgradeToV3RebuildsTheRollupsOnce(t *testing.T) {
 	require.NoError(t, err)
 	require.False(t, rebuilt, "synced once")
 }
+
+// A projection that commits while the check reads (after the record, before
+// the rollups) is on neither side of its comparison, because the check reads
+// one snapshot; the next check finds it on both.
+func TestCheckRollupsReadsOneSnapshot(t *testing.T) {
+	ctx := context.Background()
+	now := t0
+	s := newStore(t, &now)
+	project(t, s, newIncident("S1", "FH", itemCG, t0))
+	late := newIncident("S2", "FH", itemCG, t0.Add(time.Hour))
+	committed := false
+	betweenCheckReadings = func() {
+		if !committed {
+			committed = true
+			project(t, s, late)
+		}
+	}
+	t.Cleanup(func() { betweenCheckReadings = func() {} })
+	day := [2]time.Time{t0, t0.AddDate(0, 0, 1)}
+
+	diffs, err := s.CheckRollups(ctx, day[0], day[1], testGrading)
+	require.NoError(t, err)
+	require.True(t, committed, "the check did not run the hook between its readings")
+	require.Empty(t, diffs, "a projection committed during the check shows as a difference")
+
+	rows, err := s.League(ctx, ByDepartment, day[0], day[1], testGrading)
+	require.NoError(t, err)
+	require.Equal(t, int64(2), find(rows, "CG").Tasks)
+	diffs, err = s.CheckRollups(ctx, day[0], day[1], testGrading)
+	require.NoError(t, err)
+	require.Empty(t, diffs)
+}
