@@ -7,6 +7,8 @@ import (
 	"sort"
 	"time"
 
+	"github.com/jackc/pgx/v5"
+
 	"github.com/whistle-city/whistle/jurisdiction"
 )
 
@@ -125,7 +127,21 @@ type LeagueRow struct {
 // [from, to) (dates in the rollups' time zone; only their date counts),
 // from the rollups, ranked (see rank).
 func (s *Store) League(ctx context.Context, d Dimension, from, to time.Time, g Grading) ([]LeagueRow, error) {
-	return league(ctx, s.pool, d, from, to, g)
+	var rows []LeagueRow
+	err := s.inSnapshot(ctx, func(tx pgx.Tx) error {
+		var err error
+		rows, err = league(ctx, tx, d, from, to, g)
+		return err
+	})
+	return rows, err
+}
+
+// inSnapshot runs fn in a read-only REPEATABLE READ transaction: every
+// statement of fn sees the same committed state. Project writes an
+// incident's rows and its rollup change in one transaction, so a snapshot
+// holds both or neither.
+func (s *Store) inSnapshot(ctx context.Context, fn func(pgx.Tx) error) error {
+	return pgx.BeginTxFunc(ctx, s.pool, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly}, fn)
 }
 
 // league is League on q.

@@ -452,9 +452,7 @@ func (s *Store) CheckRollups(ctx context.Context, from, to time.Time, g Grading)
 	var out []Difference
 	// One snapshot for both sides: on a running Whistle, a projection that
 	// commits between the readings would otherwise show as a difference.
-	// Project writes an incident's rows and its rollup change in one
-	// transaction, so a snapshot holds both or neither.
-	err := pgx.BeginTxFunc(ctx, s.pool, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly}, func(tx pgx.Tx) error {
+	err := s.inSnapshot(ctx, func(tx pgx.Tx) error {
 		var err error
 		if out, err = checkMonths(ctx, tx, from, to); err != nil {
 			return err

@@ -6,6 +6,8 @@ import (
 	"sort"
 	"strings"
 	"time"
+
+	"github.com/jackc/pgx/v5"
 )
 
 // Defaults of a MonthlyReportQuery.
@@ -111,7 +113,8 @@ type ItemSatisfaction struct {
 // rollups: the league tables (League; last month's, and for a street the
 // departments' work on its incidents, without latencies) and the item lists
 // (incidents and repeats on the day reported, return visits on the day of
-// the visit), both months of the item lists in one read.
+// the visit), both months of the item lists in one read; all of it from
+// one snapshot, so its tables agree while projections commit.
 func (s *Store) MonthlyReport(ctx context.Context, q MonthlyReportQuery) (*MonthlyReport, error) {
 	if q.Month < time.January || q.Month > time.December {
 		return nil, fmt.Errorf("store: monthly report: month %d out of range", q.Month)
@@ -122,7 +125,21 @@ func (s *Store) MonthlyReport(ctx context.Context, q MonthlyReportQuery) (*Month
 	if q.MinRated <= 0 {
 		q.MinRated = DefaultReportMinRated
 	}
-	loc, err := s.MetricsTimezone(ctx)
+	var r *MonthlyReport
+	err := s.inSnapshot(ctx, func(tx pgx.Tx) error {
+		var err error
+		r, err = monthlyReport(ctx, tx, q)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	return r, nil
+}
+
+// monthlyReport is MonthlyReport on db.
+func monthlyReport(ctx context.Context, db querier, q MonthlyReportQuery) (*MonthlyReport, error) {
+	loc, err := metricsTimezone(ctx, db)
 	if err != nil {
 		return nil, err
 	}
@@ -140,9 +157,9 @@ func (s *Store) MonthlyReport(ctx context.Context, q MonthlyReportQuery) (*Month
 	}{{ByDepartment, &r.Departments}, {ByStreet, &r.Streets}} {
 		var cur []LeagueRow
 		if q.Street != "" && t.d == ByDepartment {
-			cur, err = s.countsLeague(ctx, t.d, from, to, q.Street, q.Grading)
+			cur, err = countsLeague(ctx, db, t.d, from, to, q.Street, q.Grading)
 		} else {
-			cur, err = s.League(ctx, t.d, from, to, q.Grading)
+			cur, err = league(ctx, db, t.d, from, to, q.Grading)
 		}
 		if err != nil {
 			return nil, err
@@ -153,7 +170,7 @@ func (s *Store) MonthlyReport(ctx context.Context, q MonthlyReportQuery) (*Month
 		if t.d == ByDepartment {
 			street = q.Street
 		}
-		last, err := s.countsLeague(ctx, t.d, prev, from, street, q.Grading)
+		last, err := countsLeague(ctx, db, t.d, prev, from, street, q.Grading)
 		if err != nil {
 			return nil, err
 		}
@@ -170,17 +187,17 @@ func (s *Store) MonthlyReport(ctx context.Context, q MonthlyReportQuery) (*Month
 		*t.out = rows
 	}
 
-	items, err := s.itemMonths(ctx, prev, from, q.Street)
+	items, err := itemMonths(ctx, db, prev, from, q.Street)
 	if err != nil {
 		return nil, err
 	}
-	if r.MostCases, err = s.itemCounts(ctx, items, func(m *itemMonth) [2]int64 { return m.incidents }, prev, to, q.Top); err != nil {
+	if r.MostCases, err = itemCounts(ctx, db, items, func(m *itemMonth) [2]int64 { return m.incidents }, prev, to, q.Top); err != nil {
 		return nil, err
 	}
-	if r.MostRepeats, err = s.itemCounts(ctx, items, func(m *itemMonth) [2]int64 { return m.repeats }, prev, to, q.Top); err != nil {
+	if r.MostRepeats, err = itemCounts(ctx, db, items, func(m *itemMonth) [2]int64 { return m.repeats }, prev, to, q.Top); err != nil {
 		return nil, err
 	}
-	if r.LowestSatisfaction, err = s.itemSatisfaction(ctx, items, prev, to, q.Top, q.MinRated); err != nil {
+	if r.LowestSatisfaction, err = itemSatisfaction(ctx, db, items, prev, to, q.Top, q.MinRated); err != nil {
 		return nil, err
 	}
 	return r, nil
@@ -197,8 +214,8 @@ type itemMonth struct {
 // itemMonths reads the items' figures of the months from and prev from
 // the monthly rollups (the incident's rows, department ”), for the whole
 // district or one street's incidents.
-func (s *Store) itemMonths(ctx context.Context, prev, from time.Time, street string) ([]*itemMonth, error) {
-	rows, err := s.pool.Query(ctx, `
+func itemMonths(ctx context.Context, db querier, prev, from time.Time, street string) ([]*itemMonth, error) {
+	rows, err := db.Query(ctx, `
 SELECT item, `+strings.Join(func() []string {
 		var out []string
 		for _, c := range []string{"incidents", "repeats", "rated", "satisfied"} {
@@ -261,8 +278,8 @@ func compare(cur, last []LeagueRow) []ReportRow {
 // the same counters (filtered by their street column), the same grading
 // and ranking. The latency rollups keep one dimension per row, so they
 // cannot be narrowed to a street; the latencies stay nil.
-func (s *Store) countsLeague(ctx context.Context, d Dimension, from, to time.Time, street string, g Grading) ([]LeagueRow, error) {
-	byKey, err := leagueCounts(ctx, s.pool, d, from, to, street)
+func countsLeague(ctx context.Context, db querier, d Dimension, from, to time.Time, street string, g Grading) ([]LeagueRow, error) {
+	byKey, err := leagueCounts(ctx, db, d, from, to, street)
 	if err != nil {
 		return nil, err
 	}
@@ -271,7 +288,7 @@ func (s *Store) countsLeague(ctx context.Context, d Dimension, from, to time.Tim
 
 // itemCounts returns the top items of the month by the count figure
 // picks (this month, last month), those with a count this month only.
-func (s *Store) itemCounts(ctx context.Context, items []*itemMonth, figure func(*itemMonth) [2]int64, prev, to time.Time, top int) ([]ItemFigure, error) {
+func itemCounts(ctx context.Context, db querier, items []*itemMonth, figure func(*itemMonth) [2]int64, prev, to time.Time, top int) ([]ItemFigure, error) {
 	all := []ItemFigure{}
 	for _, m := range items {
 		n := figure(m)
@@ -285,14 +302,14 @@ func (s *Store) itemCounts(ctx context.Context, items []*itemMonth, figure func(
 		}
 		return all[i].Item < all[j].Item
 	})
-	return rankAndName(ctx, s, all, top, prev, to,
+	return rankAndName(ctx, db, all, top, prev, to,
 		func(a, b ItemFigure) bool { return a.Count == b.Count },
 		func(f *ItemFigure) (string, *int, *string) { return f.Item, &f.Rank, &f.Name })
 }
 
 // itemSatisfaction returns the items with at least minRated rated visits
 // in the month, lowest satisfaction rate first.
-func (s *Store) itemSatisfaction(ctx context.Context, items []*itemMonth, prev, to time.Time, top, minRated int) ([]ItemSatisfaction, error) {
+func itemSatisfaction(ctx context.Context, db querier, items []*itemMonth, prev, to time.Time, top, minRated int) ([]ItemSatisfaction, error) {
 	all := []ItemSatisfaction{}
 	for _, m := range items {
 		it := ItemSatisfaction{Item: m.item, Rated: m.rated[0], Satisfied: m.satisfied[0],
@@ -315,7 +332,7 @@ func (s *Store) itemSatisfaction(ctx context.Context, items []*itemMonth, prev, 
 		}
 		return all[i].Item < all[j].Item
 	})
-	return rankAndName(ctx, s, all, top, prev, to,
+	return rankAndName(ctx, db, all, top, prev, to,
 		func(a, b ItemSatisfaction) bool { return cmp(a, b) == 0 },
 		func(it *ItemSatisfaction) (string, *int, *string) { return it.Item, &it.Rank, &it.Name })
 }
@@ -323,7 +340,7 @@ func (s *Store) itemSatisfaction(ctx context.Context, items []*itemMonth, prev, 
 // rankAndName ranks the sorted items (1, 2, 2, 4: equal ones share a rank),
 // keeps those ranked within top, and names them (itemNames over [prev, to)).
 // fields gives an item's code and where its rank and name go.
-func rankAndName[T any](ctx context.Context, s *Store, all []T, top int, prev, to time.Time,
+func rankAndName[T any](ctx context.Context, db querier, all []T, top int, prev, to time.Time,
 	equal func(a, b T) bool, fields func(*T) (code string, rank *int, name *string)) ([]T, error) {
 	for i := range all {
 		_, rank, _ := fields(&all[i])
@@ -341,7 +358,7 @@ func rankAndName[T any](ctx context.Context, s *Store, all []T, top int, prev, t
 	for i := range all {
 		codes[i], _, _ = fields(&all[i])
 	}
-	names, err := s.itemNames(ctx, codes, prev, to)
+	names, err := itemNames(ctx, db, codes, prev, to)
 	if err != nil {
 		return nil, err
 	}
@@ -357,12 +374,12 @@ func rankAndName[T any](ctx context.Context, s *Store, all []T, top int, prev, t
 // an item never written there, the name one of its incidents of [from, to)
 // was reported with. It reads a few rows per item, for the listed items
 // only.
-func (s *Store) itemNames(ctx context.Context, codes []string, from, to time.Time) (map[string]string, error) {
+func itemNames(ctx context.Context, db querier, codes []string, from, to time.Time) (map[string]string, error) {
 	names := map[string]string{}
 	if len(codes) == 0 {
 		return names, nil
 	}
-	rows, err := s.pool.Query(ctx, `
+	rows, err := db.Query(ctx, `
 SELECT c.code, coalesce(
     (SELECT body->>'name' FROM catalogue_items ci WHERE ci.code = c.code ORDER BY version DESC LIMIT 1),
     (SELECT item_name FROM incidents i WHERE i.category = c.code AND i.reported_at >= $2 AND i.reported_at < $3
