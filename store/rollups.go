@@ -88,64 +88,69 @@ SELECT set_config('whistle.rollup_delta', CASE WHEN current_setting('whistle.rol
         GROUP BY day, dim, value, kind, bucket
         HAVING sum(n) <> 0) d), '') ELSE '' END, true)`
 
-// rollupAddSQL add the deltas rollupDeltaSQL recorded: to metrics_daily,
-// metrics_monthly, metrics_latency and metrics_latency_monthly.
+// rollupAddSQL add the deltas rollupDeltaSQL recorded to the four rollup
+// tables.
 var rollupAddSQL = func() []string {
 	const delta = `json_populate_recordset(NULL::metrics_daily, nullif(current_setting('whistle.rollup_delta', true), '')::json)`
 	const latency = `json_populate_recordset(NULL::metrics_latency, nullif(current_setting('whistle.latency_delta', true), '')::json)`
-	set := counters("%[1]s = m.%[1]s + EXCLUDED.%[1]s", ", ")
-	return []string{`
+	return []string{addDaysSQL(delta), addMonthsSQL(delta), addLatencyDaysSQL(latency), addLatencyMonthsSQL(latency)}
+}()
+
+// The statements that add rows to the rollups, from src: a relation with
+// the columns of metrics_daily (addDaysSQL, addMonthsSQL) or of
+// metrics_latency (the latency ones), one row per day and key. Each writes
+// its table in key order, and every writer (Project, Load, RebuildRollups)
+// runs them in this order, days, months, latency days, latency months, so
+// that concurrent writers lock rollup rows in one order (no deadlock).
+
+func addDaysSQL(src string) string {
+	return `
 INSERT INTO metrics_daily AS m (day, department, street, item, domain, ` + counters("%[1]s", ", ") + `)
-SELECT day, department, street, item, domain, ` + counters("%[1]s", ", ") + ` FROM ` + delta + `
+SELECT day, department, street, item, domain, ` + counters("%[1]s", ", ") + ` FROM ` + src + `
 ORDER BY day, department, street, item, domain
-ON CONFLICT (day, department, street, item, domain) DO UPDATE SET ` + set, `
+ON CONFLICT (day, department, street, item, domain) DO UPDATE SET ` + counters("%[1]s = m.%[1]s + EXCLUDED.%[1]s", ", ")
+}
+
+// addMonthsSQL sums src's days into their months.
+func addMonthsSQL(src string) string {
+	return `
 INSERT INTO metrics_monthly AS m (month, department, street, item, domain, ` + counters("%[1]s", ", ") + `)
 SELECT date_trunc('month', day)::date, department, street, item, domain, ` + counters("sum(%[1]s)", ", ") + `
-FROM ` + delta + `
+FROM ` + src + `
 GROUP BY 1, 2, 3, 4, 5 HAVING ` + counters("sum(%[1]s) <> 0", " OR ") + `
 ORDER BY 1, 2, 3, 4, 5
-ON CONFLICT (month, department, street, item, domain) DO UPDATE SET ` + set, `
+ON CONFLICT (month, department, street, item, domain) DO UPDATE SET ` + counters("%[1]s = m.%[1]s + EXCLUDED.%[1]s", ", ")
+}
+
+func addLatencyDaysSQL(src string) string {
+	return `
 INSERT INTO metrics_latency AS m (day, dim, value, kind, bucket, n)
-SELECT day, dim, value, kind, bucket, n FROM ` + latency + `
+SELECT day, dim, value, kind, bucket, n FROM ` + src + `
 ORDER BY dim, day, value, kind, bucket
-ON CONFLICT (dim, day, value, kind, bucket) DO UPDATE SET n = m.n + EXCLUDED.n`, `
+ON CONFLICT (dim, day, value, kind, bucket) DO UPDATE SET n = m.n + EXCLUDED.n`
+}
+
+// addLatencyMonthsSQL sums src's days into their months.
+func addLatencyMonthsSQL(src string) string {
+	return `
 INSERT INTO metrics_latency_monthly AS m (month, dim, value, kind, bucket, n)
-SELECT date_trunc('month', day)::date, dim, value, kind, bucket, sum(n) FROM ` + latency + `
+SELECT date_trunc('month', day)::date, dim, value, kind, bucket, sum(n) FROM ` + src + `
 GROUP BY 1, 2, 3, 4, 5 HAVING sum(n) <> 0
 ORDER BY 2, 1, 3, 4, 5
-ON CONFLICT (dim, month, value, kind, bucket) DO UPDATE SET n = m.n + EXCLUDED.n`}
-}()
+ON CONFLICT (dim, month, value, kind, bucket) DO UPDATE SET n = m.n + EXCLUDED.n`
+}
 
 // addRollups adds the contribution of the incidents ids (just inserted by
 // Load, or a batch of RebuildRollups) to the daily rollups and, when months
-// is set, to the monthly ones, in tx, in the same order as Project.
+// is set, to the monthly ones, in tx.
 func addRollups(ctx context.Context, tx pgx.Tx, ids []string, months bool) error {
-	set := counters("%[1]s = m.%[1]s + EXCLUDED.%[1]s", ", ")
-	// Tables in Project's order (days, months, latency days, latency
-	// months), each in key order.
-	stmts := []struct {
-		monthly bool
-		sql     string
-	}{{false, `
-INSERT INTO metrics_daily AS m
-SELECT * FROM metrics_contribution($1) ORDER BY 1, 2, 3, 4, 5
-ON CONFLICT (day, department, street, item, domain) DO UPDATE SET ` + set}, {true, `
-INSERT INTO metrics_monthly AS m (month, department, street, item, domain, ` + counters("%[1]s", ", ") + `)
-SELECT date_trunc('month', day)::date, department, street, item, domain, ` + counters("sum(%[1]s)", ", ") + `
-FROM metrics_contribution($1) GROUP BY 1, 2, 3, 4, 5 ORDER BY 1, 2, 3, 4, 5
-ON CONFLICT (month, department, street, item, domain) DO UPDATE SET ` + set}, {false, `
-INSERT INTO metrics_latency AS m
-SELECT * FROM metrics_latency_contribution($1) ORDER BY dim, day, value, kind, bucket
-ON CONFLICT (dim, day, value, kind, bucket) DO UPDATE SET n = m.n + EXCLUDED.n`}, {true, `
-INSERT INTO metrics_latency_monthly AS m (month, dim, value, kind, bucket, n)
-SELECT date_trunc('month', day)::date, dim, value, kind, bucket, sum(n)
-FROM metrics_latency_contribution($1) GROUP BY 1, 2, 3, 4, 5 ORDER BY 2, 1, 3, 4, 5
-ON CONFLICT (dim, month, value, kind, bucket) DO UPDATE SET n = m.n + EXCLUDED.n`}}
+	const contribution, latency = "metrics_contribution($1)", "metrics_latency_contribution($1)"
+	stmts := []string{addDaysSQL(contribution), addLatencyDaysSQL(latency)}
+	if months {
+		stmts = []string{addDaysSQL(contribution), addMonthsSQL(contribution), addLatencyDaysSQL(latency), addLatencyMonthsSQL(latency)}
+	}
 	for _, q := range stmts {
-		if q.monthly && !months {
-			continue // RebuildRollups sums the days into the months at the end
-		}
-		if _, err := tx.Exec(ctx, q.sql, ids); err != nil {
+		if _, err := tx.Exec(ctx, q, ids); err != nil {
 			return fmt.Errorf("add rollups: %w", err)
 		}
 	}
@@ -200,14 +205,13 @@ DELETE FROM metrics_daily; DELETE FROM metrics_latency; DELETE FROM metrics_mont
 		}
 		last = ids[len(ids)-1]
 	}
-	_, err := tx.Exec(ctx, `
-INSERT INTO metrics_monthly
-SELECT date_trunc('month', day)::date, department, street, item, domain, `+counters("sum(%[1]s)", ", ")+`
-FROM metrics_daily GROUP BY 1, 2, 3, 4, 5 ORDER BY 1, 2, 3, 4, 5;
-INSERT INTO metrics_latency_monthly
-SELECT date_trunc('month', day)::date, dim, value, kind, bucket, sum(n)
-FROM metrics_latency GROUP BY 1, 2, 3, 4, 5 ORDER BY 2, 1, 3, 4, 5;
-UPDATE metrics_settings SET definition = '`+MetricsDefinitionVersion+`'`)
+	// The months from the days (RebuildRollups' batches add days only).
+	for _, q := range []string{addMonthsSQL("metrics_daily"), addLatencyMonthsSQL("metrics_latency")} {
+		if _, err := tx.Exec(ctx, q); err != nil {
+			return err
+		}
+	}
+	_, err := tx.Exec(ctx, `UPDATE metrics_settings SET definition = $1`, MetricsDefinitionVersion)
 	return err
 }
 
