@@ -47,7 +47,7 @@ type MetricsReport[T any] struct {
 	To                time.Time `json:"to" doc:"End of the period (exclusive), midnight in the district's time zone."`
 	Target            float64   `json:"target" example:"0.95" doc:"The satisfaction target."`
 	MinCases          int       `json:"min_cases" example:"10" doc:"Rows with fewer dispatched tasks are too_few_cases and not ranked."`
-	DefinitionVersion string    `json:"definition_version" example:"2026-11-v3" doc:"Version of the definitions (docs/metrics.md)."`
+	DefinitionVersion string    `json:"definition_version" example:"2026-12-v4" doc:"Version of the definitions (docs/metrics.md)."`
 	Items             []T       `json:"items"`
 }
 

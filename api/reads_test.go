@@ -304,12 +304,14 @@ func TestMetricsItemsAndDomains(t *testing.T) {
 		t.Fatalf("item metrics: %d %s", r.status, r.body)
 	}
 	r.json(t, &rep)
-	if rep.DefinitionVersion != "2026-11-v3" || rep.MinCases != 10 || len(rep.Items) != 1 {
+	if rep.DefinitionVersion != "2026-12-v4" || rep.MinCases != 10 || len(rep.Items) != 1 {
 		t.Fatalf("report %+v", rep)
 	}
 	it := rep.Items[0]
-	// Two incidents, each whistling the lead and one cooperating department.
-	if it["key"] != "SR-001" || it["tasks"] != 4.0 || it["too_few_cases"] != true || it["rank"] != nil || it["score"] != 0.0 {
+	// Two incidents, each whistling the lead and one cooperating
+	// department: four tasks still in their windows, so no rate yet.
+	if it["key"] != "SR-001" || it["tasks"] != 4.0 || it["ack_pending"] != 4.0 || it["resolve_pending"] != 4.0 ||
+		it["response_rate"] != nil || it["too_few_cases"] != true || it["rank"] != nil || it["score"] != nil {
 		t.Errorf("SR-001 row %v", it)
 	}
 	var domains report

@@ -118,6 +118,30 @@ type Assessment struct {
 	// MinCases is the fewest tasks dispatched in a period for a row of a
 	// league table to be ranked; DefaultMinCases when left out (0).
 	MinCases int `yaml:"min_cases,omitempty" json:"min_cases,omitempty"`
+	// Targets are the lines the other rates are measured against; each
+	// one left out is SatisfactionTarget (RateTargets).
+	Targets Targets `yaml:"targets,omitempty" json:"targets,omitzero"`
+}
+
+// Targets are the lines of the response, on-time resolution and
+// resolution rates (the 三率 beside satisfaction); 0 is "the satisfaction
+// target".
+type Targets struct {
+	Response         float64 `yaml:"response,omitempty" json:"response,omitempty"`
+	OnTimeResolution float64 `yaml:"on_time_resolution,omitempty" json:"on_time_resolution,omitempty"`
+	Resolution       float64 `yaml:"resolution,omitempty" json:"resolution,omitempty"`
+}
+
+// RateTargets is the line of each rate: Targets with every one left out
+// set to SatisfactionTarget.
+func (a Assessment) RateTargets() Targets {
+	t := a.Targets
+	for _, x := range []*float64{&t.Response, &t.OnTimeResolution, &t.Resolution} {
+		if *x == 0 {
+			*x = a.SatisfactionTarget
+		}
+	}
+	return t
 }
 
 // DefaultMinCases is the fewest dispatched tasks a ranked row needs when

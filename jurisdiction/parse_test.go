@@ -198,6 +198,10 @@ func TestValidation(t *testing.T) {
 			[]want{{"satisfaction_target", "assessment.satisfaction_target", "must be in (0, 1]"}}},
 		{"satisfaction target above 1", "satisfaction_target: 0.95", "satisfaction_target: 95",
 			[]want{{"satisfaction_target", "assessment.satisfaction_target", "must be in (0, 1], got 95"}}},
+		{"response target above 1", "satisfaction_target: 0.95", "satisfaction_target: 0.95\n  targets: {response: 1.5}",
+			[]want{{"targets:", "assessment.targets.response", "must be in (0, 1]"}}},
+		{"resolution target negative", "satisfaction_target: 0.95", "satisfaction_target: 0.95\n  targets:\n    resolution: -0.9",
+			[]want{{"resolution: -0.9", "assessment.targets.resolution", "got -0.9"}}},
 		{"weight not a number", "street: 0.5", "street: half",
 			[]want{{"street: half", "assessment.street", `want a number, got "half"`}}},
 

@@ -207,6 +207,14 @@ func (v *validator) assessment(a Assessment) {
 	if !(a.SatisfactionTarget > 0 && a.SatisfactionTarget <= 1) {
 		v.addf("assessment.satisfaction_target", "must be in (0, 1], got %v", a.SatisfactionTarget)
 	}
+	for _, t := range []struct {
+		name string
+		x    float64
+	}{{"response", a.Targets.Response}, {"on_time_resolution", a.Targets.OnTimeResolution}, {"resolution", a.Targets.Resolution}} {
+		if !(t.x >= 0 && t.x <= 1) {
+			v.addf("assessment.targets."+t.name, "must be in (0, 1] (or left out for satisfaction_target), got %v", t.x)
+		}
+	}
 }
 
 func (v *validator) escalation(p string, e Escalation) {

@@ -237,7 +237,7 @@ func Run(ctx context.Context, st *store.Store, o Options) (Stats, error) {
 	if _, err := st.Pool().Exec(ctx, "ANALYZE incidents, tasks, timeline, feedback"); err != nil {
 		return total, fmt.Errorf("seed: analyze: %w", err)
 	}
-	if err := st.RebuildRollups(ctx); err != nil {
+	if _, err := st.RebuildRollups(ctx); err != nil {
 		return total, fmt.Errorf("seed: %w", err)
 	}
 	total.Took = time.Since(start)

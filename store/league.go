@@ -1,10 +1,13 @@
 package store
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"math"
 	"sort"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -14,7 +17,7 @@ import (
 
 // MetricsDefinitionVersion names the definitions in docs/metrics.md that
 // League, Recompute and the rollups implement.
-const MetricsDefinitionVersion = "2026-11-v3"
+const MetricsDefinitionVersion = "2026-12-v4"
 
 // Dimension is what a league table ranks.
 type Dimension string
@@ -43,19 +46,21 @@ func (d Dimension) code() (string, error) {
 }
 
 // Grading is how rows are scored and ranked: the jurisdiction's
-// assessment weights, the satisfaction target and the fewest dispatched
-// tasks a row needs to be ranked.
+// assessment weights, the satisfaction target, the other rates' targets
+// and the fewest dispatched tasks a row needs to be ranked.
 type Grading struct {
 	Street, Public, Timeliness float64
 	Target                     float64
-	MinCases                   int
+	// Targets are the other rates' lines; a zero one is Target.
+	Targets  jurisdiction.Targets
+	MinCases int
 }
 
 // GradingOf returns the grading the jurisdiction's assessment section sets:
-// its weights, satisfaction target and minimum number of cases.
+// its weights, targets and minimum number of cases.
 func GradingOf(a jurisdiction.Assessment) Grading {
 	return Grading{Street: a.Street, Public: a.Public, Timeliness: a.Timeliness,
-		Target: a.SatisfactionTarget, MinCases: a.MinCasesOrDefault()}
+		Target: a.SatisfactionTarget, Targets: a.RateTargets(), MinCases: a.MinCasesOrDefault()}
 }
 
 // Counts are the additive counters of one row (docs/metrics.md defines
@@ -82,12 +87,51 @@ type Counts struct {
 	Unrated          int64 `json:"unrated"`
 	Incidents        int64 `json:"incidents"`
 	Repeats          int64 `json:"repeats"`
+	// AckPending and ResolvePending are the dispatched tasks whose
+	// acknowledgement (resolution) is still in its window: not yet
+	// decided, so in neither the numerator nor the denominator of the
+	// response (on-time resolution) rate.
+	AckPending     int64 `json:"ack_pending"`
+	ResolvePending int64 `json:"resolve_pending"`
 }
 
 func (c *Counts) fields() []*int64 {
 	return []*int64{&c.Tasks, &c.AckedOnTime, &c.Completed, &c.CompletedOnTime, &c.Extensions, &c.Level1, &c.Level2,
 		&c.Level3, &c.RatedTasks, &c.RatingSum, &c.Returns, &c.OverruledReturns, &c.RoutingOverrides, &c.Visits,
-		&c.Resolved, &c.Rated, &c.Satisfied, &c.Reopened, &c.Unrated, &c.Incidents, &c.Repeats}
+		&c.Resolved, &c.Rated, &c.Satisfied, &c.Reopened, &c.Unrated, &c.Incidents, &c.Repeats, &c.AckPending,
+		&c.ResolvePending}
+}
+
+// TargetsMet says of each rate whether it reaches its target
+// (Grading.Targets): nil when the rate is null.
+type TargetsMet struct {
+	Response         *bool `json:"response" doc:"response_rate ≥ assessment.targets.response (default: satisfaction_target); null when the rate is null."`
+	OnTimeResolution *bool `json:"on_time_resolution" doc:"on_time_resolution_rate ≥ assessment.targets.on_time_resolution; null when the rate is null."`
+	Resolution       *bool `json:"resolution" doc:"resolution_rate ≥ assessment.targets.resolution; null when the rate is null."`
+	Satisfaction     *bool `json:"satisfaction" doc:"satisfaction_rate ≥ satisfaction_target; null when the rate is null."`
+}
+
+// String prints the flags as response/on_time_resolution/resolution/
+// satisfaction, each true, false or null.
+func (t TargetsMet) String() string {
+	var parts []string
+	for _, b := range []*bool{t.Response, t.OnTimeResolution, t.Resolution, t.Satisfaction} {
+		if b == nil {
+			parts = append(parts, "null")
+		} else {
+			parts = append(parts, strconv.FormatBool(*b))
+		}
+	}
+	return strings.Join(parts, "/")
+}
+
+// meets says whether rate reaches target: nil when rate is nil.
+func meets(rate *float64, target float64) *bool {
+	if rate == nil {
+		return nil
+	}
+	ok := *rate >= target
+	return &ok
 }
 
 // Histogram counts durations by latency bucket (metrics_bucket).
@@ -113,9 +157,16 @@ type LeagueRow struct {
 	MedianCompleteSeconds *int64 `json:"median_complete_seconds"`
 	P90CompleteSeconds    *int64 `json:"p90_complete_seconds"`
 	// Score is the weighted score in [0, 1].
-	Score       *float64 `json:"score"`
-	MeetsTarget bool     `json:"meets_target"`
-	TooFewCases bool     `json:"too_few_cases"`
+	Score *float64 `json:"score"`
+	// MeetsTarget is satisfaction_rate ≥ the satisfaction target (false
+	// when it is null).
+	MeetsTarget bool `json:"meets_target"`
+	// TargetsMet says of each of the 三率 and the on-time resolution rate
+	// whether it reaches its target; MeetsAllTargets that every one of
+	// them that is not null does, and at least one is not.
+	TargetsMet      TargetsMet `json:"targets_met"`
+	MeetsAllTargets bool       `json:"meets_all_targets"`
+	TooFewCases     bool       `json:"too_few_cases"`
 	// Rank is 1 for the best score; equal scores share a rank; nil for a
 	// row with too few cases or no score.
 	Rank *int `json:"rank"`
@@ -297,8 +348,10 @@ func finish(byKey map[string]*LeagueRow, g Grading) []LeagueRow {
 
 func (r *LeagueRow) grade(g Grading) {
 	c := r.Counts
-	r.ResponseRate = ratio(c.AckedOnTime, c.Tasks)
-	r.OnTimeResolutionRate = ratio(c.CompletedOnTime, c.Tasks)
+	// A task counts in the timeliness rates once its outcome is decided:
+	// acknowledged (completed) or past the deadline (docs/metrics.md).
+	r.ResponseRate = ratio(c.AckedOnTime, c.Tasks-c.AckPending)
+	r.OnTimeResolutionRate = ratio(c.CompletedOnTime, c.Tasks-c.ResolvePending)
 	r.ResolutionRate = ratio(c.Resolved, c.Visits)
 	r.SatisfactionRate = ratio(c.Satisfied, c.Rated)
 	r.UnratedShare = ratio(c.Unrated, c.Visits+c.Unrated)
@@ -311,6 +364,19 @@ func (r *LeagueRow) grade(g Grading) {
 	r.MedianAckSeconds, r.P90AckSeconds = percentile(r.ack, 0.5), percentile(r.ack, 0.9)
 	r.MedianCompleteSeconds, r.P90CompleteSeconds = percentile(r.complete, 0.5), percentile(r.complete, 0.9)
 	r.MeetsTarget = r.SatisfactionRate != nil && *r.SatisfactionRate >= g.Target
+	r.TargetsMet = TargetsMet{
+		Response:         meets(r.ResponseRate, cmp.Or(g.Targets.Response, g.Target)),
+		OnTimeResolution: meets(r.OnTimeResolutionRate, cmp.Or(g.Targets.OnTimeResolution, g.Target)),
+		Resolution:       meets(r.ResolutionRate, cmp.Or(g.Targets.Resolution, g.Target)),
+		Satisfaction:     meets(r.SatisfactionRate, g.Target),
+	}
+	all, some := true, false
+	for _, m := range []*bool{r.TargetsMet.Response, r.TargetsMet.OnTimeResolution, r.TargetsMet.Resolution, r.TargetsMet.Satisfaction} {
+		if m != nil {
+			all, some = all && *m, true
+		}
+	}
+	r.MeetsAllTargets = all && some
 	r.TooFewCases = c.Tasks < int64(g.MinCases)
 	// The score: the weighted mean of the components present, the
 	// weights of the missing ones left out (docs/metrics.md).
@@ -325,15 +391,29 @@ func (r *LeagueRow) grade(g Grading) {
 		add(g.Street, ptrFloat(*r.MeanRating/100))
 	}
 	add(g.Public, r.SatisfactionRate)
-	if r.ResponseRate != nil {
-		add(g.Timeliness, ptrFloat((*r.ResponseRate+*r.OnTimeResolutionRate)/2))
-	}
+	add(g.Timeliness, mean(r.ResponseRate, r.OnTimeResolutionRate))
 	if weight > 0 {
 		r.Score = ptrFloat(sum / weight)
 	}
 }
 
 func ptrFloat(f float64) *float64 { return &f }
+
+// mean is the mean of the rates that are not nil; nil when all are.
+func mean(rates ...*float64) *float64 {
+	var sum float64
+	n := 0
+	for _, r := range rates {
+		if r != nil {
+			sum += *r
+			n++
+		}
+	}
+	if n == 0 {
+		return nil
+	}
+	return ptrFloat(sum / float64(n))
+}
 
 // rank orders rows: those with a score and enough cases by score (highest
 // first; equal scores share the rank of the first, then by key), then the

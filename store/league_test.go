@@ -7,6 +7,8 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/whistle-city/whistle/jurisdiction"
 )
 
 // want is a league row worked out by hand: its counters, and its score
@@ -34,8 +36,8 @@ func checkLeague(t *testing.T, got []LeagueRow, keys []string, rows map[string]w
 			}
 		}
 		c := w.c
-		rate("response", c.AckedOnTime, c.Tasks, r.ResponseRate)
-		rate("on time", c.CompletedOnTime, c.Tasks, r.OnTimeResolutionRate)
+		rate("response", c.AckedOnTime, c.Tasks-c.AckPending, r.ResponseRate)
+		rate("on time", c.CompletedOnTime, c.Tasks-c.ResolvePending, r.OnTimeResolutionRate)
 		rate("resolution", c.Resolved, c.Visits, r.ResolutionRate)
 		rate("satisfaction", c.Satisfied, c.Rated, r.SatisfactionRate)
 		rate("unrated", c.Unrated, c.Visits+c.Unrated, r.UnratedShare)
@@ -52,6 +54,14 @@ func checkLeague(t *testing.T, got []LeagueRow, keys []string, rows map[string]w
 		}
 		assert.Equal(t, c.Tasks < int64(testGrading.MinCases), r.TooFewCases, k)
 		assert.Equal(t, r.SatisfactionRate != nil && *r.SatisfactionRate >= testGrading.Target, r.MeetsTarget, k)
+		met := func(rate *float64) *bool {
+			if rate == nil {
+				return nil
+			}
+			return ptr(*rate >= testGrading.Target)
+		}
+		assert.Equal(t, TargetsMet{met(r.ResponseRate), met(r.OnTimeResolutionRate), met(r.ResolutionRate), met(r.SatisfactionRate)},
+			r.TargetsMet, k)
 	}
 }
 
@@ -59,21 +69,30 @@ func checkLeague(t *testing.T, got []LeagueRow, keys []string, rows map[string]w
 // the weights 0.5 street, 0.2 public, 0.3 timeliness and min_cases 2.
 //
 // March, the local days [03-02, 04-01); I9 (dispatched 04-01 08:00) and
-// everything dated after the month are not in it:
+// everything dated after the month are not in it. Some tasks are still in
+// their windows as the record stands (no clock step of theirs has fired):
+// I2r2 (CG, neither acknowledged nor resolved), I3's resolution (ZJ, its
+// acknowledgement is late: level 1), I7 (CG acknowledged, not resolved;
+// SCJG neither) and I8 (ZJ, neither). They count in tasks and in
+// ack_pending / resolve_pending, not in the response and on-time
+// resolution rates (v4):
 //
-//	CG   tasks I1 I2r1 I2r2 I5 I6 I7 I10 = 7; acked on time I1 I2r1 I5 I7 I10 = 5
-//	     (I7's deadline is the one it had before its return was overruled);
-//	     completed I1 I2r1 I5 I6 I10 = 5, on time 4 (I6 late, I10 on time by its
-//	     extension); 1 extension; rated I10 90; returned I7, overruled;
-//	     visits I1 (resolved, satisfied) I2r1 (unresolved, unsatisfied, reopened)
-//	     I5 (resolved, basically); I10 closed unrated.
-//	     0.5·0.9 + 0.2·2/3 + 0.3·(5/7+4/7)/2 = 163/210
-//	SCJG tasks I1 (late twice) I5 (returned) I7 (never) I10 (on time; its
-//	     extension refused) = 4; visit I1; I10 unrated; its rating is April's.
-//	     no rating: (0.2·1 + 0.3·(1/4+1/4)/2) / 0.5 = 0.55
+//	CG   tasks I1 I2r1 I2r2 I5 I6 I7 I10 = 7; ack pending I2r2, resolve pending
+//	     I2r2 I7; acked on time I1 I2r1 I5 I7 I10 = 5 of 6 (I7's deadline is the
+//	     one it had before its return was overruled); completed I1 I2r1 I5 I6
+//	     I10 = 5, on time 4 of 5 (I6 late, I10 on time by its extension);
+//	     1 extension; rated I10 90; returned I7, overruled; visits I1 (resolved,
+//	     satisfied) I2r1 (unresolved, unsatisfied, reopened) I5 (resolved,
+//	     basically); I10 closed unrated.
+//	     0.5·0.9 + 0.2·2/3 + 0.3·(5/6+4/5)/2 = 497/600
+//	SCJG tasks I1 (late twice) I5 (returned) I7 (never, pending both) I10 (on
+//	     time; its extension refused) = 4; acked on time 1 of 3, completed on
+//	     time 1 of 3; visit I1; I10 unrated; its rating is April's.
+//	     no rating: (0.2·1 + 0.3·(1/3+1/3)/2) / 0.5 = 0.6
 //	ZJ   tasks I3 (level 1) I8 (a routing override, returned, overruled by the
-//	     district) I11 (levels 1-3, acked late, completed on time) = 3;
-//	     visit I11; rated 40: 0.5·0.4 + 0.2·1 + 0.3·(0+1/3)/2 = 0.45
+//	     district, pending both) I11 (levels 1-3, acked late, completed on time)
+//	     = 3; acked on time 0 of 2, completed on time 1 of 1 (I3's resolution
+//	     pending); visit I11; rated 40: 0.5·0.4 + 0.2·1 + 0.3·(0+1)/2 = 0.55
 //	GA   tasks I13 I14, perfect, rated 80 twice; visits I4 (its task is from
 //	     February) I13 I14: 0.5·0.8 + 0.2 + 0.3 = 0.9
 //	SW   tasks I5 (the reassigned task) I12, perfect, rated 80 once; visits I5
@@ -90,11 +109,12 @@ func TestLeagueOverTheHandComputedFixture(t *testing.T) {
 	require.NoError(t, err)
 	checkLeague(t, got, []string{"GA", "SW", "CG", "SCJG", "ZJ"}, map[string]want{
 		"CG": {Counts{Tasks: 7, AckedOnTime: 5, Completed: 5, CompletedOnTime: 4, Extensions: 1, RatedTasks: 1, RatingSum: 90,
-			Returns: 1, OverruledReturns: 1, Visits: 3, Resolved: 2, Rated: 3, Satisfied: 2, Reopened: 1, Unrated: 1}, 163.0 / 210, 3},
+			Returns: 1, OverruledReturns: 1, Visits: 3, Resolved: 2, Rated: 3, Satisfied: 2, Reopened: 1, Unrated: 1,
+			AckPending: 1, ResolvePending: 2}, 497.0 / 600, 3},
 		"SCJG": {Counts{Tasks: 4, AckedOnTime: 1, Completed: 2, CompletedOnTime: 1, Returns: 1,
-			Visits: 1, Resolved: 1, Rated: 1, Satisfied: 1, Unrated: 1}, 0.55, 4},
+			Visits: 1, Resolved: 1, Rated: 1, Satisfied: 1, Unrated: 1, AckPending: 1, ResolvePending: 1}, 0.6, 4},
 		"ZJ": {Counts{Tasks: 3, Completed: 1, CompletedOnTime: 1, Level1: 2, Level2: 1, Level3: 1, RatedTasks: 1, RatingSum: 40,
-			Returns: 1, OverruledReturns: 1, Visits: 1, Resolved: 1, Rated: 1, Satisfied: 1}, 0.45, 5},
+			Returns: 1, OverruledReturns: 1, Visits: 1, Resolved: 1, Rated: 1, Satisfied: 1, AckPending: 1, ResolvePending: 2}, 0.55, 5},
 		"GA": {Counts{Tasks: 2, AckedOnTime: 2, Completed: 2, CompletedOnTime: 2, RatedTasks: 2, RatingSum: 160,
 			Visits: 3, Resolved: 3, Rated: 3, Satisfied: 3}, 0.9, 1},
 		"SW": {Counts{Tasks: 2, AckedOnTime: 2, Completed: 2, CompletedOnTime: 2, RatedTasks: 1, RatingSum: 80,
@@ -113,41 +133,46 @@ func TestLeagueOverTheHandComputedFixture(t *testing.T) {
 	// Streets: every task of their incidents, a visit or an unrated closing
 	// once per incident, the incidents reported in the month (I4 was
 	// reported in February, I9 in April).
-	//   FH  tasks I1×2 I2r1 I2r2 I6 I7×2 I11 I12 = 9; on time: acked I1CG I2r1 I7CG I12,
+	//   FH  tasks I1×2 I2r1 I2r2 I6 I7×2 I11 I12 = 9; ack pending I2r2 I7SCJG,
+	//       resolve pending I2r2 I7×2; on time: acked I1CG I2r1 I7CG I12 of 7,
 	//       completed I1CG I2r1 I11 I12 of 6; I11's levels; rated I11 40, I12 80;
 	//       visits I1 I2r1 (reopened) I4 I11 I12, 4 resolved and satisfied.
-	//       0.5·0.6 + 0.2·4/5 + 0.3·4/9 = 89/150
-	//   XY  tasks I3 I5×3 I8 I10×2 I13 I14 = 9; 6 acked and completed on time;
-	//       I10's extension, I3's level 1; rated 90 80 80; returns I5 I8, I8
+	//       0.5·0.6 + 0.2·4/5 + 0.3·(4/7+4/6)/2 = 113/175
+	//   XY  tasks I3 I5×3 I8 I10×2 I13 I14 = 9; ack pending I8, resolve pending
+	//       I3 I8; 6 acked on time of 8, 6 completed on time of 7; I10's
+	//       extension, I3's level 1; rated 90 80 80; returns I5 I8, I8
 	//       overruled and overridden; visits I5 I13 I14; I10 unrated.
-	//       0.5·(250/3)/100 + 0.2·1 + 0.3·6/9 = 49/60
+	//       0.5·(250/3)/100 + 0.2·1 + 0.3·(6/8+6/7)/2 = 1441/1680
 	got, err = s.League(ctx, ByStreet, from, to, testGrading)
 	require.NoError(t, err)
 	checkLeague(t, got, []string{"XY", "FH"}, map[string]want{
 		"FH": {Counts{Tasks: 9, AckedOnTime: 4, Completed: 6, CompletedOnTime: 4, Level1: 1, Level2: 1, Level3: 1,
 			RatedTasks: 2, RatingSum: 120, Returns: 1, OverruledReturns: 1,
-			Visits: 5, Resolved: 4, Rated: 5, Satisfied: 4, Reopened: 1, Incidents: 6}, 89.0 / 150, 2},
+			Visits: 5, Resolved: 4, Rated: 5, Satisfied: 4, Reopened: 1, Incidents: 6, AckPending: 2, ResolvePending: 3}, 113.0 / 175, 2},
 		"XY": {Counts{Tasks: 9, AckedOnTime: 6, Completed: 6, CompletedOnTime: 6, Extensions: 1, Level1: 1,
 			RatedTasks: 3, RatingSum: 250, Returns: 2, OverruledReturns: 1, RoutingOverrides: 1,
-			Visits: 3, Resolved: 3, Rated: 3, Satisfied: 3, Unrated: 1, Incidents: 6}, 49.0 / 60, 1},
+			Visits: 3, Resolved: 3, Rated: 3, Satisfied: 3, Unrated: 1, Incidents: 6, AckPending: 1, ResolvePending: 2}, 1441.0 / 1680, 1},
 	})
 
 	// Items, and the one domain of the fixture (SR-001's): I1 I5 I7 I10 with
-	// 9 tasks, 6 acked on time, 5 of 6 completed on time:
-	// 0.5·0.9 + 0.2·1 + 0.3·(6/9+5/9)/2 = 5/6. D-CG: I2 I6 (I9 is April's),
-	// no rating: (0.2·0 + 0.3·(1/3+1/3)/2)/0.5 = 0.2. D-ZJ: I3 I11:
-	// 0.5·0.4 + 0.2 + 0.3·(0+1/2)/2 = 0.475. D-GA as GA; D-SW and ST-002
-	// have one task each: too few. Incidents as reported in the month.
+	// 9 tasks (I7SCJG pending both, I7CG its resolution), 6 acked on time
+	// of 8, 5 completed on time of 7:
+	// 0.5·0.9 + 0.2·1 + 0.3·(6/8+5/7)/2 = 487/560. D-CG: I2 I6 (I9 is
+	// April's), I2r2 pending both, no rating:
+	// (0.2·0 + 0.3·(1/2+1/2)/2)/0.5 = 0.3. D-ZJ: I3 I11, I3's resolution
+	// pending: 0.5·0.4 + 0.2 + 0.3·(0+1)/2 = 0.55. D-GA as GA; D-SW and
+	// ST-002 have one task each: too few. Incidents as reported in the month.
 	sr := want{Counts{Tasks: 9, AckedOnTime: 6, Completed: 6, CompletedOnTime: 5, Extensions: 1, RatedTasks: 1, RatingSum: 90,
-		Returns: 2, OverruledReturns: 1, Visits: 2, Resolved: 2, Rated: 2, Satisfied: 2, Unrated: 1, Incidents: 4}, 5.0 / 6, 2}
+		Returns: 2, OverruledReturns: 1, Visits: 2, Resolved: 2, Rated: 2, Satisfied: 2, Unrated: 1, Incidents: 4,
+		AckPending: 1, ResolvePending: 2}, 487.0 / 560, 2}
 	got, err = s.League(ctx, ByItem, from, to, testGrading)
 	require.NoError(t, err)
 	checkLeague(t, got, []string{"D-GA", "SR-001", "D-ZJ", "D-CG", "D-SW", "ST-002"}, map[string]want{
 		"SR-001": sr,
 		"D-CG": {Counts{Tasks: 3, AckedOnTime: 1, Completed: 2, CompletedOnTime: 1,
-			Visits: 1, Rated: 1, Reopened: 1, Incidents: 2}, 0.2, 4},
+			Visits: 1, Rated: 1, Reopened: 1, Incidents: 2, AckPending: 1, ResolvePending: 1}, 0.3, 4},
 		"D-ZJ": {Counts{Tasks: 2, Completed: 1, CompletedOnTime: 1, Level1: 2, Level2: 1, Level3: 1, RatedTasks: 1, RatingSum: 40,
-			Visits: 1, Resolved: 1, Rated: 1, Satisfied: 1, Incidents: 2}, 0.475, 3},
+			Visits: 1, Resolved: 1, Rated: 1, Satisfied: 1, Incidents: 2, ResolvePending: 1}, 0.55, 3},
 		"D-SW": {Counts{Tasks: 1, AckedOnTime: 1, Completed: 1, CompletedOnTime: 1, RatedTasks: 1, RatingSum: 80,
 			Visits: 1, Resolved: 1, Rated: 1, Satisfied: 1, Incidents: 1}, 0.9, 0},
 	})
@@ -237,6 +262,46 @@ func TestLeagueScoresTiesAndUnranked(t *testing.T) {
 	assert.InDelta(t, 1.0, *got[2].UnratedShare, 1e-12) // no visit, 2 closed unrated
 	assert.Nil(t, got[2].SatisfactionRate)
 	assert.Nil(t, got[4].ResponseRate)
+}
+
+// v4: a task still in its window (ack_pending, resolve_pending) is in
+// neither the numerator nor the denominator of its timeliness rate; each
+// rate has its own target flag, and meets_target stays satisfaction's.
+func TestLeagueRatesLeaveOutTasksInTheirWindow(t *testing.T) {
+	g := Grading{Street: 0.5, Public: 0.2, Timeliness: 0.3, Target: 0.95, Targets: jurisdiction.Targets{Response: 0.9}, MinCases: 1}
+	rows := map[string]*LeagueRow{
+		// Twelve tasks today: ten acknowledged on time, two in their
+		// acknowledgement window, none past its resolution deadline.
+		"A": {Key: "A", Counts: Counts{Tasks: 12, AckedOnTime: 10, AckPending: 2, ResolvePending: 12,
+			Visits: 20, Rated: 20, Satisfied: 19, Resolved: 18}},
+		// Every task still in its window: no timeliness component.
+		"B": {Key: "B", Counts: Counts{Tasks: 3, AckPending: 3, ResolvePending: 3, RatedTasks: 1, RatingSum: 70}},
+		// Half acknowledged on time, every resident satisfied: meets the
+		// satisfaction target, not every target.
+		"C": {Key: "C", Counts: Counts{Tasks: 10, AckedOnTime: 5, CompletedOnTime: 10, Visits: 4, Rated: 4, Satisfied: 4, Resolved: 4}},
+		"D": {Key: "D", Counts: Counts{Tasks: 10, AckedOnTime: 10, CompletedOnTime: 10, Visits: 4, Rated: 4, Satisfied: 4, Resolved: 4}},
+	}
+	got := finish(rows, g)
+	require.Equal(t, []string{"D", "A", "C", "B"}, leagueKeys(got))
+	a, b, c, d := find(got, "A"), find(got, "B"), find(got, "C"), find(got, "D")
+
+	assert.Equal(t, 1.0, *a.ResponseRate) // 10 / (12 - 2)
+	assert.Nil(t, a.OnTimeResolutionRate) // 12 - 12 decided
+	assert.InDelta(t, (0.2*0.95+0.3*1)/0.5, *a.Score, 1e-12)
+	assert.Equal(t, TargetsMet{Response: ptr(true), Resolution: ptr(false), Satisfaction: ptr(true)}, a.TargetsMet)
+	assert.True(t, a.MeetsTarget)
+	assert.False(t, a.MeetsAllTargets)
+
+	assert.Nil(t, b.ResponseRate)
+	assert.InDelta(t, 0.7, *b.Score, 1e-12)
+	assert.Equal(t, TargetsMet{}, b.TargetsMet)
+	assert.False(t, b.MeetsAllTargets, "no rate: no target met")
+
+	assert.Equal(t, TargetsMet{Response: ptr(false), OnTimeResolution: ptr(true), Resolution: ptr(true), Satisfaction: ptr(true)}, c.TargetsMet)
+	assert.True(t, c.MeetsTarget, "meets_target is satisfaction's alone")
+	assert.False(t, c.MeetsAllTargets)
+	assert.True(t, d.MeetsAllTargets)
+	assert.Equal(t, "false/true/true/true", c.TargetsMet.String())
 }
 
 // Percentiles are nearest-rank, floored to the bucket's resolution.

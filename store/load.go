@@ -147,8 +147,19 @@ func (s *Store) Load(ctx context.Context, items []LoadIncident, opts ...LoadOpti
 			return nil
 		}
 		// The rollups of exactly these incidents, as Project would have
-		// left them.
-		return addRollups(ctx, tx, ids, true)
+		// left them, under the rollup lock like every writer of them.
+		if _, err := tx.Exec(ctx, rollupLockSQL); err != nil {
+			return fmt.Errorf("add rollups: %w", err)
+		}
+		if _, err := tx.Exec(ctx, loadDeltaSQL, ids); err != nil {
+			return fmt.Errorf("add rollups: %w", err)
+		}
+		for _, q := range rollupAddSQL {
+			if _, err := tx.Exec(ctx, q); err != nil {
+				return fmt.Errorf("add rollups: %w", err)
+			}
+		}
+		return nil
 	})
 	if err != nil {
 		return LoadCounts{}, fmt.Errorf("store: load %d incidents: %w", len(items), err)

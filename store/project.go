@@ -50,12 +50,12 @@ func (s *Store) CreateReceived(ctx context.Context, r incident.Report, item inci
 	for range 3 {
 		err = s.pool.QueryRow(ctx, `
 INSERT INTO incidents (id, status, category, item_name, tier, street, community, grid, reporter,
-                       idempotency_key, reported_at, updated_at, version, round, doc, lat, lng)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $11, 0, 1, $12, $13, $14)
+                       idempotency_key, reported_at, updated_at, version, round, doc, lat, lng, domain)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $11, 0, 1, $12, $13, $14, $15)
 ON CONFLICT DO NOTHING
 RETURNING id`,
 			in.ID, in.Status, clean(in.Category), clean(item.Name), in.Tier, clean(in.Street), clean(in.Community),
-			clean(in.Grid), clean(in.Reporter), key, in.ReportedAt, doc, lat, lng).Scan(&id)
+			clean(in.Grid), clean(in.Reporter), key, in.ReportedAt, doc, lat, lng, clean(item.Domain)).Scan(&id)
 		if err == nil {
 			return id, true, nil
 		}

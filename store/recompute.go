@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"reflect"
 	"strconv"
@@ -91,9 +92,12 @@ func recountOn(ctx context.Context, q querier, from, to time.Time, dims ...Dimen
 		return nil, fmt.Errorf("store: recompute: %w", err)
 	}
 	// The incidents with something counted in the period: a report, a
-	// timeline entry of a type a counter is dated by, a return visit.
+	// timeline entry of a type a counter is dated by, a return visit. A
+	// report still received (version 0: its workflow has not projected
+	// it yet) is not in the record yet.
 	rows, err := q.Query(ctx, `
-SELECT id, street, category, domain, reported_at, duplicate_of IS NULL, repeat_of IS NOT NULL FROM incidents WHERE id IN (
+SELECT id, street, category, domain, reported_at, duplicate_of IS NULL, repeat_of IS NOT NULL FROM incidents
+WHERE version > 0 AND id IN (
     SELECT incident_id FROM timeline WHERE type = ANY($3) AND at >= $1 AND at < $2
     UNION SELECT incident_id FROM feedback WHERE at >= $1 AND at < $2
     UNION SELECT id FROM incidents WHERE reported_at >= $1 AND reported_at < $2)`, r.lo, r.hi,
@@ -227,8 +231,12 @@ func (rec *recount) countIn(d Dimension, byKey map[string]*LeagueRow, id string,
 		acked, completed    *time.Time
 		cancelled, returned bool
 		extensions, level   int
-		rating              *int
-		ratedAt             time.Time
+		// ackOver: the ack clock reached level 1 (it never goes back);
+		// resolveOver: the resolution clock is at level 1 or more now
+		// (an approved extension or a failed verification re-arms it).
+		ackOver, resolveOver bool
+		rating               *int
+		ratedAt              time.Time
 	}
 	var order []*task
 	tasks := map[string]*task{}
@@ -249,10 +257,11 @@ func (rec *recount) countIn(d Dimension, byKey map[string]*LeagueRow, id string,
 		case incident.EventReopened:
 			round++
 		case incident.EventVerificationFailed:
-			// Rework: the round's completed tasks are open again.
+			// Rework: the round's completed tasks are open again, on a
+			// fresh resolution clock.
 			for _, o := range order {
-				if o.round == round {
-					o.completed = nil
+				if o.round == round && o.completed != nil {
+					o.completed, o.resolveOver = nil, false
 				}
 			}
 		case incident.EventReturned, incident.EventOverruled:
@@ -286,8 +295,13 @@ func (rec *recount) countIn(d Dimension, byKey map[string]*LeagueRow, id string,
 			t.cancelled = true
 		case incident.EventExtensionApproved:
 			t.extensions++
-		case incident.EventAckOverdue, incident.EventResolveOverdue:
+			t.resolveOver = false
+		case incident.EventAckOverdue:
 			t.level = max(t.level, e.level)
+			t.ackOver = t.ackOver || e.level >= 1
+		case incident.EventResolveOverdue:
+			t.level = max(t.level, e.level)
+			t.resolveOver = t.resolveOver || e.level >= 1
 		case incident.EventRated:
 			score, err := strconv.Atoi(strings.SplitN(e.note, " ", 2)[0])
 			if err != nil {
@@ -324,6 +338,15 @@ func (rec *recount) countIn(d Dimension, byKey map[string]*LeagueRow, id string,
 			r.complete[latencyBucket(t.completed.Sub(t.created).Seconds())]++
 		}
 		r.Extensions += int64(t.extensions)
+		// Still in its window: open, and the clock below level 1.
+		if open := !t.returned && t.completed == nil; open {
+			if t.acked == nil && !t.ackOver {
+				r.AckPending++
+			}
+			if !t.resolveOver {
+				r.ResolvePending++
+			}
+		}
 		for l, c := range []*int64{&r.Level1, &r.Level2, &r.Level3} {
 			if t.level > l {
 				*c++
@@ -547,6 +570,30 @@ ORDER BY 1`, dateOf(m0), dateOf(m1))
 	out := make([]Difference, len(keys))
 	for i, k := range keys {
 		out[i] = Difference{Dimension: ByMonth, Key: k}
+	}
+	return out, nil
+}
+
+// RecordMonths returns the calendar months, in the rollups' time zone and
+// in order, from the one of the earliest report to the one of the latest
+// change of any incident: every month that may have something counted in
+// it (as dates at midnight UTC, the form CheckRollups and League read).
+// None when nothing was ever reported.
+func (s *Store) RecordMonths(ctx context.Context) ([]time.Time, error) {
+	var first, last *time.Time
+	err := s.pool.QueryRow(ctx, `
+SELECT (min(reported_at) AT TIME ZONE z.timezone)::date::timestamp, (max(updated_at) AT TIME ZONE z.timezone)::date::timestamp
+FROM incidents CROSS JOIN metrics_settings z GROUP BY z.timezone`).Scan(&first, &last)
+	if errors.Is(err, pgx.ErrNoRows) || err == nil && first == nil {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("store: months of the record: %w", err)
+	}
+	var out []time.Time
+	end := time.Date(last.Year(), last.Month(), 1, 0, 0, 0, 0, time.UTC)
+	for m := time.Date(first.Year(), first.Month(), 1, 0, 0, 0, 0, time.UTC); !m.After(end); m = m.AddDate(0, 1, 0) {
+		out = append(out, m)
 	}
 	return out, nil
 }

@@ -50,7 +50,7 @@ type MonthlyReport struct {
 	From              time.Time `json:"from" doc:"Start of the month (inclusive): midnight of its first day in the district's time zone."`
 	To                time.Time `json:"to" doc:"End of the month (exclusive)."`
 	Street            string    `json:"street,omitempty" doc:"Set when the report is narrowed to one street (a street's own report)."`
-	DefinitionVersion string    `json:"definition_version" example:"2026-11-v3" doc:"Version of the metric definitions (docs/metrics.md)."`
+	DefinitionVersion string    `json:"definition_version" example:"2026-12-v4" doc:"Version of the metric definitions (docs/metrics.md)."`
 	Target            float64   `json:"target" example:"0.95" doc:"The satisfaction target (meets_target)."`
 	MinCases          int       `json:"min_cases" example:"10" doc:"Rows with fewer dispatched tasks are too_few_cases and not ranked."`
 	MinRated          int       `json:"min_rated" example:"5" doc:"Fewest rated return visits an item needs for lowest_satisfaction."`

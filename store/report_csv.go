@@ -27,6 +27,9 @@ var ReportCSVColumns = []string{
 	"response_rate", "on_time_resolution_rate", "resolution_rate", "mean_rating", "tasks", "meets_target", "too_few_cases",
 	"count", "previous_count", "count_change",
 	"definition_version",
+	// Added with definitions v4 (after the others, so that positions hold).
+	"ack_pending", "resolve_pending", "response_target_met", "on_time_resolution_target_met", "resolution_target_met",
+	"satisfaction_target_met", "meets_all_targets",
 }
 
 // WriteCSV writes r in the CSV layout of ReportCSVColumns (docs/api.md):
@@ -69,6 +72,10 @@ func (r *MonthlyReport) WriteCSV(w io.Writer) error {
 				"resolution_rate": csvFloat(x.ResolutionRate), "mean_rating": csvFloat(x.MeanRating),
 				"tasks": strconv.FormatInt(x.Tasks, 10), "meets_target": strconv.FormatBool(x.MeetsTarget),
 				"too_few_cases": strconv.FormatBool(x.TooFewCases),
+				"ack_pending":   strconv.FormatInt(x.AckPending, 10), "resolve_pending": strconv.FormatInt(x.ResolvePending, 10),
+				"response_target_met": csvBool(x.TargetsMet.Response), "on_time_resolution_target_met": csvBool(x.TargetsMet.OnTimeResolution),
+				"resolution_target_met": csvBool(x.TargetsMet.Resolution), "satisfaction_target_met": csvBool(x.TargetsMet.Satisfaction),
+				"meets_all_targets": strconv.FormatBool(x.MeetsAllTargets),
 			}); err != nil {
 				return err
 			}
@@ -121,4 +128,12 @@ func csvInt(n *int) string {
 		return ""
 	}
 	return strconv.Itoa(*n)
+}
+
+// csvBool is *b, or "" for nil.
+func csvBool(b *bool) string {
+	if b == nil {
+		return ""
+	}
+	return strconv.FormatBool(*b)
 }

@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/stdlib"
 	"github.com/pressly/goose/v3"
 	"github.com/stretchr/testify/require"
@@ -136,22 +137,20 @@ func TestRollupsEqualRecomputationAfterRandomEvents(t *testing.T) {
 	// A rebuild from the stored rows leaves the same rollups.
 	before, err := s.League(ctx, ByDepartment, t0.AddDate(0, 0, -1), now.AddDate(0, 0, 2), testGrading)
 	require.NoError(t, err)
-	require.NoError(t, s.RebuildRollups(ctx))
+	_, err = s.RebuildRollups(ctx)
+	require.NoError(t, err)
 	after, err := s.League(ctx, ByDepartment, t0.AddDate(0, 0, -1), now.AddDate(0, 0, 2), testGrading)
 	require.NoError(t, err)
 	require.Equal(t, before, after)
 }
 
 // The rollups count on the district's calendar days: a new time zone
-// moves every count to its local day, by a rebuild in batches, and setting
+// moves every count to its local day, by a rebuild, and setting
 // the same zone again writes nothing.
 func TestSyncRollupsRebuildsOnTheNewDays(t *testing.T) {
 	ctx := context.Background()
 	now := t0.Add(10 * day)
 	s := newStore(t, &now)
-	defer func(n int) { rebuildBatch = n }(rebuildBatch)
-	rebuildBatch = 2 // three incidents: two batches
-
 	// Dispatched 2026-03-02 23:30, 03-03 07:00 and 03-03 09:00 in
 	// Shanghai, that is 15:30, 23:00 on 03-02 and 01:00 on 03-03 in UTC.
 	day2 := time.Date(2026, 3, 2, 0, 0, 0, 0, time.UTC)
@@ -200,9 +199,6 @@ func TestRebuildRollupsUnderProjection(t *testing.T) {
 	ctx := context.Background()
 	now := t0
 	s := newStore(t, &now)
-	defer func(n int) { rebuildBatch = n }(rebuildBatch)
-	rebuildBatch = 3
-
 	var incs []*incident.Incident
 	for i := range 12 {
 		in := newIncident("RB"+string(rune('A'+i)), []string{"FH", "XY"}[i%2], itemCG, t0.Add(time.Duration(i)*hour))
@@ -213,7 +209,7 @@ func TestRebuildRollupsUnderProjection(t *testing.T) {
 	rebuilt := make(chan error, 1)
 	go func() {
 		for {
-			if err := s.RebuildRollups(ctx); err != nil {
+			if _, err := s.RebuildRollups(ctx); err != nil {
 				rebuilt <- err
 				return
 			}
@@ -244,11 +240,13 @@ func TestRebuildRollupsUnderProjection(t *testing.T) {
 	require.Equal(t, int64(5), find(rows, "SCJG").AckedOnTime)
 }
 
-// Upgrading a database whose rollups were built under v2: migration 00009
-// marks them as built under no definition, and the next start
-// (SyncRollups) rebuilds them with v3's counters. Going down and up again
-// works on a database with data.
-func TestUpgradeToV3RebuildsTheRollupsOnce(t *testing.T) {
+// Upgrading a database whose rollups were built under an earlier
+// definition, wrong in the way v3 left them on the live path (a received
+// report counted on domain ” and taken back from there): migrations 00009
+// and 00010 mark them as built under no definition, and the next start
+// (SyncRollups) rebuilds them once under v4, which repairs them. Going
+// down to 00008 and up again works on a database with data.
+func TestUpgradeRebuildsTheRollupsOnce(t *testing.T) {
 	ctx := context.Background()
 	now := t0.Add(40 * day)
 	s := newStore(t, &now)
@@ -262,12 +260,17 @@ func TestUpgradeToV3RebuildsTheRollupsOnce(t *testing.T) {
 	require.NoError(t, err)
 	_, err = p.DownTo(ctx, 8)
 	require.NoError(t, err)
+	_, err = p.UpTo(ctx, 9)
+	require.NoError(t, err)
+	// What v3 left of three reports that the API received: -3 incidents
+	// on the domain '', the street's total 0.
+	_, err = s.pool.Exec(ctx, `
+INSERT INTO metrics_daily (day, department, street, item, domain, incidents) VALUES ('2026-03-05', '', 'FH', 'SR-001', '', -3);
+INSERT INTO metrics_monthly (month, department, street, item, domain, incidents) VALUES ('2026-03-01', '', 'FH', 'SR-001', '', -3)`)
+	require.NoError(t, err)
 	_, err = p.Up(ctx)
 	require.NoError(t, err)
 
-	// The v2 rows are there, without the new counters and months, until
-	// the rollups are synced.
-	require.Zero(t, count(t, s, "SELECT count(*) FROM metrics_monthly"))
 	rebuilt, err := s.SyncRollups(ctx, "Asia/Shanghai")
 	require.NoError(t, err)
 	require.True(t, rebuilt)
@@ -314,4 +317,151 @@ func TestCheckRollupsReadsOneSnapshot(t *testing.T) {
 	diffs, err = s.CheckRollups(ctx, day[0], day[1], testGrading)
 	require.NoError(t, err)
 	require.Empty(t, diffs)
+}
+
+// The API's path: a report is first stored as received (CreateReceived,
+// version 0), then projected by its workflow, as an original or as a
+// duplicate. The rollups equal the recomputation at every step: a received
+// row counts nowhere until its workflow has projected it, then it counts
+// once on its item's domain (issue 11: it counted as an incident of domain
+// "" and was taken back from there, so streets read 0 and duplicates
+// negative).
+func TestReceivedReportsCountOnceProjected(t *testing.T) {
+	ctx := context.Background()
+	now := t0
+	s := newStore(t, &now)
+	day := [2]time.Time{t0, t0.AddDate(0, 0, 1)}
+	checkNoDiffs := func(when string) {
+		t.Helper()
+		diffs, err := s.CheckRollups(ctx, day[0], day[1], testGrading)
+		require.NoError(t, err)
+		for _, d := range diffs {
+			t.Errorf("%s: %s %q: %v", when, d.Dimension, d.Key, d.Changes())
+		}
+	}
+	receive := func(in *incident.Incident) {
+		t.Helper()
+		r := report(in.ID, in.Street, in.ReportedAt)
+		r.Category = in.Category
+		_, created, err := s.CreateReceived(ctx, r, in.Item, "")
+		require.NoError(t, err)
+		require.True(t, created)
+	}
+	var originals []*incident.Incident
+	for i := range 3 {
+		in := newIncident("RC"+string(rune('A'+i)), "FH", itemCG, t0.Add(time.Duration(i)*time.Minute))
+		receive(in)
+		originals = append(originals, in)
+	}
+	checkNoDiffs("received")
+	for _, in := range originals {
+		project(t, s, in)
+	}
+	checkNoDiffs("projected")
+
+	// Two more reports at the first one's place: duplicates.
+	for i := range 2 {
+		r := report("RD"+string(rune('A'+i)), "FH", t0.Add(time.Hour))
+		r.Category = itemCG.Code
+		dup := incident.New(withDuplicateOf(r, originals[0].ID), itemCG, r.ReportedAt, due)
+		receive(dup)
+		checkNoDiffs("duplicate received")
+		project(t, s, dup)
+	}
+	checkNoDiffs("duplicates projected")
+
+	streets, err := s.League(ctx, ByStreet, day[0], day[1], testGrading)
+	require.NoError(t, err)
+	require.Len(t, streets, 1)
+	require.Equal(t, int64(3), streets[0].Incidents)
+	domains, err := s.League(ctx, ByDomain, day[0], day[1], testGrading)
+	require.NoError(t, err)
+	require.Len(t, domains, 1, "no row for the domain \"\"")
+	require.Equal(t, itemCG.Domain, domains[0].Key)
+	require.Equal(t, int64(3), domains[0].Incidents)
+}
+
+// A rebuild does not stop the district: projections committed while it
+// builds (after its snapshot), between the build and the swap, and while a
+// reader holds the rollups at the swap, each finish without waiting for
+// it, and each is counted exactly once in the rebuilt rollups.
+func TestRebuildGoesOnBesideProjections(t *testing.T) {
+	ctx := context.Background()
+	now := t0
+	s := newStore(t, &now)
+	defer func(d time.Duration) { swapLockTimeout = d }(swapLockTimeout)
+	swapLockTimeout = 100 * time.Millisecond
+	var incs []*incident.Incident
+	for i := range 3 {
+		in := newIncident("GO"+string(rune('A'+i)), "FH", lead("CG"), t0.Add(time.Duration(i)*minute))
+		project(t, s, in)
+		incs = append(incs, in)
+	}
+	late := newIncident("GOZ", "XY", itemCG, t0.Add(time.Hour))
+
+	// A reader (a long metrics check, say) holds the rollups until the
+	// swap has had to let go of them once.
+	reader, err := s.pool.BeginTx(ctx, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly})
+	require.NoError(t, err)
+	defer reader.Rollback(ctx)
+	_, err = reader.Exec(ctx, `SELECT count(*) FROM metrics_daily`)
+	require.NoError(t, err)
+
+	// quickly applies cmd to in and projects it, and fails the test if
+	// that takes a second or more: it would be waiting for the rebuild.
+	var took []time.Duration
+	quickly := func(in *incident.Incident, a incident.Actor, cmd incident.Command, at time.Time) {
+		t.Helper()
+		if cmd != nil {
+			require.NoError(t, in.Apply(a, cmd, at, due, incident.DefaultMaxReopens))
+		}
+		snap := clone(t, in)
+		done := make(chan error, 1)
+		start := time.Now()
+		go func() { done <- s.Project(ctx, snap) }()
+		select {
+		case err := <-done:
+			require.NoError(t, err)
+			took = append(took, time.Since(start))
+		case <-time.After(time.Second):
+			t.Errorf("a projection of %s waited a second for the rebuild", in.ID)
+			require.NoError(t, <-done)
+		}
+	}
+	retried := false
+	rebuildStep = func(step string) {
+		switch step {
+		case "snapshot": // the build's snapshot does not see this one
+			quickly(incs[0], deptActor("CG"), incident.Ack{TaskID: incs[0].Tasks[0].ID}, t0.Add(10*minute))
+		case "built":
+			quickly(incs[1], deptActor("CG"), incident.Ack{TaskID: incs[1].Tasks[0].ID}, t0.Add(2*hour))
+			quickly(late, incident.Actor{}, nil, time.Time{})
+		case "swap retry":
+			if !retried {
+				retried = true
+				quickly(incs[2], deptActor("CG"), incident.Return{TaskID: incs[2].Tasks[0].ID, Reason: "not ours"}, t0.Add(20*minute))
+				require.NoError(t, reader.Commit(ctx))
+			}
+		}
+	}
+	t.Cleanup(func() { rebuildStep = func(string) {} })
+
+	st, err := s.RebuildRollups(ctx)
+	require.NoError(t, err)
+	require.True(t, retried, "the swap never had to wait for the reader")
+	require.GreaterOrEqual(t, st.SwapAttempts, 2)
+	require.Equal(t, int64(4), st.Journal, "the four projections after the snapshot came from the journal")
+	t.Logf("rebuild %+v; projections beside it took %v", st, took)
+
+	dayOf := [2]time.Time{t0, t0.AddDate(0, 0, 1)}
+	diffs, err := s.CheckRollups(ctx, dayOf[0], dayOf[1], testGrading)
+	require.NoError(t, err)
+	require.Empty(t, diffs)
+	rows, err := s.League(ctx, ByDepartment, dayOf[0], dayOf[1], testGrading)
+	require.NoError(t, err)
+	cg := find(rows, "CG")
+	require.Equal(t, Counts{Tasks: 4, AckedOnTime: 1, Returns: 1, AckPending: 1, ResolvePending: 3}, cg.Counts,
+		"GOA acked on time, GOB late, GOC returned; GOZ's lead in both windows, GOA's and GOB's resolution too")
+	require.Zero(t, count(t, s, `SELECT count(*) FROM metrics_journal`)+count(t, s, `SELECT count(*) FROM metrics_rebuild`),
+		"the journal stops with the rebuild")
 }

@@ -17,7 +17,7 @@ import (
 type metricsCmd struct {
 	Check   metricsCheckCmd   `cmd:"" help:"Recompute a month's league tables from the timeline and compare them with the rollups; exits 1 on any difference."`
 	Bench   metricsBenchCmd   `cmd:"" help:"Measure a month's league tables and monthly report on a (seeded) database and report p50/p95/p99/max."`
-	Rebuild metricsRebuildCmd `cmd:"" help:"Recompute the rollups from every incident's stored rows (after a failed check); projections wait until it commits."`
+	Rebuild metricsRebuildCmd `cmd:"" help:"Recompute the rollups from every incident's stored rows (after a failed check), beside the running projections."`
 }
 
 type metricsRebuildCmd struct {
@@ -31,11 +31,13 @@ func (c *metricsRebuildCmd) Run(ctx context.Context) error {
 		return err
 	}
 	defer st.Close()
-	start := time.Now()
-	if err := st.RebuildRollups(ctx); err != nil {
+	r, err := st.RebuildRollups(ctx)
+	if err != nil {
 		return err
 	}
-	fmt.Printf("rollups rebuilt from the record in %s (definition %s)\n", time.Since(start).Round(time.Millisecond), store.MetricsDefinitionVersion)
+	ms := func(d time.Duration) time.Duration { return d.Round(time.Millisecond) }
+	fmt.Printf("rollups rebuilt from the record in %s (definition %s): build %s, %d changes projected meanwhile caught up, swap %s (%d attempts)\n",
+		ms(r.Total), store.MetricsDefinitionVersion, ms(r.Build), r.Journal, ms(r.Swap), r.SwapAttempts)
 	return nil
 }
 
@@ -112,33 +114,60 @@ func (c *metricsBenchCmd) Run() error {
 
 type metricsCheckCmd struct {
 	seedDB
-	Month string `name:"month" required:"" help:"The month to check, YYYY-MM (local days of the rollups' time zone)."`
+	Month string `name:"month" xor:"which" required:"" help:"The month to check, YYYY-MM (local days of the rollups' time zone)."`
+	All   bool   `name:"all" xor:"which" required:"" help:"Check every month from the first report to the latest change, one at a time."`
 }
 
-// Run recomputes every league table of the month from the record and
-// prints each row where the rollups differ; a difference is an error.
+// Run recomputes every league table of the month (or of every month with
+// --all) from the record and prints each row where the rollups differ; a
+// difference is an error.
 func (c *metricsCheckCmd) Run() error {
 	ctx := context.Background()
-	st, j, m, err := c.openMonth(ctx, c.Month)
+	month := c.Month
+	if c.All {
+		month = time.Now().Format("2006-01") // only to open the store
+	}
+	st, j, m, err := c.openMonth(ctx, month)
 	if err != nil {
 		return err
 	}
 	defer st.Close()
-	diffs, err := st.CheckRollups(ctx, m, m.AddDate(0, 1, 0), store.GradingOf(j.Assessment))
-	if err != nil {
-		return err
+	months := []time.Time{m}
+	if c.All {
+		if months, err = st.RecordMonths(ctx); err != nil {
+			return err
+		}
 	}
-	for _, d := range diffs {
-		if d.Dimension == store.ByMonth {
-			fmt.Fprintf(os.Stdout, "month %q: the monthly rollup is not the sum of its days\n", d.Key)
+	differ := 0
+	for _, m := range months {
+		diffs, err := st.CheckRollups(ctx, m, m.AddDate(0, 1, 0), store.GradingOf(j.Assessment))
+		if err != nil {
+			return err
+		}
+		name, prefix := m.Format("2006-01"), ""
+		if c.All {
+			prefix = name + " "
+		}
+		for _, d := range diffs {
+			if d.Dimension == store.ByMonth {
+				fmt.Fprintf(os.Stdout, "month %q: the monthly rollup is not the sum of its days\n", d.Key)
+				continue
+			}
+			fmt.Fprintf(os.Stdout, "%s%s %q (rollups ≠ record): %s\n", prefix, d.Dimension, d.Key, strings.Join(d.Changes(), "; "))
+		}
+		if len(diffs) > 0 {
+			fmt.Fprintf(os.Stderr, "%s: %d rows differ between the rollups and the record\n", name, len(diffs))
+			differ += len(diffs)
 			continue
 		}
-		fmt.Fprintf(os.Stdout, "%s %q (rollups ≠ record): %s\n", d.Dimension, d.Key, strings.Join(d.Changes(), "; "))
+		fmt.Fprintf(os.Stdout, "%s: the rollups equal the recomputation from the record (definition %s)\n", name, store.MetricsDefinitionVersion)
 	}
-	if len(diffs) > 0 {
-		return fmt.Errorf("%s: %d rows differ between the rollups and the record", c.Month, len(diffs))
+	if differ > 0 {
+		return fmt.Errorf("%d rows differ between the rollups and the record", differ)
 	}
-	fmt.Fprintf(os.Stdout, "%s: the rollups equal the recomputation from the record (definition %s)\n", c.Month, store.MetricsDefinitionVersion)
+	if len(months) == 0 {
+		fmt.Fprintln(os.Stdout, "nothing reported yet: nothing to check")
+	}
 	return nil
 }
 
