@@ -101,6 +101,8 @@ func TestIncidentKeepsItsItemVersion(t *testing.T) {
 	for i, want := range []string{"loaded from file", "illegal structures move to housing", "now a district matter"} {
 		require.Equal(t, want, hist[i].(map[string]any)["reason"])
 	}
+
+	s.checkMetrics()
 }
 
 // TestCatalogueChangeReachesAnotherInstance runs two Whistles on the same
@@ -143,6 +145,8 @@ func TestCatalogueChangeReachesAnotherInstance(t *testing.T) {
 	// And back the other way.
 	s.mustAt(other, 200, "PUT", "/v1/catalogue/items/ST-001", admin, stItem("CG", "back to urban management"))
 	waitLead(s.base, "CG")
+
+	s.checkMetrics()
 }
 
 // another starts a second Whistle (API, dispatcher and sweeper) on the

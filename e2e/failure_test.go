@@ -85,6 +85,8 @@ func TestPostgresBrieflyGone(t *testing.T) {
 	list := s.must(200, "GET", "/v1/incidents", token(t, incident.RoleDistrict, "DA"), nil)
 	require.Len(t, list.Body["items"], 1, "%s", list.Raw)
 	require.Len(t, s.eventsOn("whistle.events.reported"), reported)
+
+	s.checkMetrics()
 }
 
 // TestStrandedReportIsDispatched: the API records a report, then dies before
@@ -108,4 +110,6 @@ func TestStrandedReportIsDispatched(t *testing.T) {
 	in := s.waitStatus(id, st, incident.StatusDispatched)
 	require.Len(t, in.Tasks, 2)
 	require.Len(t, s.waitEvents("whistle.events.reported", id, 1), 1)
+
+	s.checkMetrics()
 }

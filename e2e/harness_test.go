@@ -26,6 +26,7 @@ import (
 	"github.com/whistle-city/whistle/devstack/devtest"
 	"github.com/whistle-city/whistle/devstack/temporaldev"
 	"github.com/whistle-city/whistle/incident"
+	"github.com/whistle-city/whistle/store"
 )
 
 // spans records every span ended in this test binary.
@@ -69,6 +70,9 @@ type stack struct {
 
 	mu     sync.Mutex
 	events []*nats.Msg
+
+	// checked is set by checkMetrics, which every test ends with.
+	checked bool
 }
 
 func newStack(t *testing.T) *stack {
@@ -109,6 +113,11 @@ func newStackWith(t *testing.T, databaseURL, jurisdictionFile string) *stack {
 	})
 	require.NoError(t, err)
 
+	t.Cleanup(func() {
+		if !s.checked && !t.Failed() {
+			t.Error("the test did not end with s.checkMetrics(): every end-to-end test checks the rollups against the record")
+		}
+	})
 	s.open()
 	t.Cleanup(func() {
 		cancel()
@@ -119,6 +128,35 @@ func newStackWith(t *testing.T, databaseURL, jurisdictionFile string) *stack {
 		require.NoError(t, tmp.Stop())
 	})
 	return s
+}
+
+// checkMetrics ends every test: the rollups of every month the record
+// touches equal their recomputation from the record, row by row (what
+// `whistle metrics check --all` runs), and the record has something in it.
+// It reads one snapshot, so it may run while projections commit.
+func (s *stack) checkMetrics() {
+	s.t.Helper()
+	ctx := context.Background()
+	st := s.svc.Store
+	months, err := st.RecordMonths(ctx)
+	require.NoError(s.t, err)
+	require.NotEmpty(s.t, months, "nothing reported: nothing to check")
+	g := store.GradingOf(s.svc.Jurisdiction.Assessment)
+	var incidents int64
+	for _, m := range months {
+		diffs, err := st.CheckRollups(ctx, m, m.AddDate(0, 1, 0), g)
+		require.NoError(s.t, err)
+		for _, d := range diffs {
+			s.t.Errorf("metrics check %s: %s %q (rollups ≠ record): %s", m.Format("2006-01"), d.Dimension, d.Key, strings.Join(d.Changes(), "; "))
+		}
+		rows, err := st.League(ctx, store.ByStreet, m, m.AddDate(0, 1, 0), g)
+		require.NoError(s.t, err)
+		for _, r := range rows {
+			incidents += r.Incidents
+		}
+	}
+	require.Positive(s.t, incidents, "the rollups count no incident")
+	s.checked = true
 }
 
 // open starts Whistle (the API on a fresh port and a worker) with s.cfg.

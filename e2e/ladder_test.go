@@ -75,4 +75,6 @@ func TestLadderInRealTime(t *testing.T) {
 	}
 	require.Equal(t, 2, in.Tasks[0].Ack.Level)
 	require.False(t, in.Overdue, "acknowledged and within the resolution time")
+
+	s.checkMetrics()
 }

@@ -146,4 +146,6 @@ func TestResponsibilityList(t *testing.T) {
 		require.Empty(t, s.must(200, "GET", "/v1/delegations", zj, nil).Body["items"])
 		require.Len(t, s.must(200, "GET", "/v1/delegations", st, nil).Body["items"].([]any), 2, "the two towards FH")
 	})
+
+	s.checkMetrics()
 }

@@ -250,4 +250,6 @@ func TestLoop(t *testing.T) {
 		}
 		require.Regexp(t, "(?i)(query|exec|batch|INSERT)", joined, "no SQL span in the trace")
 	})
+
+	s.checkMetrics()
 }

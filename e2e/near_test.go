@@ -143,6 +143,8 @@ func TestDuplicatesAndRepeats(t *testing.T) {
 	s.waitWorkflowDone(b)
 	s.recordHistory(a, "v2-original-with-duplicate")
 	s.recordHistory(b, "v2-duplicate")
+
+	s.checkMetrics()
 }
 
 func entryTypes(in incident.Incident) []string {

@@ -71,6 +71,8 @@ func TestRuleChangeUnderRunningIncidents(t *testing.T) {
 	s.must(200, "POST", "/v1/tasks/"+tid+"/ack", zj, map[string]any{})
 	s.must(200, "POST", "/v1/tasks/"+tid+"/complete", zj, map[string]any{"result": "resurfaced"})
 	s.waitStatus(old, st, incident.StatusVerifying)
+
+	s.checkMetrics()
 }
 
 // requireSLA checks a task's deadlines against its creation time.

@@ -102,4 +102,5 @@ UPDATE metrics_monthly SET tasks = tasks + 1 WHERE month = $1::date AND departme
 	if r := check(); r.code != 0 {
 		t.Fatalf("check after the rebuild: exit %d\nstdout:\n%s\nstderr:\n%s", r.code, r.stdout, r.stderr)
 	}
+	metricsCheck(t, env, "--database-url", url)
 }

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"context"
 	"encoding/json"
 	"strings"
 	"testing"
@@ -31,27 +30,41 @@ func TestReportCommand(t *testing.T) {
 		t.Fatalf("empty report %+v", empty)
 	}
 
-	// One department's March in the rollups (migrated by the first run).
-	ctx := context.Background()
-	st, err := store.Open(ctx, url)
-	if err != nil {
-		t.Fatal(err)
+	// Two months of a seeded district: last month is whole.
+	if r := run(t, env, 5*time.Minute, "seed", "--database-url", url, "--tasks", "1500", "--span", "1440h", "--no-vacuum"); r.code != 0 {
+		t.Fatalf("whistle seed: exit %d\n%s", r.code, r.stderr)
 	}
-	defer st.Close()
-	if _, err := st.Pool().Exec(ctx, `INSERT INTO metrics_daily (day, department, street, item, domain, tasks, acked_on_time,
-completed, completed_on_time) VALUES ('2026-03-05', 'CG', 'FH', 'SR-001', '', 12, 12, 12, 12);
-INSERT INTO metrics_monthly (month, department, street, item, domain, tasks, acked_on_time,
-completed, completed_on_time) VALUES ('2026-03-01', 'CG', 'FH', 'SR-001', '', 12, 12, 12, 12)`); err != nil {
-		t.Fatal(err)
-	}
-	r := run(t, env, time.Minute, "report", "--month", "2026-03", "--format", "csv", "--database-url", url)
+	now := time.Now().In(time.FixedZone("CST", 8*3600))
+	month := time.Date(now.Year(), now.Month()-1, 1, 0, 0, 0, 0, time.UTC).Format("2006-01")
+	r := run(t, env, time.Minute, "report", "--month", month, "--format", "csv", "--database-url", url)
 	if r.code != 0 {
 		t.Fatalf("whistle report --format csv: exit %d\n%s", r.code, r.stderr)
 	}
+	if !strings.HasPrefix(r.stdout, "\ufeff") {
+		t.Errorf("the CSV does not start with a byte order mark")
+	}
 	lines := strings.Split(strings.TrimSpace(strings.TrimPrefix(r.stdout, "\ufeff")), "\n")
-	if len(lines) != 3 || !strings.HasPrefix(lines[0], "section,month,rank,key,name,score") ||
-		!strings.HasPrefix(lines[1], "departments,2026-03,1,CG,区城市管理局,1,") || !strings.HasPrefix(lines[2], "streets,2026-03,1,FH,") {
-		t.Fatalf("CSV:\n%s", r.stdout)
+	if lines[0] != strings.Join(store.ReportCSVColumns, ",") {
+		t.Fatalf("CSV header %q", lines[0])
+	}
+	sections := map[string]int{}
+	for _, l := range lines[1:] {
+		section, rest, _ := strings.Cut(l, ",")
+		if !strings.HasPrefix(rest, month+",") {
+			t.Errorf("row of another month: %q", l)
+		}
+		if n := strings.Count(l, ","); n != len(store.ReportCSVColumns)-1 {
+			t.Errorf("row with %d columns, want %d: %q", n+1, len(store.ReportCSVColumns), l)
+		}
+		sections[section]++
+	}
+	for _, s := range []string{store.SectionDepartments, store.SectionStreets, store.SectionMostCases} {
+		if sections[s] == 0 {
+			t.Errorf("no %s rows in\n%s", s, r.stdout)
+		}
+	}
+	if !strings.Contains(r.stdout, "\ndepartments,"+month+",1,") {
+		t.Errorf("no department ranked first:\n%s", r.stdout)
 	}
 
 	next := time.Now().In(time.FixedZone("CST", 8*3600)).AddDate(0, 1, 0).Format("2006-01")
@@ -61,4 +74,6 @@ completed, completed_on_time) VALUES ('2026-03-01', 'CG', 'FH', 'SR-001', '', 12
 			t.Errorf("--month %s: exit %d, stderr %q, want an error saying %q", month, bad.code, bad.stderr, want)
 		}
 	}
+
+	metricsCheck(t, env, "--database-url", url)
 }

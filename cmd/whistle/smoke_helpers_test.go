@@ -599,3 +599,15 @@ func checkClosedLoop(in *incident.Incident) error {
 	}
 	return nil
 }
+
+// metricsCheck runs `whistle metrics check --all` with env and args, what
+// every smoke test ends with, and fails the test unless it exits 0 having
+// found every month's rollups equal to their recomputation.
+func metricsCheck(t *testing.T, env []string, args ...string) {
+	t.Helper()
+	r := run(t, env, 3*time.Minute, append([]string{"metrics", "check", "--all"}, args...)...)
+	if r.code != 0 || !strings.Contains(r.stdout, "the rollups equal the recomputation from the record") {
+		t.Fatalf("whistle metrics check --all: exit %d\nstdout:\n%s\nstderr:\n%s", r.code, r.stdout, r.stderr)
+	}
+	t.Logf("whistle metrics check --all:\n%s", r.stdout)
+}

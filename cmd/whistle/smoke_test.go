@@ -204,6 +204,7 @@ func devSmoke(t *testing.T, dataDir, databaseURL string) {
 	if err := checkClosedLoop(in); err != nil {
 		t.Fatal(err)
 	}
+	metricsCheck(t, env, "--data-dir", dataDir) // the database whistle dev names in dev.json
 	stopDev(dev)
 }
 
@@ -355,6 +356,7 @@ func TestServeAndWorkersSmoke(t *testing.T) {
 		t.Fatalf("no workflow of batch 2 went from %s to %s: the kill proved nothing", victim.name, survivor.name)
 	}
 	t.Logf("%d of the 10 workflows went on on %s after the kill", moved, survivor.name)
+	metricsCheck(t, childEnv(services...))
 
 	// serve and the surviving worker stop cleanly on SIGTERM.
 	for _, p := range []*proc{serve, survivor} {
