@@ -112,7 +112,7 @@ func (s *Store) rebuild(ctx context.Context, tz string, onlyIfStale bool) (st Re
 		return fail(incident.Invalid("district.timezone", "PostgreSQL does not know the time zone %q", tz))
 	}
 
-	r := &rebuilder{conn: conn}
+	r := &rebuilder{pool: s.pool, conn: conn}
 	if err := r.run(ctx, tz, &st); err != nil {
 		r.abandon()
 		return fail(err)
@@ -121,8 +121,9 @@ func (s *Store) rebuild(ctx context.Context, tz string, onlyIfStale bool) (st Re
 	return st, true, nil
 }
 
-// rebuilder runs one rebuild on its own connection.
+// rebuilder runs one rebuild on its own connection (of pool).
 type rebuilder struct {
+	pool *pgxpool.Pool
 	conn *pgxpool.Conn
 	// snapshot is the build's snapshot (pg_snapshot as text): a journal
 	// entry of a transaction visible in it is already in the build.
@@ -343,9 +344,29 @@ func (r *rebuilder) swap(ctx context.Context, tx pgx.Tx) (int64, error) {
 }
 
 // abandon undoes what a failed rebuild left: the journal stops and the
-// shadow tables go. The definition stays ”, so the next start rebuilds.
+// shadow tables go. The definition stays '', so the next start rebuilds.
+// When the rebuild's connection is gone (a cancelled context closes it,
+// and the server lets its lock go), it cleans up on another connection,
+// provided no other rebuild has started meanwhile.
 func (r *rebuilder) abandon() {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	_, _ = r.conn.Exec(ctx, `DELETE FROM metrics_rebuild; DELETE FROM metrics_journal; DROP TABLE IF EXISTS `+strings.Join(nextRollups.list(), ", "))
+	const undo = `DELETE FROM metrics_rebuild; DELETE FROM metrics_journal; DROP TABLE IF EXISTS `
+	stmt := undo + strings.Join(nextRollups.list(), ", ")
+	if _, err := r.conn.Exec(ctx, stmt); err == nil {
+		return
+	}
+	// The server lets the lost connection's lock go when its backend has
+	// ended, which may take a moment; a rebuild that took it meanwhile
+	// holds it longer than that.
+	_ = pgx.BeginFunc(ctx, r.pool, func(tx pgx.Tx) error {
+		_, err := tx.Exec(ctx, `SET LOCAL lock_timeout = '5s'`)
+		if err == nil {
+			_, err = tx.Exec(ctx, `SELECT pg_advisory_xact_lock(`+rebuildLockKey+`)`)
+		}
+		if err == nil {
+			_, err = tx.Exec(ctx, stmt)
+		}
+		return err
+	})
 }

@@ -465,3 +465,55 @@ func TestRebuildGoesOnBesideProjections(t *testing.T) {
 	require.Zero(t, count(t, s, `SELECT count(*) FROM metrics_journal`)+count(t, s, `SELECT count(*) FROM metrics_rebuild`),
 		"the journal stops with the rebuild")
 }
+
+// A rebuild cut short leaves the rollups as they were and the definition
+// marked as not built: cancelled, it stops the journal itself; killed (its
+// marks left behind, as a SIGKILL leaves them), the next start's
+// SyncRollups cleans up and rebuilds. Either way nothing is lost.
+func TestRebuildCutShort(t *testing.T) {
+	ctx := context.Background()
+	now := t0
+	s := newStore(t, &now)
+	in := newIncident("CS", "FH", itemCG, t0)
+	project(t, s, in)
+	day := [2]time.Time{t0, t0.AddDate(0, 0, 1)}
+	clean := func(when string) {
+		t.Helper()
+		diffs, err := s.CheckRollups(ctx, day[0], day[1], testGrading)
+		require.NoError(t, err)
+		require.Empty(t, diffs, when)
+	}
+
+	// Cancelled after the build: the journal stops, the shadow tables go.
+	cctx, cancel := context.WithCancel(ctx)
+	rebuildStep = func(step string) {
+		if step == "built" {
+			step := incident.Ack{TaskID: in.Tasks[0].ID}
+			require.NoError(t, in.Apply(deptActor("CG"), step, t0.Add(minute), due, incident.DefaultMaxReopens))
+			project(t, s, in)
+			cancel()
+		}
+	}
+	t.Cleanup(func() { rebuildStep = func(string) {} })
+	_, err := s.RebuildRollups(cctx)
+	require.ErrorIs(t, err, context.Canceled)
+	rebuildStep = func(string) {}
+	require.Zero(t, count(t, s, `SELECT count(*) FROM metrics_rebuild`)+count(t, s, `SELECT count(*) FROM metrics_journal`))
+	require.Zero(t, count(t, s, `SELECT count(*) FROM pg_tables WHERE tablename LIKE 'metrics_%_next'`))
+	clean("after a cancelled rebuild")
+
+	// Killed: its marks stay and the writers keep journaling meanwhile.
+	_, err = s.pool.Exec(ctx, `INSERT INTO metrics_rebuild DEFAULT VALUES; UPDATE metrics_settings SET definition = ''`)
+	require.NoError(t, err)
+	step(t, s, in, deptActor("SCJG"), incident.Ack{TaskID: in.Tasks[1].ID}, t0.Add(2*hour))
+	require.Equal(t, 1, count(t, s, `SELECT count(*) FROM metrics_journal`))
+	rebuilt, err := s.SyncRollups(ctx, "Asia/Shanghai")
+	require.NoError(t, err)
+	require.True(t, rebuilt, "the next start rebuilds")
+	require.Zero(t, count(t, s, `SELECT count(*) FROM metrics_rebuild`)+count(t, s, `SELECT count(*) FROM metrics_journal`))
+	clean("after the rebuild at the next start")
+	rows, err := s.League(ctx, ByDepartment, day[0], day[1], testGrading)
+	require.NoError(t, err)
+	require.Equal(t, int64(1), find(rows, "CG").AckedOnTime)
+	require.Equal(t, int64(0), find(rows, "SCJG").AckedOnTime, "acknowledged an hour late")
+}
