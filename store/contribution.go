@@ -38,7 +38,7 @@ func counters(format, sep string) string {
 
 // A contributionPart is one kind of counted thing: a row per thing from
 // its relation (the CTEs of contributionSQL), the instant whose local day
-// it counts on, the department it counts for (” is the incident's own
+// it counts on, the department it counts for ("" is the incident's own
 // row) and what it adds to each counter (the others add 0).
 type contributionPart struct {
 	from, at, department string

@@ -344,7 +344,7 @@ func (r *rebuilder) swap(ctx context.Context, tx pgx.Tx) (int64, error) {
 }
 
 // abandon undoes what a failed rebuild left: the journal stops and the
-// shadow tables go. The definition stays ”, so the next start rebuilds.
+// shadow tables go. The definition stays empty, so the next start rebuilds.
 // When the rebuild's connection is gone (a cancelled context closes it,
 // and the server lets its lock go), it cleans up on another connection,
 // provided no other rebuild has started meanwhile.

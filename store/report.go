@@ -212,7 +212,7 @@ type itemMonth struct {
 }
 
 // itemMonths reads the items' figures of the months from and prev from
-// the monthly rollups (the incident's rows, department ”), for the whole
+// the monthly rollups (the incident's rows, department ""), for the whole
 // district or one street's incidents.
 func itemMonths(ctx context.Context, db querier, prev, from time.Time, street string) ([]*itemMonth, error) {
 	rows, err := db.Query(ctx, `

@@ -37,7 +37,7 @@ const (
 // record of the incident's current contribution: in the
 // transaction-local settings whistle.rollup_old and whistle.latency_old as
 // JSON when the snapshot will be applied (the stored version is older or
-// there is no row), else ” (then nothing changes and queueRollupAfter
+// there is no row), else empty (then nothing changes and queueRollupAfter
 // adds nothing).
 func queueRollupBefore(b *pgx.Batch, in *incident.Incident) {
 	b.Queue(projectionPlansSQL)

@@ -242,7 +242,7 @@ func TestRebuildRollupsUnderProjection(t *testing.T) {
 
 // Upgrading a database whose rollups were built under an earlier
 // definition, wrong in the way v3 left them on the live path (a received
-// report counted on domain ” and taken back from there): migrations 00009
+// report counted on domain "" and taken back from there): migrations 00009
 // and 00010 mark them as built under no definition, and the next start
 // (SyncRollups) rebuilds them once under v4, which repairs them. Going
 // down to 00008 and up again works on a database with data.
