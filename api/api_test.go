@@ -135,6 +135,7 @@ func TestOpenAPI(t *testing.T) {
 		"/v1/tasks/{id}/rate":                {"post"},
 		"/v1/delegations":                    {"get", "post"},
 		"/v1/incidents/{id}/urge":            {"post"},
+		"/v1/incidents/{id}/note":            {"post"},
 		"/v1/incidents/{id}/suspend":         {"post"},
 		"/v1/incidents/{id}/resume":          {"post"},
 		"/v1/tasks/{id}/extension":           {"post"},

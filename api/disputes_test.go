@@ -24,7 +24,7 @@ func disputeFixture(t *testing.T, e *env) map[string]*incident.Incident {
 	t.Helper()
 	apply := func(in *incident.Incident, a incident.Actor, c incident.Command, minutes int) {
 		t.Helper()
-		if err := in.Apply(a, c, in.ReportedAt.Add(time.Duration(minutes)*time.Minute), ladderRules{}, 2); err != nil {
+		if err := in.Apply(a, c, in.ReportedAt.Add(time.Duration(minutes)*time.Minute), ladderRules{}); err != nil {
 			t.Fatalf("%s on %s: %v", c.Name(), in.ID, err)
 		}
 	}

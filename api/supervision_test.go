@@ -29,6 +29,8 @@ func (ladderRules) Ladder(_ incident.SLAKind, _, due time.Time) (time.Time, []ti
 	return time.Time{}, []time.Time{due, due.Add(2 * time.Hour), due.Add(24 * time.Hour)}
 }
 
+func (ladderRules) Limits() incident.Limits { return incident.DefaultLimits }
+
 type overduePage struct {
 	Items      []api.OverdueItem `json:"items"`
 	NextCursor string            `json:"next_cursor"`
@@ -71,7 +73,7 @@ func overdueFixture(t *testing.T, e *env, now time.Time) map[string]*incident.In
 	apply := func(in *incident.Incident, a incident.Actor, c incident.Command, at time.Time) {
 		t.Helper()
 		in.Tick(at)
-		if err := in.Apply(a, c, at, ladderRules{}, 2); err != nil {
+		if err := in.Apply(a, c, at, ladderRules{}); err != nil {
 			t.Fatalf("%s on %s: %v", c.Name(), in.ID, err)
 		}
 	}

@@ -60,7 +60,7 @@ func TestCommandsThroughWorkflow(t *testing.T) {
 			Report: incident.Report{IncidentID: id, Category: rec.Category, Street: rec.Street, Community: rec.Community,
 				Grid: rec.Grid, Description: rec.Description, Location: rec.Location, Photos: rec.Photos,
 				ReportedAt: rec.ReportedAt, Reporter: rec.Reporter},
-			Item: rec.Item, SLA: it.SLA, Calendar: e.jur.Calendar(), MaxReopens: incident.DefaultMaxReopens,
+			Item: rec.Item, SLA: it.SLA, Calendar: e.jur.Calendar(), MaxReopens: incident.DefaultLimits.MaxReopens,
 		})
 	if err != nil {
 		t.Fatal(err)

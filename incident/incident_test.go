@@ -83,7 +83,7 @@ func TestForbiddenBeforeConflict(t *testing.T) {
 func TestApplyRefusedChangesNothing(t *testing.T) {
 	in := newIncident(TierDepartment)
 	before := in.Clone()
-	err := in.Apply(cg, Complete{TaskID: in.Tasks[0].ID, Result: "done"}, t0, DueFunc(hours), 2)
+	err := in.Apply(cg, Complete{TaskID: in.Tasks[0].ID, Result: "done"}, t0, DueFunc(hours))
 	var e *Error
 	if err == nil || ErrorCode(err) != CodeConflict {
 		t.Fatalf("complete before ack: %v", err)
@@ -99,7 +99,7 @@ func TestApplyRefusedChangesNothing(t *testing.T) {
 func TestCloneSharesNothingMutable(t *testing.T) {
 	in := newIncident(TierDepartment)
 	c := in.Clone()
-	if err := in.Apply(cg, Ack{TaskID: in.Tasks[0].ID}, t0.Add(time.Minute), DueFunc(hours), 2); err != nil {
+	if err := in.Apply(cg, Ack{TaskID: in.Tasks[0].ID}, t0.Add(time.Minute), DueFunc(hours)); err != nil {
 		t.Fatal(err)
 	}
 	if c.Tasks[0].Status != TaskPendingAck || len(c.Timeline) == len(in.Timeline) || c.Version == in.Version {
@@ -109,15 +109,16 @@ func TestCloneSharesNothingMutable(t *testing.T) {
 
 func TestReopenWithoutDepartmentsGoesBackToItsTier(t *testing.T) {
 	in := newIncident(TierCommunity)
-	must(t, in.Apply(grid, Resolve{Note: "done"}, t0, DueFunc(hours), 2))
-	must(t, in.Apply(street, GiveFeedback{Resolved: false, Rating: RatingUnsatisfied}, t0, DueFunc(hours), 2))
+	must(t, in.Apply(grid, Resolve{Note: "done"}, t0, DueFunc(hours)))
+	must(t, in.Apply(street, GiveFeedback{Resolved: false, Rating: RatingUnsatisfied}, t0, DueFunc(hours)))
 	if in.Status != StatusCommunity || in.ReopenCount != 1 || in.Round != 2 {
 		t.Fatalf("after unsatisfied feedback: %s reopen=%d round=%d", in.Status, in.ReopenCount, in.Round)
 	}
-	// max_reopens 0: unsatisfied closes at once.
+	// max_reopens 0 (the incident's own limit): unsatisfied closes at once.
 	in = newIncident(TierStreet)
-	must(t, in.Apply(street, Resolve{Note: "done"}, t0, DueFunc(hours), 0))
-	must(t, in.Apply(street, GiveFeedback{Resolved: false, Rating: RatingUnsatisfied}, t0, DueFunc(hours), 0))
+	in.MaxReopens = 0
+	must(t, in.Apply(street, Resolve{Note: "done"}, t0, DueFunc(hours)))
+	must(t, in.Apply(street, GiveFeedback{Resolved: false, Rating: RatingUnsatisfied}, t0, DueFunc(hours)))
 	if in.Status != StatusClosed || in.ReopenCount != 0 {
 		t.Fatalf("max_reopens 0: %s reopen=%d", in.Status, in.ReopenCount)
 	}

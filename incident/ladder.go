@@ -2,10 +2,12 @@ package incident
 
 import "time"
 
-// Rules computes an incident's deadlines and the escalation ladder behind
-// each. The workflow builds one from the SLA, calendar and escalation policy
-// the incident started with, so a later change of the rules never changes an
-// incident in flight.
+// Rules are what an incident runs by: its deadlines, the escalation ladder
+// behind each, and its limits. The workflow builds them from the start
+// input, which carries the SLA, calendar, escalation policy and limits the
+// incident started with (every default resolved), so neither a later change
+// of the jurisdiction nor one of a default in code changes an incident in
+// flight (jurisdiction.Rules).
 type Rules interface {
 	// Due returns the deadline of kind that starts at from.
 	Due(kind SLAKind, from time.Time) time.Time
@@ -14,10 +16,23 @@ type Rules interface {
 	// escalation level is reached: levels[0] is level 1 (催办), levels[1]
 	// level 2 (督办), levels[2] level 3 (district supervision, 通报).
 	Ladder(kind SLAKind, start, due time.Time) (warn time.Time, levels []time.Time)
+	// Limits bound the returns and reopenings the incident allows; New
+	// keeps them in the incident.
+	Limits() Limits
+}
+
+// Limits bound what may happen to an incident.
+type Limits struct {
+	// MaxReopens is how often an unsatisfied return visit reopens the
+	// incident (重办) before it is closed as it stands.
+	MaxReopens int `json:"max_reopens"`
+	// MaxReturns is how often a department may return the same task (退单).
+	MaxReturns int `json:"max_returns"`
 }
 
 // DueFunc returns the deadline of kind that starts at from. As Rules it has
-// the simplest ladder: no warning, and level 1 at the deadline.
+// the simplest ladder (no warning, level 1 at the deadline) and the default
+// limits: rules for tests and simulations.
 type DueFunc func(kind SLAKind, from time.Time) time.Time
 
 // Due calls f.
@@ -27,6 +42,9 @@ func (f DueFunc) Due(kind SLAKind, from time.Time) time.Time { return f(kind, fr
 func (f DueFunc) Ladder(_ SLAKind, _, due time.Time) (time.Time, []time.Time) {
 	return time.Time{}, []time.Time{due}
 }
+
+// Limits returns DefaultLimits.
+func (f DueFunc) Limits() Limits { return DefaultLimits }
 
 // Level names, for the timeline.
 var levelNames = []string{"", "level 1 催办: the department is reminded", "level 2 督办: the street supervisor is called", "level 3 通报: district supervision"}
@@ -107,4 +125,69 @@ func (in *Incident) tickClock(now time.Time, t *Task, c *Clock, kind SLAKind) {
 		in.raise(t, c.Level)
 		in.recordTask(now, overType, SystemActor, string(kind)+" due "+c.Due.Format(time.RFC3339)+" passed: "+name, t, c.Level)
 	}
+}
+
+// NextDeadline returns the earliest step of any running clock that has not
+// fired yet — a warning, an escalation level, the end of the return-visit
+// window, the review date of a suspension — and false when nothing is
+// waiting on the clock.
+func (in *Incident) NextDeadline() (time.Time, bool) {
+	var next time.Time
+	consider := func(t time.Time, ok bool) {
+		if ok && (next.IsZero() || t.Before(next)) {
+			next = t
+		}
+	}
+	switch in.Status {
+	case StatusDispatched:
+		for _, t := range in.roundTasks() {
+			if t.Status == TaskPendingAck {
+				consider(t.Ack.next())
+			}
+			if t.Open() {
+				consider(t.Resolve.next())
+			}
+		}
+	case StatusAwaitingFeedback:
+		if in.FeedbackDue != nil {
+			consider(*in.FeedbackDue, true)
+		}
+	case StatusSuspended:
+		if sp := in.Suspension; sp != nil && !sp.ReviewFired {
+			consider(sp.ReviewAt, true)
+		}
+	}
+	return next, !next.IsZero()
+}
+
+// Tick fires every step that has come at now: a task's warning (yellow)
+// and escalation levels — acknowledging stops the acknowledgement ladder,
+// completing the resolution ladder —, the end of the return-visit window
+// (the incident closes unrated) and a suspension's review date. It returns
+// whether anything changed.
+func (in *Incident) Tick(now time.Time) bool {
+	before := in.Version
+	switch in.Status {
+	case StatusDispatched:
+		for _, t := range in.roundTasks() {
+			if t.Status == TaskPendingAck {
+				in.tickClock(now, t, &t.Ack, SLAAck)
+			}
+			if t.Open() {
+				in.tickClock(now, t, &t.Resolve, SLAResolve)
+			}
+			t.sync()
+		}
+	case StatusAwaitingFeedback:
+		if in.FeedbackDue != nil && !now.Before(*in.FeedbackDue) {
+			in.FeedbackDue = nil
+			in.close(now, SystemActor, "no return visit within the window: closed unrated")
+		}
+	case StatusSuspended:
+		if sp := in.Suspension; sp != nil && !sp.ReviewFired && !now.Before(sp.ReviewAt) {
+			sp.ReviewFired = true
+			in.record(now, EventReviewDue, SystemActor, "suspended since "+sp.At.Format(time.RFC3339)+": "+sp.Reason, "", "")
+		}
+	}
+	return in.Version != before
 }

@@ -54,7 +54,7 @@ type Jurisdiction struct {
 	// named Calendar: that is the method returning the effective calendar.)
 	CalendarOverrides CalendarOverrides `yaml:"calendar" json:"calendar"`
 	// MaxReopens is how often an unsatisfied return visit reopens an
-	// incident; incident.DefaultMaxReopens when the file leaves it out.
+	// incident; incident.DefaultLimits.MaxReopens when the file leaves it out.
 	MaxReopens int `yaml:"max_reopens" json:"max_reopens"`
 	// Enforcement is how the street commands enforcement teams (执法指挥调度).
 	Enforcement Enforcement `yaml:"enforcement" json:"enforcement"`
@@ -179,6 +179,10 @@ type Enforcement struct {
 	Domains []string `yaml:"domains" json:"domains"`
 }
 
+// DefaultAck is the acknowledgement deadline of a task whose item names
+// none (community- and street-tier items the street whistles).
+var DefaultAck = Clock(time.Hour)
+
 // DefaultEnforcementAck is the enforcement acknowledgement deadline when a
 // file sets none.
 var DefaultEnforcementAck = Clock(30 * time.Minute)
@@ -186,7 +190,7 @@ var DefaultEnforcementAck = Clock(30 * time.Minute)
 // Disputes are the rules of returns (退单).
 type Disputes struct {
 	// MaxReturns is how often a department may return the same task;
-	// incident.DefaultMaxReturns when left out.
+	// incident.DefaultLimits.MaxReturns when left out.
 	MaxReturns int `yaml:"max_returns" json:"max_returns"`
 }
 

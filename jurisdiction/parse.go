@@ -38,7 +38,7 @@ func Load(path string) (*Jurisdiction, []byte, error) {
 // when none is given; assessment.satisfaction_target 0.95; escalation.warn_at
 // 0.8 and escalation.levels [0s, 2h, 1wd]; an item's escalation override
 // takes what it leaves out from the district's; max_reopens
-// incident.DefaultMaxReopens; duplicates.distance_m 50, duplicates.window 24h
+// incident.DefaultLimits.MaxReopens; duplicates.distance_m 50, duplicates.window 24h
 // and duplicates.repeat_window 720h (DefaultDuplicates).
 //
 // When anything is wrong, Parse returns a *ValidationError listing every
@@ -126,13 +126,13 @@ func (j *Jurisdiction) applyDefaults(ix *nodeIndex) {
 		j.Escalation.Levels = DefaultEscalationLevels()
 	}
 	if !ix.has("max_reopens") {
-		j.MaxReopens = incident.DefaultMaxReopens
+		j.MaxReopens = incident.DefaultLimits.MaxReopens
 	}
 	if !ix.has("enforcement.ack") {
 		j.Enforcement.Ack = DefaultEnforcementAck
 	}
 	if !ix.has("disputes.max_returns") {
-		j.Disputes.MaxReturns = incident.DefaultMaxReturns
+		j.Disputes.MaxReturns = incident.DefaultLimits.MaxReturns
 	}
 	if !ix.has("duplicates.distance_m") {
 		j.Duplicates.DistanceM = DefaultDuplicates.DistanceM

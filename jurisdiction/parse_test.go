@@ -393,10 +393,10 @@ items:
 	if j.Escalation.WarnAt != 0.8 || !slices.Equal(j.Escalation.Levels, DefaultEscalationLevels()) {
 		t.Errorf("escalation = %+v", j.Escalation)
 	}
-	if j.MaxReopens != incident.DefaultMaxReopens {
+	if j.MaxReopens != incident.DefaultLimits.MaxReopens {
 		t.Errorf("max_reopens = %d", j.MaxReopens)
 	}
-	if j.Disputes.MaxReturns != incident.DefaultMaxReturns || j.Enforcement.Ack != DefaultEnforcementAck || len(j.Enforcement.Domains) != 0 {
+	if j.Disputes.MaxReturns != incident.DefaultLimits.MaxReturns || j.Enforcement.Ack != DefaultEnforcementAck || len(j.Enforcement.Domains) != 0 {
 		t.Errorf("disputes %+v, enforcement %+v: want the defaults", j.Disputes, j.Enforcement)
 	}
 	if want := (Duplicates{DistanceM: 50, Window: Clock(24 * time.Hour), RepeatWindow: Clock(720 * time.Hour)}); j.Duplicates != want {

@@ -9,7 +9,6 @@ import (
 
 	"github.com/whistle-city/whistle/incident"
 	"github.com/whistle-city/whistle/jurisdiction"
-	"github.com/whistle-city/whistle/workflows"
 )
 
 // sim lives one incident through with the domain, as its workflow would:
@@ -45,10 +44,7 @@ type event struct {
 // newSim prepares an incident of item it reported at p, with the rules
 // its workflow would start with (what the dispatcher puts in its input).
 func (g *generator) newSim(it jurisdiction.Item, p place) *sim {
-	esc := g.o.Jurisdiction.ItemEscalation(it)
-	rules := workflows.NewRules(workflows.Input{
-		Item: it.Snapshot(), SLA: it.SLA, Calendar: g.cal, MaxReopens: g.o.Jurisdiction.MaxReopens, Escalation: &esc,
-	}, true)
+	rules := g.o.Jurisdiction.RulesFor(it, g.cal)
 	return &sim{g: g, r: g.rng, item: it, p: p, rules: rules, stuckTasks: map[string]bool{}}
 }
 
@@ -132,7 +128,7 @@ func (s *sim) run() error {
 // apply runs a planned command; a refusal is a bug of the plan.
 func (s *sim) apply(a incident.Actor, c incident.Command, at time.Time) error {
 	prev, n := s.in.Status, len(s.in.Tasks)
-	if err := s.in.Apply(a, c, at, s.rules, s.g.o.Jurisdiction.MaxReopens); err != nil {
+	if err := s.in.Apply(a, c, at, s.rules); err != nil {
 		return fmt.Errorf("seed: %s by %s on incident %s (%s) at %s: %w", c.Name(), a, s.in.ID, s.in.Status, at.Format(time.RFC3339), err)
 	}
 	if _, ok := c.(incident.GiveFeedback); ok {

@@ -21,7 +21,7 @@ func BenchmarkProjectLifecycle(b *testing.B) {
 		in := newIncident(fmt.Sprintf("bench-%d", i), "FH", itemCG, t0)
 		snaps := []*incident.Incident{}
 		add := func(a incident.Actor, c incident.Command, d time.Duration) {
-			if err := in.Apply(a, c, t0.Add(d), due, 2); err != nil {
+			if err := in.Apply(a, c, t0.Add(d), due); err != nil {
 				b.Fatal(err)
 			}
 			snaps = append(snaps, clone(b, in))

@@ -117,7 +117,7 @@ func project(t testing.TB, s *Store, in *incident.Incident) {
 // Update followed by its projection activity.
 func step(t testing.TB, s *Store, in *incident.Incident, a incident.Actor, cmd incident.Command, at time.Time) {
 	t.Helper()
-	if err := in.Apply(a, cmd, at, due, incident.DefaultMaxReopens); err != nil {
+	if err := in.Apply(a, cmd, at, due); err != nil {
 		t.Fatalf("%s on %s by %s: %v", cmd.Name(), in.ID, a, err)
 	}
 	project(t, s, in)

@@ -23,7 +23,7 @@ func loadFixture(t *testing.T, changed func(*incident.Incident)) []LoadIncident 
 	var earlier []incident.Feedback // of B
 	apply := func(in *incident.Incident, a incident.Actor, c incident.Command, at time.Time) {
 		t.Helper()
-		require.NoError(t, in.Apply(a, c, at, due, incident.DefaultMaxReopens), "%s on %s", c.Name(), in.ID)
+		require.NoError(t, in.Apply(a, c, at, due), "%s on %s", c.Name(), in.ID)
 		changed(in)
 		if _, ok := c.(incident.GiveFeedback); ok && in.Status != incident.StatusClosed {
 			earlier = append(earlier, *in.Feedback)
@@ -136,7 +136,7 @@ func TestLoadWritesWhatProjectWrites(t *testing.T) {
 	assert.Equal(t, []string{"A-t1"}, overdueIDs(rows))
 	// And projection carries on from it.
 	a := clone(t, fix[0].Snapshot)
-	require.NoError(t, a.Apply(deptActor("CG"), incident.Ack{TaskID: "A-t1"}, now, due, 2))
+	require.NoError(t, a.Apply(deptActor("CG"), incident.Ack{TaskID: "A-t1"}, now, due))
 	require.NoError(t, loaded.Project(ctx, a))
 	rows, _, err = loaded.OverdueTasks(ctx, OverdueFilter{})
 	require.NoError(t, err)

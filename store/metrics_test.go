@@ -202,3 +202,5 @@ func (ladderRules) Due(kind incident.SLAKind, from time.Time) time.Time { return
 func (ladderRules) Ladder(_ incident.SLAKind, _, due time.Time) (time.Time, []time.Time) {
 	return time.Time{}, []time.Time{due, due.Add(2 * time.Hour), due.Add(24 * time.Hour)}
 }
+
+func (ladderRules) Limits() incident.Limits { return incident.DefaultLimits }

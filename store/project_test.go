@@ -149,7 +149,7 @@ func TestProjectIdempotentAndOrderSafe(t *testing.T) {
 	in := newIncident("inc-a", "FH", itemCG, t0)
 	v1 := clone(t, in)
 	cg := taskOf(t, in, "CG")
-	require.NoError(t, in.Apply(deptActor("CG"), incident.Ack{TaskID: cg, Note: "on my way"}, t0.Add(5*time.Minute), due, 2))
+	require.NoError(t, in.Apply(deptActor("CG"), incident.Ack{TaskID: cg, Note: "on my way"}, t0.Add(5*time.Minute), due))
 	v2 := clone(t, in)
 	require.Greater(t, v2.Version, v1.Version)
 
@@ -199,7 +199,7 @@ func TestProjectConcurrentOutOfOrder(t *testing.T) {
 	in := newIncident("inc-a", "FH", itemCG, t0)
 	snaps := []*incident.Incident{clone(t, in)}
 	apply := func(a incident.Actor, cmd incident.Command, minutes int) {
-		require.NoError(t, in.Apply(a, cmd, t0.Add(time.Duration(minutes)*time.Minute), due, 2))
+		require.NoError(t, in.Apply(a, cmd, t0.Add(time.Duration(minutes)*time.Minute), due))
 		snaps = append(snaps, clone(t, in))
 	}
 	cg, scjg := taskOf(t, in, "CG"), taskOf(t, in, "SCJG")

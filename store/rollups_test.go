@@ -71,7 +71,7 @@ func TestRollupsEqualRecomputationAfterRandomEvents(t *testing.T) {
 		default:
 			a, cmd = streetActor(in.Street), incident.Rate{TaskID: tk.ID, Score: rng.Intn(101)}
 		}
-		if err := in.Apply(a, cmd, now, due, incident.DefaultMaxReopens); err != nil {
+		if err := in.Apply(a, cmd, now, due); err != nil {
 			continue // not valid in this state: nothing happened
 		}
 		project(t, s, in)
@@ -413,7 +413,7 @@ func TestRebuildGoesOnBesideProjections(t *testing.T) {
 	quickly := func(in *incident.Incident, a incident.Actor, cmd incident.Command, at time.Time) {
 		t.Helper()
 		if cmd != nil {
-			require.NoError(t, in.Apply(a, cmd, at, due, incident.DefaultMaxReopens))
+			require.NoError(t, in.Apply(a, cmd, at, due))
 		}
 		snap := clone(t, in)
 		done := make(chan error, 1)
@@ -489,7 +489,7 @@ func TestRebuildCutShort(t *testing.T) {
 	rebuildStep = func(step string) {
 		if step == "built" {
 			step := incident.Ack{TaskID: in.Tasks[0].ID}
-			require.NoError(t, in.Apply(deptActor("CG"), step, t0.Add(minute), due, incident.DefaultMaxReopens))
+			require.NoError(t, in.Apply(deptActor("CG"), step, t0.Add(minute), due))
 			project(t, s, in)
 			cancel()
 		}

@@ -17,7 +17,7 @@ import (
 type run struct {
 	in     Input
 	state  *incident.Incident
-	rules  incident.Rules
+	rules  jurisdiction.Rules
 	logger log.Logger
 
 	projected int // highest Version written to the read model
@@ -35,22 +35,14 @@ func IncidentWorkflow(ctx workflow.Context, in Input) (*incident.Incident, error
 	// Version 1 added the escalation ladder (warning, levels 2 and 3);
 	// incidents started before it keep level 1 at the deadline only.
 	ladder := workflow.GetVersion(ctx, changeEscalationLadder, workflow.DefaultVersion, 1) >= 1
-	r := &run{in: in, rules: NewRules(in, ladder), logger: workflow.GetLogger(ctx)}
+	r := &run{in: in, rules: in.Rules(!ladder), logger: workflow.GetLogger(ctx)}
 	r.state = incident.New(in.Report, in.Item, workflow.Now(ctx), r.rules)
-	r.state.MaxReturns = in.MaxReturns
 
 	if err := workflow.SetQueryHandler(ctx, QueryIncident, func() (*incident.Incident, error) { return r.state, nil }); err != nil {
 		return nil, err
 	}
-	for _, reg := range []func(workflow.Context, *run) error{
-		register[incident.Resolve], register[incident.Escalate], register[incident.Whistle],
-		register[incident.Ack], register[incident.Complete], register[incident.Return],
-		register[incident.Reassign], register[incident.Verify], register[incident.GiveFeedback],
-		register[incident.Urge], register[incident.RequestExtension], register[incident.DecideExtension],
-		register[incident.Suspend], register[incident.Resume],
-		register[incident.Overrule], register[incident.Refer], register[incident.Rate],
-	} {
-		if err := reg(ctx, r); err != nil {
+	for _, c := range incident.Commands {
+		if err := r.register(ctx, c); err != nil {
 			return nil, err
 		}
 	}
@@ -188,26 +180,38 @@ func (r *run) disarm() {
 	}
 }
 
-// register installs the Update handler and validator for command type C.
-func register[C incident.Command](ctx workflow.Context, r *run) error {
-	var zero C
-	return workflow.SetUpdateHandlerWithOptions(ctx, zero.Name(),
-		func(ctx workflow.Context, u UpdateInput[C]) (Result, error) {
+// register installs the Update handler and validator of command c (an
+// Update of c's name taking updateArgs).
+func (r *run) register(ctx workflow.Context, c incident.Command) error {
+	decode := func(u updateArgs) (incident.Command, error) {
+		cmd, err := incident.Decode(c, u.Command, "")
+		return cmd, toApplicationError(err)
+	}
+	return workflow.SetUpdateHandlerWithOptions(ctx, c.Name(),
+		func(ctx workflow.Context, u updateArgs) (Result, error) {
+			cmd, err := decode(u)
+			if err != nil {
+				return Result{}, err
+			}
 			// Apply checks again: another Update accepted in the same workflow
 			// task may have changed the state since the validator ran.
-			if err := r.state.Apply(u.Actor, u.Command, workflow.Now(ctx), r.rules, r.in.MaxReopens); err != nil {
+			if err := r.state.Apply(u.Actor, cmd, workflow.Now(ctx), r.rules); err != nil {
 				return Result{}, toApplicationError(err)
 			}
 			res := Result{Version: r.state.Version, Status: r.state.Status}
 			// Answer once the read model has the change. If Postgres is down
 			// this waits (the change itself is already durable here); the
 			// caller's own timeout decides how long it listens.
-			err := workflow.Await(ctx, func() bool { return r.projected >= res.Version })
+			err = workflow.Await(ctx, func() bool { return r.projected >= res.Version })
 			return res, err
 		},
 		workflow.UpdateHandlerOptions{
-			Validator: func(ctx workflow.Context, u UpdateInput[C]) error {
-				return toApplicationError(r.state.Check(u.Actor, u.Command, workflow.Now(ctx)))
+			Validator: func(ctx workflow.Context, u updateArgs) error {
+				cmd, err := decode(u)
+				if err != nil {
+					return err
+				}
+				return toApplicationError(r.state.Check(u.Actor, cmd, workflow.Now(ctx)))
 			},
 		})
 }
@@ -250,14 +254,6 @@ var recordOptions = workflow.LocalActivityOptions{
 	},
 }
 
-// DefaultAck is the acknowledgement deadline of a task whose item names
-// none (community- and street-tier items whistled by the street).
-var DefaultAck = jurisdiction.Duration{Clock: time.Hour}
-
-// DefaultEnforcementAck is the acknowledgement deadline of an enforcement
-// task when the jurisdiction sets none.
-var DefaultEnforcementAck = jurisdiction.Duration{Clock: 30 * time.Minute}
-
 // changeEscalationLadder is the GetVersion change id of the ladder.
 const changeEscalationLadder = "escalation-ladder"
 
@@ -278,12 +274,8 @@ func (r *run) ratingWindow(ctx workflow.Context) error {
 	if !unrated() {
 		return nil
 	}
-	d := r.in.RatingWindow
-	if d.IsZero() {
-		d = jurisdiction.DefaultRatingWindow
-	}
 	now := workflow.Now(ctx)
-	end := r.in.Calendar.Add(now, d)
+	end := r.in.Calendar.Add(now, r.in.ratingWindow())
 	tctx, cancel := workflow.WithCancel(ctx)
 	defer cancel()
 	expired := false
@@ -294,57 +286,6 @@ func (r *run) ratingWindow(ctx workflow.Context) error {
 		}
 	})
 	return workflow.Await(ctx, func() bool { return expired || !unrated() })
-}
-
-// Rules are an incident's deadlines and escalation ladder, computed from the
-// SLA, calendar and escalation policy in its input: the rules it started
-// with.
-type Rules struct {
-	in     Input
-	ladder bool
-}
-
-// NewRules returns the rules of in; ladder false keeps the ladder of
-// incidents started before it existed (level 1 at the deadline only).
-func NewRules(in Input, ladder bool) Rules { return Rules{in: in, ladder: ladder} }
-
-// Due returns the deadline of kind that starts at from.
-func (r Rules) Due(kind incident.SLAKind, from time.Time) time.Time {
-	d := r.in.SLA.Resolve
-	switch kind {
-	case incident.SLAAck:
-		d = r.in.SLA.Ack
-		if d.IsZero() { // community and street items may leave it out
-			d = DefaultAck
-		}
-	case incident.SLAEnforcementAck:
-		d = r.in.EnforcementAck
-		if d.IsZero() {
-			d = DefaultEnforcementAck
-		}
-	case incident.SLAFeedback:
-		d = r.in.SLA.Feedback
-	}
-	return r.in.Calendar.Add(from, d).UTC()
-}
-
-// Ladder returns the warning time — WarnAt of the way from start to due —
-// and the times of the escalation levels: due plus each level's offset
-// (working-day offsets count on the calendar).
-func (r Rules) Ladder(_ incident.SLAKind, start, due time.Time) (time.Time, []time.Time) {
-	e := r.in.Escalation
-	if !r.ladder || e == nil || len(e.Levels) == 0 {
-		return time.Time{}, []time.Time{due}
-	}
-	var warn time.Time
-	if e.WarnAt > 0 && e.WarnAt < 1 {
-		warn = start.Add(time.Duration(float64(due.Sub(start)) * e.WarnAt)).UTC()
-	}
-	levels := make([]time.Time, len(e.Levels))
-	for i, off := range e.Levels {
-		levels[i] = r.in.Calendar.Add(due, off).UTC()
-	}
-	return warn, levels
 }
 
 // Register registers IncidentWorkflow on w under IncidentWorkflowName.

@@ -95,46 +95,8 @@ func newHarness(t *testing.T) *harness {
 	return h
 }
 
-// updateArg wraps a command in the typed UpdateInput its handler takes.
-func updateArg(a incident.Actor, c incident.Command) any {
-	switch c := c.(type) {
-	case incident.Resolve:
-		return UpdateInput[incident.Resolve]{a, c}
-	case incident.Escalate:
-		return UpdateInput[incident.Escalate]{a, c}
-	case incident.Whistle:
-		return UpdateInput[incident.Whistle]{a, c}
-	case incident.Ack:
-		return UpdateInput[incident.Ack]{a, c}
-	case incident.Complete:
-		return UpdateInput[incident.Complete]{a, c}
-	case incident.Return:
-		return UpdateInput[incident.Return]{a, c}
-	case incident.Reassign:
-		return UpdateInput[incident.Reassign]{a, c}
-	case incident.Verify:
-		return UpdateInput[incident.Verify]{a, c}
-	case incident.GiveFeedback:
-		return UpdateInput[incident.GiveFeedback]{a, c}
-	case incident.Urge:
-		return UpdateInput[incident.Urge]{a, c}
-	case incident.RequestExtension:
-		return UpdateInput[incident.RequestExtension]{a, c}
-	case incident.DecideExtension:
-		return UpdateInput[incident.DecideExtension]{a, c}
-	case incident.Suspend:
-		return UpdateInput[incident.Suspend]{a, c}
-	case incident.Resume:
-		return UpdateInput[incident.Resume]{a, c}
-	case incident.Overrule:
-		return UpdateInput[incident.Overrule]{a, c}
-	case incident.Refer:
-		return UpdateInput[incident.Refer]{a, c}
-	case incident.Rate:
-		return UpdateInput[incident.Rate]{a, c}
-	}
-	panic("unknown command")
-}
+// updateArg wraps a command in the UpdateInput every handler takes.
+func updateArg(a incident.Actor, c incident.Command) any { return UpdateInput{Actor: a, Command: c} }
 
 // run executes the workflow with the steps and returns its final state.
 func (h *harness) run(in Input, steps ...step) *incident.Incident {

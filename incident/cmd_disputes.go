@@ -1,0 +1,213 @@
+package incident
+
+import (
+	"strings"
+	"time"
+)
+
+// Return: a department disputes responsibility (退单).
+type Return struct {
+	TaskID string `json:"task_id" hidden:"true"`
+	Reason string `json:"reason" minLength:"1" doc:"Why this is not the department's responsibility (退单)."`
+}
+
+// Reassign: the street (the district, once the dispute is referred)
+// settles a return by giving the task to another department.
+type Reassign struct {
+	TaskID     string `json:"task_id" hidden:"true"`
+	Department string `json:"department" minLength:"1" maxLength:"64" doc:"Code of the department that takes the returned task over."`
+	Note       string `json:"note,omitempty" doc:"Optional note on the arbitration."`
+}
+
+// Overrule: the street (the district, once the dispute is referred)
+// settles a return by sending the task back to its department, which must
+// then take it: its deadlines are the ones it had.
+type Overrule struct {
+	TaskID string `json:"task_id" hidden:"true"`
+	Note   string `json:"note" minLength:"1" doc:"Why the return is overruled: the department must take the task."`
+}
+
+// Refer: the street cannot settle a return and refers it to the district.
+type Refer struct {
+	TaskID string `json:"task_id" hidden:"true"`
+	Note   string `json:"note" minLength:"1" doc:"Why the street cannot settle the dispute."`
+}
+
+// Command names of this file.
+const (
+	CmdReturn   = "return"
+	CmdReassign = "reassign"
+	CmdOverrule = "overrule"
+	CmdRefer    = "refer"
+)
+
+func (Return) Name() string { return CmdReturn }
+
+func (Return) Doc() Doc {
+	return Doc{Operation: "returnTask", Summary: "Return a task (退单)",
+		Description: "The department disputes responsibility; the street arbitrates (reassign, overrule, or refer to the district). A department may return the same task only as often as the jurisdiction allows (disputes.max_returns, default once): after an overrule a second return is refused (409).",
+		Roles:       []Role{RoleDepartment}, OnTask: true}
+}
+
+func (c Return) check(in *Incident, a Actor, _ time.Time) error {
+	t, err := in.ownTask(a, c.TaskID)
+	if err != nil {
+		return err
+	}
+	if !t.Open() {
+		return Conflict(string(t.Status), "task %s is %s: only an open task can be returned", t.ID, t.Status)
+	}
+	if t.Returns >= in.maxReturns() {
+		return Conflict(string(t.Status), "task %s was returned %d time(s) already, the most allowed, and the return was overruled: the department must handle it", t.ID, t.Returns)
+	}
+	return checkNote("reason", c.Reason, true)
+}
+
+func (c Return) apply(in *Incident, who string, now time.Time, _ Rules) {
+	t := in.Task(c.TaskID)
+	t.Status, t.ReturnReason = TaskReturned, c.Reason
+	t.Returns++
+	t.Dispute = &Dispute{Reason: c.Reason, ReturnedAt: now, ReturnedBy: who}
+	in.record(now, EventReturned, who, c.Reason, t.ID, t.Department)
+}
+
+func (Reassign) Name() string { return CmdReassign }
+
+func (Reassign) Doc() Doc {
+	return Doc{Operation: "reassignTask", Summary: "Reassign a returned task",
+		Description: "The street (the district, once the dispute is referred to it) gives a returned task to another department.",
+		Roles:       []Role{RoleStreet, RoleDistrict}, OnTask: true}
+}
+
+func (c Reassign) check(in *Incident, a Actor, _ time.Time) error {
+	t, err := in.disputed(a, c.Name(), c.TaskID)
+	if err != nil {
+		return err
+	}
+	if err := checkNote("note", c.Note, false); err != nil {
+		return err
+	}
+	if strings.TrimSpace(c.Department) == "" {
+		return Invalid("department", "department is required")
+	}
+	if c.Department == t.Department {
+		return Invalid("department", "task %s was returned by %s: reassign it to another department", t.ID, t.Department)
+	}
+	if o := in.roundTaskOf(c.Department); o != nil {
+		return Invalid("department", "department %s already has task %s on this incident", c.Department, o.ID)
+	}
+	return nil
+}
+
+func (c Reassign) apply(in *Incident, who string, now time.Time, rules Rules) {
+	old := in.Task(c.TaskID)
+	nt := in.addTask(now, rules, c.Department, old.Role)
+	old.ReassignedTo = nt.ID
+	in.decide(old, DisputeReassigned, now, who, c.Note)
+	in.record(now, EventReassigned, who, old.Department+" → "+c.Department+noteSuffix(c.Note), old.ID, old.Department)
+	in.record(now, EventTaskCreated, who, "reassigned from "+old.ID, nt.ID, nt.Department)
+}
+
+func (Overrule) Name() string { return CmdOverrule }
+
+func (Overrule) Doc() Doc {
+	return Doc{Operation: "overruleReturn", Summary: "Overrule a return",
+		Description: "The street (the district, once the dispute is referred to it) sends a returned task back to its department, which must take it: the task keeps the deadlines it had, and any escalation step passed meanwhile fires at once.",
+		Roles:       []Role{RoleStreet, RoleDistrict}, OnTask: true}
+}
+
+func (c Overrule) check(in *Incident, a Actor, _ time.Time) error {
+	if _, err := in.disputed(a, c.Name(), c.TaskID); err != nil {
+		return err
+	}
+	return checkNote("note", c.Note, true)
+}
+
+func (c Overrule) apply(in *Incident, who string, now time.Time, _ Rules) {
+	t := in.Task(c.TaskID)
+	// Back to the department with the deadlines it had: the time spent
+	// disputing is its own, and any level passed meanwhile fires now.
+	t.Status = TaskPendingAck
+	if t.AckedAt != nil {
+		t.Status = TaskAcknowledged
+	}
+	in.decide(t, DisputeOverruled, now, who, c.Note)
+	in.record(now, EventOverruled, who, c.Note, t.ID, t.Department)
+}
+
+func (Refer) Name() string { return CmdRefer }
+
+func (Refer) Doc() Doc {
+	return Doc{Operation: "referDispute", Summary: "Refer a dispute to the district",
+		Description: "The street cannot settle a return; the district decides it (reassign or overrule). Published on whistle.escalations.<street>.",
+		Roles:       []Role{RoleStreet}, OnTask: true}
+}
+
+func (c Refer) check(in *Incident, a Actor, _ time.Time) error {
+	if _, err := in.disputed(a, c.Name(), c.TaskID); err != nil {
+		return err
+	}
+	return checkNote("note", c.Note, true)
+}
+
+func (c Refer) apply(in *Incident, who string, now time.Time, _ Rules) {
+	t := in.Task(c.TaskID)
+	t.Dispute.ReferredAt, t.Dispute.ReferredBy, t.Dispute.ReferNote = &now, who, c.Note
+	in.record(now, EventDisputeReferred, who, c.Note, t.ID, t.Department)
+}
+
+// disputed returns the returned task id that command cmd (reassign,
+// overrule, refer) settles, checking that a may settle it: the street, or
+// the district once the street referred the dispute.
+func (in *Incident) disputed(a Actor, cmd, id string) (*Task, error) {
+	t := in.Task(id)
+	if t == nil {
+		return nil, Errorf(CodeNotFound, "incident %s has no task %s", in.ID, id)
+	}
+	referred := t.Dispute != nil && t.Dispute.ReferredAt != nil && t.Dispute.Decision == ""
+	switch {
+	case referred && cmd == CmdRefer:
+		if err := in.allow(a, cmd, in.isStreet(a)); err != nil {
+			return nil, err
+		}
+		return nil, Conflict(string(t.Status), "the return of task %s is already referred to the district", t.ID)
+	case referred:
+		if a.Role != RoleDistrict {
+			return nil, Errorf(CodeForbidden, "the return of task %s was referred to the district: only the district may %s it", t.ID, cmd)
+		}
+	default:
+		if err := in.allow(a, cmd, in.isStreet(a)); err != nil {
+			return nil, err
+		}
+	}
+	if t.Status != TaskReturned || t.ReassignedTo != "" {
+		return nil, Conflict(string(t.Status), "task %s is %s: only a returned task can be arbitrated (%s)", t.ID, t.Status, cmd)
+	}
+	if in.Status != StatusDispatched {
+		return nil, in.conflict(cmd)
+	}
+	return t, nil
+}
+
+// decide records how the dispute over t was settled.
+func (in *Incident) decide(t *Task, decision string, now time.Time, who, note string) {
+	if t.Dispute == nil {
+		t.Dispute = &Dispute{Reason: t.ReturnReason}
+	}
+	t.Dispute.Decision, t.Dispute.DecidedAt, t.Dispute.DecidedBy, t.Dispute.Note = decision, &now, who, note
+}
+
+// maxReturns is how often a department may return the same task: the
+// incident's MaxReturns, or legacyMaxReturns for a snapshot older than the
+// limits being set at the start (New).
+func (in *Incident) maxReturns() int {
+	if in.MaxReturns > 0 {
+		return in.MaxReturns
+	}
+	return legacyMaxReturns
+}
+
+// legacyMaxReturns is what a MaxReturns of 0 meant before New resolved the
+// limits into every incident: one return. It must not change: incidents
+// started then still run by it.
+const legacyMaxReturns = 1

@@ -1,0 +1,164 @@
+package incident
+
+import (
+	"strings"
+	"time"
+)
+
+// Incident is one report and everything that happened to it.
+type Incident struct {
+	ID          string     `json:"id"`
+	Status      Status     `json:"status"`
+	Category    string     `json:"category"`
+	Item        Item       `json:"item"`
+	Tier        Tier       `json:"tier"`
+	Street      string     `json:"street"`
+	Community   string     `json:"community"`
+	Grid        string     `json:"grid"`
+	Description string     `json:"description"`
+	Location    Location   `json:"location"`
+	Photos      []string   `json:"photos"`
+	OccurredAt  *time.Time `json:"occurred_at"`
+	ReportedAt  time.Time  `json:"reported_at"`
+	Reporter    string     `json:"reporter"`
+	// Delegation is the id of the delegation that handed the matter down
+	// to the street, if a department did.
+	Delegation string  `json:"delegation,omitempty"`
+	Tasks      []*Task `json:"tasks"`
+	Round      int     `json:"round"`
+
+	EscalationLevel int  `json:"escalation_level"`
+	Overdue         bool `json:"overdue"` // computed when read; see OverdueAt
+	ReopenCount     int  `json:"reopen_count"`
+	// MaxReturns is how often a department may return the same task (退单),
+	// and MaxReopens how often an unsatisfied return visit reopens the
+	// incident (重办): its rules' Limits, set when it starts (New).
+	MaxReturns int `json:"max_returns,omitempty"`
+	MaxReopens int `json:"max_reopens,omitempty"`
+	// DuplicateOf is the open incident this one duplicates (it was closed
+	// at once, without tasks); RepeatOf the closed one it repeats (重复诉求).
+	DuplicateOf *string `json:"duplicate_of"`
+	RepeatOf    *string `json:"repeat_of"`
+	// Duplicates counts the later reports linked to this incident as its
+	// duplicates.
+	Duplicates  int         `json:"duplicates"`
+	Feedback    *Feedback   `json:"feedback"`
+	FeedbackDue *time.Time  `json:"feedback_due"`
+	Suspension  *Suspension `json:"suspension,omitempty"`
+	ClosedAt    *time.Time  `json:"closed_at"`
+	Timeline    []Entry     `json:"timeline"`
+	// Version counts the incident's state changes; the read model applies a
+	// snapshot only if it is newer than the one it holds.
+	Version   int       `json:"version"`
+	UpdatedAt time.Time `json:"updated_at"`
+}
+
+// Task returns the task with the given id, or nil.
+func (in *Incident) Task(id string) *Task {
+	for _, t := range in.Tasks {
+		if t.ID == id {
+			return t
+		}
+	}
+	return nil
+}
+
+// OverdueAt reports whether any open task has a passed deadline at now.
+func (in *Incident) OverdueAt(now time.Time) bool {
+	if in.Status != StatusDispatched {
+		return false
+	}
+	for _, t := range in.Tasks {
+		if t.Overdue(now) {
+			return true
+		}
+	}
+	return false
+}
+
+// TaskID is the id of the n-th task (from 1) of an incident. The incident id
+// can be recovered from it with IncidentOfTask, so a command on a task reaches
+// its workflow without a database lookup.
+func TaskID(incidentID string, n int) string {
+	return incidentID + "-t" + itoa(n)
+}
+
+// IncidentOfTask returns the incident id a task id belongs to, or "" when
+// taskID is not a task id.
+func IncidentOfTask(taskID string) string {
+	i := strings.LastIndex(taskID, "-t")
+	if i <= 0 || i+2 >= len(taskID) {
+		return ""
+	}
+	for _, c := range taskID[i+2:] {
+		if c < '0' || c > '9' {
+			return ""
+		}
+	}
+	return taskID[:i]
+}
+
+func itoa(n int) string {
+	if n == 0 {
+		return "0"
+	}
+	var b [20]byte
+	i := len(b)
+	for n > 0 {
+		i--
+		b[i] = byte('0' + n%10)
+		n /= 10
+	}
+	return string(b[i:])
+}
+
+// Clone returns a copy of the incident that shares nothing mutable with it,
+// so a snapshot handed to another goroutine never sees later changes.
+func (in *Incident) Clone() *Incident {
+	c := *in
+	c.Tasks = make([]*Task, len(in.Tasks))
+	for i, t := range in.Tasks {
+		tc := *t
+		c.Tasks[i] = &tc
+	}
+	for _, t := range c.Tasks {
+		t.Ack.Levels = append([]time.Time(nil), t.Ack.Levels...)
+		t.Resolve.Levels = append([]time.Time(nil), t.Resolve.Levels...)
+		if t.Extension != nil {
+			x := *t.Extension
+			t.Extension = &x
+		}
+		if t.Dispute != nil {
+			d := *t.Dispute
+			t.Dispute = &d
+		}
+		if t.Rating != nil {
+			r := *t.Rating
+			t.Rating = &r
+		}
+		t.Contributions = append([]Contribution(nil), t.Contributions...)
+	}
+	if in.Suspension != nil {
+		sp := *in.Suspension
+		c.Suspension = &sp
+	}
+	c.Timeline = append([]Entry(nil), in.Timeline...)
+	c.Photos = append([]string(nil), in.Photos...)
+	c.Item.Cooperating = append([]string(nil), in.Item.Cooperating...)
+	c.Item.Enforcement = append([]string(nil), in.Item.Enforcement...)
+	if in.Feedback != nil {
+		fb := *in.Feedback
+		c.Feedback = &fb
+	}
+	return &c
+}
+
+// Report returns the report the incident was started from.
+func (in *Incident) Report() Report {
+	return Report{
+		IncidentID: in.ID, Category: in.Category, Street: in.Street, Community: in.Community, Grid: in.Grid,
+		Description: in.Description, Location: in.Location, Photos: in.Photos, OccurredAt: in.OccurredAt,
+		ReportedAt: in.ReportedAt, Reporter: in.Reporter, Delegation: in.Delegation,
+		DuplicateOf: in.DuplicateOf, RepeatOf: in.RepeatOf,
+	}
+}
