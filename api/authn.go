@@ -10,6 +10,7 @@ import (
 
 	"github.com/whistle-city/whistle/auth"
 	"github.com/whistle-city/whistle/incident"
+	"github.com/whistle-city/whistle/store"
 )
 
 // securityScheme is the name of the bearer-token scheme in the OpenAPI
@@ -103,3 +104,7 @@ func (s *Server) writeProblem(ctx huma.Context, p *Problem) {
 		s.log.Error("write problem", "err", err)
 	}
 }
+
+// scopeOf is the read scope of the caller of ctx (store.ScopeOf): every
+// read passes it to the store, which applies it.
+func scopeOf(ctx context.Context) store.Scope { return store.ScopeOf(actorFrom(ctx)) }

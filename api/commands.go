@@ -93,9 +93,11 @@ func (s *Server) registerCommands() {
 
 // runCommand sends cmd to the workflow of incident id as a Temporal Update
 // and answers the incident after it. The read model is consulted first: an
-// unknown incident is 404, a finished one 409, one still received 409 with
-// Retry-After; references to departments are checked against the
-// jurisdiction (422). The workflow's validator decides everything else.
+// unknown incident, or one the caller may not read, is 404; a caller who
+// may not send the command 403 (incident.Permit); a finished incident 409,
+// one still received 409 with Retry-After; references to departments are
+// checked against the jurisdiction (422). The workflow's validator decides
+// everything else.
 //
 // When the read model is unreachable the command still goes to the
 // workflow, which is the source of truth and checks it anyway: a department
@@ -103,13 +105,22 @@ func (s *Server) registerCommands() {
 // catches up when the database is back.
 func runCommand(ctx context.Context, s *Server, id string, cmd incident.Command) (*incidentOutput, error) {
 	a := actorFrom(ctx)
-	in, err := s.cfg.Store.Incident(ctx, id)
+	// A caller who may not read the incident learns nothing of it: 404, as
+	// GET answers.
+	in, err := s.cfg.Store.Incident(ctx, scopeOf(ctx), id)
 	if err != nil && store.IsUnavailable(err) {
 		s.log.WarnContext(ctx, "read model unavailable: sending the command to the workflow unchecked", "incident", id, "err", err)
 		in, err = &incident.Incident{ID: id}, nil
 	}
 	if err != nil {
 		return nil, s.fail(ctx, err, "path", "read the incident")
+	}
+	// Who the caller is, before anything of the state: one who may read
+	// the incident but not act on it gets 403, never its status.
+	if in.Status != "" && in.Status != incident.StatusReceived {
+		if err := in.Permit(a, cmd); err != nil {
+			return nil, s.fail(ctx, err, "path", "check the command")
+		}
 	}
 	switch {
 	case in.Status.Terminal() && !(cmd.Doc().AfterClosing && in.Status == incident.StatusClosed):
@@ -151,7 +162,8 @@ func runCommand(ctx context.Context, s *Server, id string, cmd incident.Command)
 // its version is in the read model, so that is where it is read; should the
 // read model be behind (another writer lost a race), the workflow is asked.
 func (s *Server) after(ctx context.Context, id string, res workflows.Result) (*incident.Incident, error) {
-	in, err := s.cfg.Store.Incident(ctx, id)
+	in, err := s.cfg.Store.Incident(ctx, store.Everything, id) // the caller could read it before the command
+
 	if err == nil && in.Version >= res.Version {
 		return in, nil
 	}

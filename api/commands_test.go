@@ -39,8 +39,10 @@ func TestCommandPrechecks(t *testing.T) {
 	wantProblem(t, e.do(http.MethodPost, "/v1/tasks/nope/ack", cg, nil), 404, api.ProblemNotFound, "")
 	wantProblem(t, e.do(http.MethodPost, "/v1/tasks/nope-t1/ack", cg, nil), 404, api.ProblemNotFound, "")
 
-	// Still received: 409 with its status and Retry-After.
-	r = e.do(http.MethodPost, "/v1/tasks/"+received+"-t1/ack", cg, map[string]any{"note": "on my way"})
+	// Still received: 409 with its status and Retry-After, for its street;
+	// a department, which cannot read it yet, learns nothing (404).
+	wantProblem(t, e.do(http.MethodPost, "/v1/tasks/"+received+"-t1/ack", cg, map[string]any{"note": "on my way"}), 404, api.ProblemNotFound, "")
+	r = e.do(http.MethodPost, "/v1/incidents/"+received+"/urge", street, map[string]any{"note": "where is it?"})
 	p := wantProblem(t, r, 409, api.ProblemConflict, "")
 	if p.CurrentStatus != "received" || r.header.Get("Retry-After") != "1" {
 		t.Errorf("received: current_status %q, Retry-After %q", p.CurrentStatus, r.header.Get("Retry-After"))

@@ -144,26 +144,13 @@ func (s *Server) createDelegation(ctx context.Context, in *delegationInput) (*de
 }
 
 func (s *Server) listDelegations(ctx context.Context, in *delegationsInput) (*delegationsOutput, error) {
-	a := actorFrom(ctx)
 	f := store.DelegationFilter{Street: in.Street, Department: in.Department, Limit: in.Limit, Cursor: in.Cursor}
 	switch in.Accepted {
 	case "true", "false":
 		v := in.Accepted == "true"
 		f.Accepted = &v
 	}
-	switch a.Role {
-	case incident.RoleStreet:
-		if f.Street != "" && f.Street != a.Org {
-			return nil, newProblem(http.StatusForbidden, "street %s may not see delegations to street %s", a.Org, f.Street)
-		}
-		f.Street = a.Org
-	case incident.RoleDepartment:
-		if f.Department != "" && f.Department != a.Org {
-			return nil, newProblem(http.StatusForbidden, "department %s may not see delegations of department %s", a.Org, f.Department)
-		}
-		f.Department = a.Org
-	}
-	rows, next, err := s.cfg.Store.Delegations(ctx, f)
+	rows, next, err := s.cfg.Store.Delegations(ctx, scopeOf(ctx), f)
 	if err != nil {
 		return nil, s.fail(ctx, err, "query", "list delegations")
 	}

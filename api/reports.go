@@ -15,6 +15,7 @@ import (
 
 	"github.com/whistle-city/whistle/catalogue"
 	"github.com/whistle-city/whistle/incident"
+	"github.com/whistle-city/whistle/store"
 )
 
 // Report limits beyond the domain's (incident.MaxDescriptionLen, MaxPhotos).
@@ -221,7 +222,8 @@ func (s *Server) compensate(ctx context.Context, id string, cause error) error {
 // Idempotency-Key while it is still received: JetStream de-duplicates by
 // incident id, and this repairs a first publish that failed or was lost.
 func (s *Server) republish(ctx context.Context, id string) error {
-	in, err := s.cfg.Store.Incident(ctx, id)
+	// The reporter's own report, found by its own key.
+	in, err := s.cfg.Store.Incident(ctx, store.Everything, id)
 	if err != nil {
 		if incident.ErrorCode(err) == incident.CodeNotFound {
 			return unavailable("the earlier report with this Idempotency-Key is being withdrawn; retry")

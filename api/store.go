@@ -18,22 +18,26 @@ type Store interface {
 	// DeleteReceived removes an incident still at version 0 (the workflow
 	// has not projected it); one already projected is a CodeConflict error.
 	DeleteReceived(ctx context.Context, id string) error
-	// Incident returns an incident; an unknown id is a CodeNotFound error.
-	Incident(ctx context.Context, id string) (*incident.Incident, error)
+	// Every read takes the caller's store.Scope (store.ScopeOf): the one
+	// read policy, applied in the store's SQL.
+
+	// Incident returns an incident; an unknown id, or one outside the
+	// scope, is a CodeNotFound error.
+	Incident(ctx context.Context, sc store.Scope, id string) (*incident.Incident, error)
 	// Incidents lists incidents newest first, a page at a time.
-	Incidents(ctx context.Context, f store.IncidentFilter) ([]*incident.Incident, string, error)
+	Incidents(ctx context.Context, sc store.Scope, f store.IncidentFilter) ([]*incident.Incident, string, error)
 	// Tasks lists tasks in inbox order, a page at a time.
-	Tasks(ctx context.Context, f store.TaskFilter) ([]store.TaskRow, string, error)
+	Tasks(ctx context.Context, sc store.Scope, f store.TaskFilter) ([]store.TaskRow, string, error)
 	// OverdueTasks lists the deadlines open tasks have missed, most
 	// overdue first, a page at a time; an unknown kind is a CodeInvalid
 	// error.
-	OverdueTasks(ctx context.Context, f store.OverdueFilter) ([]store.OverdueTask, string, error)
+	OverdueTasks(ctx context.Context, sc store.Scope, f store.OverdueFilter) ([]store.OverdueTask, string, error)
 	// Disputes lists the returned tasks awaiting arbitration, oldest
 	// return first, a page at a time.
-	Disputes(ctx context.Context, f store.DisputeFilter) ([]store.OpenDispute, string, error)
+	Disputes(ctx context.Context, sc store.Scope, f store.DisputeFilter) ([]store.OpenDispute, string, error)
 	// Review lists the timeline entries the district reviews, newest
 	// first, a page at a time; an unknown type is a CodeInvalid error.
-	Review(ctx context.Context, f store.ReviewFilter) ([]store.ReviewEntry, string, error)
+	Review(ctx context.Context, sc store.Scope, f store.ReviewFilter) ([]store.ReviewEntry, string, error)
 	// League returns the league table of a dimension over the local days
 	// [from, to), from the metrics rollups, ranked.
 	League(ctx context.Context, d store.Dimension, from, to time.Time, g store.Grading) ([]store.LeagueRow, error)
@@ -47,7 +51,7 @@ type Store interface {
 	// the first with created false.
 	Delegate(ctx context.Context, d store.Delegation, r incident.Report, item incident.Item, idemKey string) (store.Delegation, bool, error)
 	// Delegations lists delegation attempts newest first, a page at a time.
-	Delegations(ctx context.Context, f store.DelegationFilter) ([]store.Delegation, string, error)
+	Delegations(ctx context.Context, sc store.Scope, f store.DelegationFilter) ([]store.Delegation, string, error)
 	// Ping checks that the database answers.
 	Ping(ctx context.Context) error
 }

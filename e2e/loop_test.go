@@ -63,9 +63,13 @@ func TestLoop(t *testing.T) {
 		require.True(t, t1.ResolveDue.After(t1.AckDue))
 		require.False(t, in.Overdue)
 
-		// A department acting on another department's task changes nothing.
-		res := s.must(403, "POST", "/v1/tasks/"+t1.ID+"/ack", zj, map[string]any{})
+		// A department acting on another department's task changes nothing:
+		// one with a task of its own on the incident is refused (403), a
+		// stranger learns nothing of it (404, as its GET answers).
+		res := s.must(403, "POST", "/v1/tasks/"+t1.ID+"/ack", scjg, map[string]any{})
 		require.Equal(t, "application/problem+json", res.Header.Get("Content-Type"))
+		s.must(404, "POST", "/v1/tasks/"+t1.ID+"/ack", zj, map[string]any{})
+		s.must(404, "GET", "/v1/incidents/"+id, zj, nil)
 		s.must(409, "POST", "/v1/tasks/"+t1.ID+"/complete", cg, map[string]any{"result": "done"})
 		require.Equal(t, in.Version, s.incident(id, st).Version)
 

@@ -42,10 +42,11 @@ func (Verify) Doc() Doc {
 		Roles:       []Role{RoleGridWorker, RoleStreet}}
 }
 
-func (c Verify) check(in *Incident, a Actor, _ time.Time) error {
-	if err := in.allow(a, c.Name(), in.isStreet(a) || (a.Role == RoleGridWorker && a.Org == in.Grid)); err != nil {
-		return err
-	}
+func (c Verify) permit(in *Incident, a Actor) error {
+	return in.allow(a, c.Name(), in.isStreet(a) || (a.Role == RoleGridWorker && a.Org == in.Grid))
+}
+
+func (c Verify) check(in *Incident, _ Actor, _ time.Time) error {
 	if in.Status != StatusVerifying {
 		return in.conflict(c.Name())
 	}
@@ -78,10 +79,11 @@ func (GiveFeedback) Doc() Doc {
 		Roles:       []Role{RoleStreet}}
 }
 
-func (c GiveFeedback) check(in *Incident, a Actor, _ time.Time) error {
-	if err := in.allow(a, c.Name(), in.isStreet(a)); err != nil {
-		return err
-	}
+func (c GiveFeedback) permit(in *Incident, a Actor) error {
+	return in.allow(a, c.Name(), in.isStreet(a))
+}
+
+func (c GiveFeedback) check(in *Incident, _ Actor, _ time.Time) error {
 	if in.Status != StatusAwaitingFeedback {
 		return in.conflict(c.Name())
 	}
@@ -117,11 +119,10 @@ func (Rate) Doc() Doc {
 		Roles:       []Role{RoleStreet}, OnTask: true, AfterClosing: true}
 }
 
-func (c Rate) check(in *Incident, a Actor, _ time.Time) error {
-	t, err := in.streetTask(a, c.Name(), c.TaskID)
-	if err != nil {
-		return err
-	}
+func (c Rate) permit(in *Incident, a Actor) error { return in.streetTask(a, c.Name(), c.TaskID) }
+
+func (c Rate) check(in *Incident, _ Actor, _ time.Time) error {
+	t := in.Task(c.TaskID)
 	if t.Status != TaskCompleted {
 		return Conflict(string(t.Status), "task %s is %s: only a completed task is rated", t.ID, t.Status)
 	}

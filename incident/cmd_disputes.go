@@ -49,8 +49,10 @@ func (Return) Doc() Doc {
 		Roles:       []Role{RoleDepartment}, OnTask: true}
 }
 
-func (c Return) check(in *Incident, a Actor, _ time.Time) error {
-	t, err := in.ownTask(a, c.TaskID)
+func (c Return) permit(in *Incident, a Actor) error { return in.ownTask(a, c.TaskID) }
+
+func (c Return) check(in *Incident, _ Actor, _ time.Time) error {
+	t, err := in.dispatchedTask(c.TaskID)
 	if err != nil {
 		return err
 	}
@@ -79,8 +81,10 @@ func (Reassign) Doc() Doc {
 		Roles:       []Role{RoleStreet, RoleDistrict}, OnTask: true}
 }
 
-func (c Reassign) check(in *Incident, a Actor, _ time.Time) error {
-	t, err := in.disputed(a, c.Name(), c.TaskID)
+func (c Reassign) permit(in *Incident, a Actor) error { return in.arbiter(a, c.Name(), c.TaskID) }
+
+func (c Reassign) check(in *Incident, _ Actor, _ time.Time) error {
+	t, err := in.disputed(c.Name(), c.TaskID)
 	if err != nil {
 		return err
 	}
@@ -116,8 +120,10 @@ func (Overrule) Doc() Doc {
 		Roles:       []Role{RoleStreet, RoleDistrict}, OnTask: true}
 }
 
-func (c Overrule) check(in *Incident, a Actor, _ time.Time) error {
-	if _, err := in.disputed(a, c.Name(), c.TaskID); err != nil {
+func (c Overrule) permit(in *Incident, a Actor) error { return in.arbiter(a, c.Name(), c.TaskID) }
+
+func (c Overrule) check(in *Incident, _ Actor, _ time.Time) error {
+	if _, err := in.disputed(c.Name(), c.TaskID); err != nil {
 		return err
 	}
 	return checkNote("note", c.Note, true)
@@ -143,8 +149,21 @@ func (Refer) Doc() Doc {
 		Roles:       []Role{RoleStreet}, OnTask: true}
 }
 
-func (c Refer) check(in *Incident, a Actor, _ time.Time) error {
-	if _, err := in.disputed(a, c.Name(), c.TaskID); err != nil {
+func (c Refer) permit(in *Incident, a Actor) error {
+	if err := in.allow(a, c.Name(), in.isStreet(a)); err != nil {
+		return err
+	}
+	if in.Task(c.TaskID) == nil {
+		return Errorf(CodeNotFound, "incident %s has no task %s", in.ID, c.TaskID)
+	}
+	return nil
+}
+
+func (c Refer) check(in *Incident, _ Actor, _ time.Time) error {
+	if t := in.Task(c.TaskID); referred(t) {
+		return Conflict(string(t.Status), "the return of task %s is already referred to the district", t.ID)
+	}
+	if _, err := in.disputed(c.Name(), c.TaskID); err != nil {
 		return err
 	}
 	return checkNote("note", c.Note, true)
@@ -156,30 +175,33 @@ func (c Refer) apply(in *Incident, who string, now time.Time, _ Rules) {
 	in.record(now, EventDisputeReferred, who, c.Note, t.ID, t.Department)
 }
 
-// disputed returns the returned task id that command cmd (reassign,
-// overrule, refer) settles, checking that a may settle it: the street, or
-// the district once the street referred the dispute.
-func (in *Incident) disputed(a Actor, cmd, id string) (*Task, error) {
+// arbiter permits the settling of the return of task id (reassign,
+// overrule) to the street, or to the district once the street referred
+// the dispute to it.
+func (in *Incident) arbiter(a Actor, cmd, id string) error {
 	t := in.Task(id)
 	if t == nil {
-		return nil, Errorf(CodeNotFound, "incident %s has no task %s", in.ID, id)
+		return Errorf(CodeNotFound, "incident %s has no task %s", in.ID, id)
 	}
-	referred := t.Dispute != nil && t.Dispute.ReferredAt != nil && t.Dispute.Decision == ""
-	switch {
-	case referred && cmd == CmdRefer:
-		if err := in.allow(a, cmd, in.isStreet(a)); err != nil {
-			return nil, err
-		}
-		return nil, Conflict(string(t.Status), "the return of task %s is already referred to the district", t.ID)
-	case referred:
-		if a.Role != RoleDistrict {
-			return nil, Errorf(CodeForbidden, "the return of task %s was referred to the district: only the district may %s it", t.ID, cmd)
-		}
-	default:
-		if err := in.allow(a, cmd, in.isStreet(a)); err != nil {
-			return nil, err
-		}
+	if referred(t) && a.Role != RoleDistrict {
+		return Errorf(CodeForbidden, "the return of task %s was referred to the district: only the district may %s it", t.ID, cmd)
 	}
+	if !referred(t) {
+		return in.allow(a, cmd, in.isStreet(a))
+	}
+	return nil
+}
+
+// referred reports whether t's return is referred to the district and not
+// decided yet.
+func referred(t *Task) bool {
+	return t.Dispute != nil && t.Dispute.ReferredAt != nil && t.Dispute.Decision == ""
+}
+
+// disputed returns the returned task id that a permitted command cmd
+// (reassign, overrule, refer) settles, checking that it is still open.
+func (in *Incident) disputed(cmd, id string) (*Task, error) {
+	t := in.Task(id)
 	if t.Status != TaskReturned || t.ReassignedTo != "" {
 		return nil, Conflict(string(t.Status), "task %s is %s: only a returned task can be arbitrated (%s)", t.ID, t.Status, cmd)
 	}

@@ -31,8 +31,10 @@ func (RequestExtension) Doc() Doc {
 		Roles:       []Role{RoleDepartment}, OnTask: true}
 }
 
-func (c RequestExtension) check(in *Incident, a Actor, now time.Time) error {
-	t, err := in.ownTask(a, c.TaskID)
+func (c RequestExtension) permit(in *Incident, a Actor) error { return in.ownTask(a, c.TaskID) }
+
+func (c RequestExtension) check(in *Incident, _ Actor, now time.Time) error {
+	t, err := in.dispatchedTask(c.TaskID)
 	if err != nil {
 		return err
 	}
@@ -65,11 +67,12 @@ func (DecideExtension) Doc() Doc {
 		Roles:       []Role{RoleStreet}, OnTask: true}
 }
 
-func (c DecideExtension) check(in *Incident, a Actor, _ time.Time) error {
-	t, err := in.streetTask(a, c.Name(), c.TaskID)
-	if err != nil {
-		return err
-	}
+func (c DecideExtension) permit(in *Incident, a Actor) error {
+	return in.streetTask(a, c.Name(), c.TaskID)
+}
+
+func (c DecideExtension) check(in *Incident, _ Actor, _ time.Time) error {
+	t := in.Task(c.TaskID)
 	if t.Extension == nil || t.Extension.Decision != "" {
 		return Conflict(string(t.Status), "task %s has no pending extension request", t.ID)
 	}

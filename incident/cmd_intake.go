@@ -44,11 +44,11 @@ func (Resolve) Doc() Doc {
 		Roles:       []Role{RoleGridWorker, RoleStreet}}
 }
 
+func (c Resolve) permit(in *Incident, a Actor) error {
+	return in.allow(a, c.Name(), in.isStreet(a) || a.Role == RoleGridWorker && a.Org == in.Grid && in.Tier == TierCommunity)
+}
+
 func (c Resolve) check(in *Incident, a Actor, _ time.Time) error {
-	may := in.isStreet(a) || a.Role == RoleGridWorker && a.Org == in.Grid && in.Tier == TierCommunity
-	if err := in.allow(a, c.Name(), may); err != nil {
-		return err
-	}
 	if in.Status != StatusCommunity && in.Status != StatusTriage {
 		return in.conflict(c.Name())
 	}
@@ -71,10 +71,11 @@ func (Escalate) Doc() Doc {
 		Roles:       []Role{RoleGridWorker}}
 }
 
-func (c Escalate) check(in *Incident, a Actor, _ time.Time) error {
-	if err := in.allow(a, c.Name(), a.Role == RoleGridWorker && a.Org == in.Grid); err != nil {
-		return err
-	}
+func (c Escalate) permit(in *Incident, a Actor) error {
+	return in.allow(a, c.Name(), a.Role == RoleGridWorker && a.Org == in.Grid)
+}
+
+func (c Escalate) check(in *Incident, _ Actor, _ time.Time) error {
 	if in.Status != StatusCommunity {
 		return in.conflict(c.Name())
 	}
@@ -96,10 +97,9 @@ func (Whistle) Doc() Doc {
 		Roles: []Role{RoleStreet}}
 }
 
-func (c Whistle) check(in *Incident, a Actor, _ time.Time) error {
-	if err := in.allow(a, c.Name(), in.isStreet(a)); err != nil {
-		return err
-	}
+func (c Whistle) permit(in *Incident, a Actor) error { return in.allow(a, c.Name(), in.isStreet(a)) }
+
+func (c Whistle) check(in *Incident, _ Actor, _ time.Time) error {
 	switch {
 	case in.Status == StatusCommunity, in.Status == StatusTriage:
 	case in.Status == StatusDispatched && c.Enforcement:

@@ -32,8 +32,10 @@ func (Ack) Doc() Doc {
 		Roles:       []Role{RoleDepartment}, OnTask: true, OptionalBody: true}
 }
 
-func (c Ack) check(in *Incident, a Actor, _ time.Time) error {
-	t, err := in.ownTask(a, c.TaskID)
+func (c Ack) permit(in *Incident, a Actor) error { return in.ownTask(a, c.TaskID) }
+
+func (c Ack) check(in *Incident, _ Actor, _ time.Time) error {
+	t, err := in.dispatchedTask(c.TaskID)
 	if err != nil {
 		return err
 	}
@@ -57,8 +59,10 @@ func (Complete) Doc() Doc {
 		Roles:       []Role{RoleDepartment}, OnTask: true}
 }
 
-func (c Complete) check(in *Incident, a Actor, _ time.Time) error {
-	t, err := in.ownTask(a, c.TaskID)
+func (c Complete) permit(in *Incident, a Actor) error { return in.ownTask(a, c.TaskID) }
+
+func (c Complete) check(in *Incident, _ Actor, _ time.Time) error {
+	t, err := in.dispatchedTask(c.TaskID)
 	if err != nil {
 		return err
 	}

@@ -21,9 +21,14 @@ type Command interface {
 	Name() string
 	// Doc says who may send the command and what it does.
 	Doc() Doc
-	// check reports whether a may run the command on in at now, changing
-	// nothing: a *Error with CodeForbidden, CodeNotFound, CodeConflict or
-	// CodeInvalid, or nil. The incident's terminal state is checked before.
+	// permit reports whether a may send the command to in at all, before
+	// anything of its state is looked at: a *Error with CodeForbidden or
+	// CodeNotFound (a task the incident does not have), or nil.
+	permit(in *Incident, a Actor) error
+	// check reports whether the permitted command fits in at now, changing
+	// nothing: a *Error with CodeConflict, CodeInvalid or (a rule that
+	// depends on the state) CodeForbidden, or nil. The incident's terminal
+	// state is checked before.
 	check(in *Incident, a Actor, now time.Time) error
 	// apply runs the checked command by who (an Actor.String()) at now,
 	// with the incident's rules.
@@ -110,10 +115,19 @@ func TaskOf(c Command) string {
 	return reflect.ValueOf(c).FieldByName("TaskID").String()
 }
 
+// Permit reports whether actor may send cmd to the incident at all: who it
+// is, before anything of the incident's state (a *Error with CodeForbidden
+// or CodeNotFound, or nil). A caller who may not act learns nothing of the
+// state from the answer.
+func (in *Incident) Permit(a Actor, cmd Command) error { return cmd.permit(in, a) }
+
 // Check reports whether actor may run cmd at now on the incident as it
-// stands, without changing anything: a *Error with CodeForbidden,
-// CodeNotFound, CodeConflict or CodeInvalid, or nil.
+// stands, without changing anything: first Permit, then the state and the
+// command's fields (a *Error with CodeConflict or CodeInvalid), or nil.
 func (in *Incident) Check(a Actor, cmd Command, now time.Time) error {
+	if err := cmd.permit(in, a); err != nil {
+		return err
+	}
 	if in.Status.Terminal() && !(cmd.Doc().AfterClosing && in.Status == StatusClosed) {
 		return Conflict(string(in.Status), "incident %s is %s", in.ID, in.Status)
 	}
@@ -147,32 +161,37 @@ func (in *Incident) conflict(cmd string) error {
 	return Conflict(string(in.Status), "incident %s is %s: cannot %s", in.ID, in.Status, cmd)
 }
 
-// ownTask returns task id, checking that a is its department and that the
-// incident takes task commands.
-func (in *Incident) ownTask(a Actor, id string) (*Task, error) {
+// ownTask permits a command on task id to its department only.
+func (in *Incident) ownTask(a Actor, id string) error {
 	t := in.Task(id)
 	if t == nil {
-		return nil, Errorf(CodeNotFound, "incident %s has no task %s", in.ID, id)
+		return Errorf(CodeNotFound, "incident %s has no task %s", in.ID, id)
 	}
 	if a.Role != RoleDepartment || a.Org != t.Department {
-		return nil, Errorf(CodeForbidden, "task %s is assigned to %s, not to %s %s", t.ID, t.Department, a.Role, a.Org)
+		return Errorf(CodeForbidden, "task %s is not assigned to %s %s", t.ID, a.Role, a.Org)
 	}
+	return nil
+}
+
+// dispatchedTask returns task id of a permitted task command, checking
+// that the incident takes task commands.
+func (in *Incident) dispatchedTask(id string) (*Task, error) {
+	t := in.Task(id)
 	if in.Status != StatusDispatched {
 		return nil, Conflict(string(t.Status), "incident %s is %s: its tasks take no commands now", in.ID, in.Status)
 	}
 	return t, nil
 }
 
-// streetTask returns task id for a command of the incident's street.
-func (in *Incident) streetTask(a Actor, cmd, id string) (*Task, error) {
+// streetTask permits a command on task id to the incident's street only.
+func (in *Incident) streetTask(a Actor, cmd, id string) error {
 	if err := in.allow(a, cmd, in.isStreet(a)); err != nil {
-		return nil, err
+		return err
 	}
-	t := in.Task(id)
-	if t == nil {
-		return nil, Errorf(CodeNotFound, "incident %s has no task %s", in.ID, id)
+	if in.Task(id) == nil {
+		return Errorf(CodeNotFound, "incident %s has no task %s", in.ID, id)
 	}
-	return t, nil
+	return nil
 }
 
 func checkNote(field, s string, required bool) error {

@@ -54,19 +54,48 @@ func TestCommandRegistry(t *testing.T) {
 	}
 }
 
-// A finished incident takes no command but a rating of a closed one.
-func TestOnlyRatingAfterClosing(t *testing.T) {
-	in := newIncident(TierStreet)
+// A finished incident takes no command but a rating of a closed one; and
+// a caller who may not send a command learns nothing of the state: it is
+// refused for who it is (403, or 404 for a task the incident does not
+// have) before the incident's state is looked at.
+func TestPermissionBeforeState(t *testing.T) {
+	in := newIncident(TierDepartment)
 	in.Status = StatusClosed
+	task := in.Tasks[0].ID // CG's
+	insiders := map[Role]Actor{RoleGridWorker: grid, RoleStreet: street, RoleDepartment: cg,
+		RoleDistrict: {Sub: "d", Role: RoleDistrict, Org: "DA"}}
+	strangers := []Actor{{Sub: "o", Role: RoleStreet, Org: "XY"}, {Sub: "o", Role: RoleDepartment, Org: "ZJ"},
+		{Sub: "o", Role: RoleGridWorker, Org: "XY-01-01"}}
 	for _, c := range Commands {
-		var ie *Error
-		err := in.Check(street, c, t0)
-		_, rate := c.(Rate)
-		if !rate && (!errors.As(err, &ie) || ie.Code != CodeConflict) {
-			t.Errorf("%s on a closed incident: %v, want a conflict", c.Name(), err)
+		cmd, err := Decode(c, nil, task)
+		if err != nil {
+			t.Fatal(err)
 		}
-		if rate && errors.As(err, &ie) && ie.Code == CodeConflict && ie.Status == string(StatusClosed) {
-			t.Errorf("rate on a closed incident refused for being closed: %v", err)
+		permitted := 0
+		for _, r := range c.Doc().Roles {
+			a := insiders[r]
+			if in.Permit(a, cmd) != nil {
+				continue
+			}
+			permitted++
+			var ie *Error
+			err := in.Check(a, cmd, t0)
+			if _, rate := c.(Rate); rate {
+				if errors.As(err, &ie) && ie.Code == CodeConflict && ie.Status == string(StatusClosed) {
+					t.Errorf("rate on a closed incident refused for being closed: %v", err)
+				}
+			} else if !errors.As(err, &ie) || ie.Code != CodeConflict {
+				t.Errorf("%s by %s on a closed incident: %v, want a conflict", c.Name(), r, err)
+			}
+		}
+		if permitted == 0 && c.Name() != CmdEscalate && c.Name() != CmdResolve { // those need a community-tier incident
+			t.Errorf("%s: none of its roles %v may send it on this incident", c.Name(), c.Doc().Roles)
+		}
+		for _, a := range strangers {
+			var ie *Error
+			if err := in.Check(a, cmd, t0); !errors.As(err, &ie) || ie.Code != CodeForbidden || ie.Status != "" {
+				t.Errorf("%s by %s %s: %v, want forbidden without a status", c.Name(), a.Role, a.Org, err)
+			}
 		}
 	}
 }

@@ -115,7 +115,7 @@ func BenchCases(ctx context.Context, st *store.Store, o BenchOptions) ([]BenchCa
 		f := d.base.Filter
 		skipped := 0
 		for ; d.pages < 0 || skipped < d.pages; skipped++ {
-			_, next, err := st.OverdueTasks(ctx, f)
+			_, next, err := st.OverdueTasks(ctx, store.Everything, f)
 			if err != nil {
 				return nil, fmt.Errorf("seed: page through %s: %w", d.base.Name, err)
 			}
@@ -146,14 +146,14 @@ func Bench(ctx context.Context, st *store.Store, o BenchOptions) ([]BenchResult,
 	for _, c := range cases {
 		res := BenchResult{BenchCase: c}
 		for range max(o.Warmup, 0) {
-			if _, _, err := st.OverdueTasks(ctx, c.Filter); err != nil {
+			if _, _, err := st.OverdueTasks(ctx, store.Everything, c.Filter); err != nil {
 				return nil, fmt.Errorf("seed: bench %s: %w", c.Name, err)
 			}
 		}
 		samples := make([]time.Duration, 0, o.N)
 		for range o.N {
 			start := time.Now()
-			rows, _, err := st.OverdueTasks(ctx, c.Filter)
+			rows, _, err := st.OverdueTasks(ctx, store.Everything, c.Filter)
 			if err != nil {
 				return nil, fmt.Errorf("seed: bench %s: %w", c.Name, err)
 			}
@@ -197,7 +197,7 @@ func overdueCounts(ctx context.Context, st *store.Store) (overdueSummary, error)
 	s := overdueSummary{street: map[string]int{}, department: map[string]int{}}
 	f := store.OverdueFilter{Limit: store.MaxLimit}
 	for {
-		rows, next, err := st.OverdueTasks(ctx, f)
+		rows, next, err := st.OverdueTasks(ctx, store.Everything, f)
 		if err != nil {
 			return s, fmt.Errorf("seed: read the overdue board: %w", err)
 		}

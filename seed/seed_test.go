@@ -151,7 +151,7 @@ FROM tasks`).Scan(&rated, &lateRatedLow, &extended, &returned))
 	f := store.OverdueFilter{Limit: 37}
 	for pages := 0; ; pages++ {
 		require.Less(t, pages, 100)
-		page, next, err := st.OverdueTasks(ctx, f)
+		page, next, err := st.OverdueTasks(ctx, store.Everything, f)
 		require.NoError(t, err)
 		for _, r := range page {
 			k := overdueKey{r.TaskID, r.Kind}

@@ -83,9 +83,20 @@ type delegationCursor struct {
 	ID string    `json:"id"`
 }
 
-// Delegations lists delegation attempts newest first, a page at a time; it
-// returns the cursor of the next page, "" on the last.
-func (s *Store) Delegations(ctx context.Context, f DelegationFilter) ([]Delegation, string, error) {
+// Delegations lists the delegation attempts of sc (a street's towards it,
+// a department's own) newest first, a page at a time; it returns the
+// cursor of the next page, "" on the last.
+func (s *Store) Delegations(ctx context.Context, sc Scope, f DelegationFilter) ([]Delegation, string, error) {
+	if err := sc.only("delegations", incident.RoleStreet, incident.RoleDepartment); err != nil {
+		return nil, "", err
+	}
+	var err error
+	if f.Street, err = sc.narrow(incident.RoleStreet, "delegations", f.Street); err != nil {
+		return nil, "", err
+	}
+	if f.Department, err = sc.narrow(incident.RoleDepartment, "delegations", f.Department); err != nil {
+		return nil, "", err
+	}
 	limit := pageLimit(f.Limit)
 	var cur delegationCursor
 	if f.Cursor != "" {

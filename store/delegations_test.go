@@ -29,7 +29,7 @@ func TestDelegations(t *testing.T) {
 	require.NoError(t, err)
 	require.True(t, created)
 	require.Equal(t, "inc-1", d1.IncidentID)
-	in, err := s.Incident(ctx, "inc-1")
+	in, err := s.Incident(ctx, Everything, "inc-1")
 	require.NoError(t, err)
 	require.Equal(t, "d-1", in.Delegation)
 
@@ -46,30 +46,30 @@ func TestDelegations(t *testing.T) {
 	_, _, err = s.Delegate(ctx, deleg(4, "CG", "XS"), report(4), item, "")
 	require.NoError(t, err)
 
-	all, next, err := s.Delegations(ctx, DelegationFilter{Limit: 2})
+	all, next, err := s.Delegations(ctx, Everything, DelegationFilter{Limit: 2})
 	require.NoError(t, err)
 	require.Equal(t, []string{"d-4", "d-3"}, delegationIDs(all))
-	rest, next, err := s.Delegations(ctx, DelegationFilter{Limit: 2, Cursor: next})
+	rest, next, err := s.Delegations(ctx, Everything, DelegationFilter{Limit: 2, Cursor: next})
 	require.NoError(t, err)
 	require.Equal(t, []string{"d-1"}, delegationIDs(rest))
 	require.Empty(t, next)
 
 	no := false
-	got, _, err := s.Delegations(ctx, DelegationFilter{Accepted: &no})
+	got, _, err := s.Delegations(ctx, Everything, DelegationFilter{Accepted: &no})
 	require.NoError(t, err)
 	require.Equal(t, []string{"d-3"}, delegationIDs(got))
-	got, _, err = s.Delegations(ctx, DelegationFilter{Street: "XS", Department: "CG"})
+	got, _, err = s.Delegations(ctx, Everything, DelegationFilter{Street: "XS", Department: "CG"})
 	require.NoError(t, err)
 	require.Equal(t, []string{"d-4"}, delegationIDs(got))
 
 	// A report that could not be queued is withdrawn with its delegation:
 	// the client was told to retry, so the attempt did not happen.
 	require.NoError(t, s.DeleteReceived(ctx, "inc-4"))
-	got, _, err = s.Delegations(ctx, DelegationFilter{Street: "XS"})
+	got, _, err = s.Delegations(ctx, Everything, DelegationFilter{Street: "XS"})
 	require.NoError(t, err)
 	require.Equal(t, []string{"d-3"}, delegationIDs(got))
 
-	_, _, err = s.Delegations(ctx, DelegationFilter{Cursor: "nonsense"})
+	_, _, err = s.Delegations(ctx, Everything, DelegationFilter{Cursor: "nonsense"})
 	require.Equal(t, incident.CodeInvalid, incident.ErrorCode(err))
 }
 

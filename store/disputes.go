@@ -49,7 +49,7 @@ type disputeCursor struct {
 	ID string    `json:"id"`
 }
 
-// Disputes lists the returned tasks awaiting arbitration (GET
+// Disputes lists the returned tasks of sc awaiting arbitration (GET
 // /v1/supervision/disputes): status returned and not reassigned, oldest
 // return first, ties by task id. A return stays here while its incident is
 // suspended (it is settled after the resume). It pages like Tasks; a
@@ -58,7 +58,10 @@ type disputeCursor struct {
 // Open disputes are few whatever the size of the district: the page is a
 // walk along a partial index holding only them (migration 00005), the
 // street's when a street is given.
-func (s *Store) Disputes(ctx context.Context, f DisputeFilter) ([]OpenDispute, string, error) {
+func (s *Store) Disputes(ctx context.Context, sc Scope, f DisputeFilter) ([]OpenDispute, string, error) {
+	if err := sc.tasks("the disputes", &f.Street, &f.Department); err != nil {
+		return nil, "", err
+	}
 	limit := pageLimit(f.Limit)
 	var w where
 	w.and("t.status = 'returned'")
@@ -173,7 +176,14 @@ type reviewCursor struct {
 // union of the pages is then sorted and cut, and only that page is joined
 // to its incidents. The type is written into the SQL as a literal, for the
 // planner to prove that the partial index covers it.
-func (s *Store) Review(ctx context.Context, f ReviewFilter) ([]ReviewEntry, string, error) {
+func (s *Store) Review(ctx context.Context, sc Scope, f ReviewFilter) ([]ReviewEntry, string, error) {
+	if err := sc.only("the review", incident.RoleStreet); err != nil {
+		return nil, "", err
+	}
+	var err error
+	if f.Street, err = sc.narrow(incident.RoleStreet, "review", f.Street); err != nil {
+		return nil, "", err
+	}
 	types := ReviewTypes
 	if f.Type != "" {
 		if !slices.Contains(ReviewTypes, f.Type) {

@@ -84,7 +84,7 @@ func allDisputes(t *testing.T, s *Store, f DisputeFilter) []string {
 	got := []string{}
 	for pages := 0; ; pages++ {
 		require.Less(t, pages, 50)
-		rows, next, err := s.Disputes(context.Background(), f)
+		rows, next, err := s.Disputes(context.Background(), Everything, f)
 		require.NoError(t, err)
 		for _, r := range rows {
 			got = append(got, r.TaskID)
@@ -127,7 +127,7 @@ func TestDisputes(t *testing.T) {
 		}
 	}
 
-	rows, next, err := s.Disputes(ctx, DisputeFilter{})
+	rows, next, err := s.Disputes(ctx, Everything, DisputeFilter{})
 	require.NoError(t, err)
 	require.Len(t, rows, 3)
 	assert.Empty(t, next)
@@ -152,7 +152,7 @@ func TestDisputes(t *testing.T) {
 	assert.Equal(t, all[:2], allDisputes(t, s, DisputeFilter{}))
 	assert.Empty(t, allDisputes(t, s, DisputeFilter{Referred: &yes}))
 
-	_, _, err = s.Disputes(ctx, DisputeFilter{Cursor: "nope"})
+	_, _, err = s.Disputes(ctx, Everything, DisputeFilter{Cursor: "nope"})
 	assert.Equal(t, incident.CodeInvalid, incident.ErrorCode(err))
 }
 
@@ -167,7 +167,7 @@ func allReview(t *testing.T, s *Store, f ReviewFilter) []string {
 	got := []string{}
 	for pages := 0; ; pages++ {
 		require.Less(t, pages, 50)
-		rows, next, err := s.Review(context.Background(), f)
+		rows, next, err := s.Review(context.Background(), Everything, f)
 		require.NoError(t, err)
 		for _, r := range rows {
 			got = append(got, reviewKey(r.IncidentID, r.Type, r.At))
@@ -271,12 +271,12 @@ func TestReview(t *testing.T) {
 	}
 
 	// A row in full.
-	rows, _, err := s.Review(ctx, ReviewFilter{Type: incident.EventRoutingOverride})
+	rows, _, err := s.Review(ctx, Everything, ReviewFilter{Type: incident.EventRoutingOverride})
 	require.NoError(t, err)
 	require.Len(t, rows, 1)
 	assert.Equal(t, ReviewEntry{IncidentID: "R1", Street: "FH", Item: "ST-002", At: rows[0].At, Type: "routing_override",
 		Actor: "street:FH:officer", Note: " → CG: a stall on the pavement"}, rows[0])
-	rows, _, err = s.Review(ctx, ReviewFilter{Type: incident.EventReassigned, Limit: 1})
+	rows, _, err = s.Review(ctx, Everything, ReviewFilter{Type: incident.EventReassigned, Limit: 1})
 	require.NoError(t, err)
 	assert.Equal(t, ReviewEntry{IncidentID: "D7", Street: "FH", Item: "SR-001", At: rows[0].At, Type: "reassigned",
 		Actor: "district:DA:inspector", Note: "SCJG → ZJ — ZJ's", TaskID: taskOf(t, fx["D7"], "SCJG"), Department: "SCJG"}, rows[0])
@@ -287,7 +287,7 @@ func TestReview(t *testing.T) {
 		{From: t0, To: t0},
 		{Cursor: "nope"},
 	} {
-		_, _, err := s.Review(ctx, f)
+		_, _, err := s.Review(ctx, Everything, f)
 		assert.Equal(t, incident.CodeInvalid, incident.ErrorCode(err), "%+v", f)
 	}
 }

@@ -15,11 +15,14 @@ import (
 )
 
 // Incident returns the latest projected snapshot of the incident with the
-// given id, with Overdue computed now. An unknown id is a CodeNotFound
-// *incident.Error.
-func (s *Store) Incident(ctx context.Context, id string) (*incident.Incident, error) {
+// given id, with Overdue computed now. An unknown id, or one outside sc, is
+// a CodeNotFound *incident.Error.
+func (s *Store) Incident(ctx context.Context, sc Scope, id string) (*incident.Incident, error) {
 	var doc []byte
-	err := s.pool.QueryRow(ctx, `SELECT doc FROM incidents WHERE id = $1`, id).Scan(&doc)
+	var w where
+	w.and("i.id = " + w.arg(id))
+	sc.incidents(&w)
+	err := s.pool.QueryRow(ctx, `SELECT i.doc FROM incidents i `+w.sql(), w.args...).Scan(&doc)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil, incident.Errorf(incident.CodeNotFound, "no incident %s", id)
 	}
@@ -30,11 +33,15 @@ func (s *Store) Incident(ctx context.Context, id string) (*incident.Incident, er
 }
 
 // IncidentOfTask returns the incident a task belongs to, like Incident. An
-// unknown task id is a CodeNotFound *incident.Error.
-func (s *Store) IncidentOfTask(ctx context.Context, taskID string) (*incident.Incident, error) {
+// unknown task id, or one of an incident outside sc, is a CodeNotFound
+// *incident.Error.
+func (s *Store) IncidentOfTask(ctx context.Context, sc Scope, taskID string) (*incident.Incident, error) {
 	var doc []byte
+	var w where
+	w.and("t.id = " + w.arg(taskID))
+	sc.incidents(&w)
 	err := s.pool.QueryRow(ctx, `
-SELECT i.doc FROM tasks t JOIN incidents i ON i.id = t.incident_id WHERE t.id = $1`, taskID).Scan(&doc)
+SELECT i.doc FROM tasks t JOIN incidents i ON i.id = t.incident_id `+w.sql(), w.args...).Scan(&doc)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil, incident.Errorf(incident.CodeNotFound, "no task %s", taskID)
 	}
@@ -67,13 +74,23 @@ type incidentCursor struct {
 	ID         string    `json:"id"`
 }
 
-// Incidents lists incidents matching f, newest first (reported_at desc, id
-// desc), one page at a time with keyset pagination: next is the cursor of the
-// following page, "" on the last page. A malformed cursor is a CodeInvalid
-// *incident.Error.
-func (s *Store) Incidents(ctx context.Context, f IncidentFilter) (items []*incident.Incident, next string, err error) {
+// Incidents lists the incidents of sc matching f, newest first
+// (reported_at desc, id desc), one page at a time with keyset pagination:
+// next is the cursor of the following page, "" on the last page. A
+// malformed cursor is a CodeInvalid *incident.Error; a grid, street or
+// department outside sc a CodeForbidden one.
+func (s *Store) Incidents(ctx context.Context, sc Scope, f IncidentFilter) (items []*incident.Incident, next string, err error) {
 	limit := pageLimit(f.Limit)
+	for _, n := range []struct {
+		kind  incident.Role
+		field *string
+	}{{incident.RoleGridWorker, &f.Grid}, {incident.RoleStreet, &f.Street}, {incident.RoleDepartment, &f.Department}} {
+		if *n.field, err = sc.narrow(n.kind, "incidents", *n.field); err != nil {
+			return nil, "", err
+		}
+	}
 	var w where
+	sc.incidents(&w)
 	if f.Status != "" {
 		w.and("i.status = " + w.arg(f.Status))
 	}

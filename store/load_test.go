@@ -131,14 +131,14 @@ func TestLoadWritesWhatProjectWrites(t *testing.T) {
 	assert.Equal(t, 1, count(t, loaded, "SELECT count(*) FROM tasks WHERE referred_at IS NOT NULL AND refer_note <> ''"))
 	assert.Equal(t, 0, count(t, loaded, "SELECT count(*) FROM timeline WHERE street IS NULL"))
 	// A loaded incident reads and lists like a projected one.
-	rows, _, err := loaded.OverdueTasks(ctx, OverdueFilter{})
+	rows, _, err := loaded.OverdueTasks(ctx, Everything, OverdueFilter{})
 	require.NoError(t, err)
 	assert.Equal(t, []string{"A-t1"}, overdueIDs(rows))
 	// And projection carries on from it.
 	a := clone(t, fix[0].Snapshot)
 	require.NoError(t, a.Apply(deptActor("CG"), incident.Ack{TaskID: "A-t1"}, now, due))
 	require.NoError(t, loaded.Project(ctx, a))
-	rows, _, err = loaded.OverdueTasks(ctx, OverdueFilter{})
+	rows, _, err = loaded.OverdueTasks(ctx, Everything, OverdueFilter{})
 	require.NoError(t, err)
 	assert.Empty(t, rows)
 }

@@ -289,7 +289,7 @@ func TestProjectLinks(t *testing.T) {
 
 	list := func(f IncidentFilter) []string {
 		t.Helper()
-		items, _, err := s.Incidents(context.Background(), f)
+		items, _, err := s.Incidents(context.Background(), Everything, f)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -17,7 +17,7 @@ func allOverdue(t *testing.T, s *Store, f OverdueFilter) []string {
 	var got []string
 	for pages := 0; ; pages++ {
 		require.Less(t, pages, 50)
-		rows, next, err := s.OverdueTasks(context.Background(), f)
+		rows, next, err := s.OverdueTasks(context.Background(), Everything, f)
 		require.NoError(t, err)
 		for _, r := range rows {
 			got = append(got, r.TaskID+"/"+r.Kind)
@@ -73,7 +73,7 @@ func TestOverdueFollowsRunningClocks(t *testing.T) {
 	// suspended stays where it was.
 	step(t, s, in, street, incident.Resume{}, now)
 	assert.Equal(t, []string{"A-t1/ack", "A-t2/ack"}, allOverdue(t, s, OverdueFilter{}))
-	rows, _, err := s.OverdueTasks(ctx, OverdueFilter{})
+	rows, _, err := s.OverdueTasks(ctx, Everything, OverdueFilter{})
 	require.NoError(t, err)
 	assert.Equal(t, int64(2*3600), rows[0].OverdueSeconds)
 

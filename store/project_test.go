@@ -94,7 +94,7 @@ func TestCreateReceivedIdempotencyKey(t *testing.T) {
 	assert.Equal(t, "inc-e", id)
 	assert.Equal(t, 4, count(t, s, `SELECT count(*) FROM incidents`))
 
-	in, err := s.Incident(ctx, "inc-a")
+	in, err := s.Incident(ctx, Everything, "inc-a")
 	require.NoError(t, err)
 	assert.Equal(t, incident.StatusReceived, in.Status)
 	assert.Equal(t, 0, in.Version)
@@ -121,7 +121,7 @@ func TestDeleteReceivedOnlyAtVersionZero(t *testing.T) {
 	_, _, err := s.CreateReceived(ctx, report("inc-a", "FH", t0), itemCG, "k")
 	require.NoError(t, err)
 	require.NoError(t, s.DeleteReceived(ctx, "inc-a"))
-	_, err = s.Incident(ctx, "inc-a")
+	_, err = s.Incident(ctx, Everything, "inc-a")
 	assert.Equal(t, incident.CodeNotFound, incident.ErrorCode(err))
 
 	// The key is free again after the compensation.
@@ -133,7 +133,7 @@ func TestDeleteReceivedOnlyAtVersionZero(t *testing.T) {
 	project(t, s, newIncident("inc-b", "FH", itemCG, t0))
 	err = s.DeleteReceived(ctx, "inc-b")
 	assert.Equal(t, incident.CodeConflict, incident.ErrorCode(err))
-	in, err := s.Incident(ctx, "inc-b")
+	in, err := s.Incident(ctx, Everything, "inc-b")
 	require.NoError(t, err)
 	assert.Equal(t, incident.StatusDispatched, in.Status)
 	assert.Equal(t, 2, count(t, s, `SELECT count(*) FROM tasks WHERE incident_id = 'inc-b'`))
@@ -157,7 +157,7 @@ func TestProjectIdempotentAndOrderSafe(t *testing.T) {
 	project(t, s, v2) // a retried activity
 	project(t, s, v1) // a late, older one
 
-	got, err := s.Incident(ctx, "inc-a")
+	got, err := s.Incident(ctx, Everything, "inc-a")
 	require.NoError(t, err)
 	assert.JSONEq(t, mustJSON(t, v2), mustJSON(t, got), "the newest snapshot, untouched by the older one")
 	assert.Equal(t, len(v2.Timeline), count(t, s, `SELECT count(*) FROM timeline WHERE incident_id = 'inc-a'`))
@@ -179,12 +179,12 @@ func TestProjectIdempotentAndOrderSafe(t *testing.T) {
 	assert.Equal(t, string(incident.StatusDispatched), entryStatus)
 
 	// Read by task id.
-	got, err = s.IncidentOfTask(ctx, cg)
+	got, err = s.IncidentOfTask(ctx, Everything, cg)
 	require.NoError(t, err)
 	assert.Equal(t, "inc-a", got.ID)
-	_, err = s.IncidentOfTask(ctx, "inc-a-t9")
+	_, err = s.IncidentOfTask(ctx, Everything, "inc-a-t9")
 	assert.Equal(t, incident.CodeNotFound, incident.ErrorCode(err))
-	_, err = s.Incident(ctx, "nope")
+	_, err = s.Incident(ctx, Everything, "nope")
 	assert.Equal(t, incident.CodeNotFound, incident.ErrorCode(err))
 }
 
@@ -229,7 +229,7 @@ func TestProjectConcurrentOutOfOrder(t *testing.T) {
 		require.NoError(t, err)
 	}
 
-	got, err := s.Incident(ctx, "inc-a")
+	got, err := s.Incident(ctx, Everything, "inc-a")
 	require.NoError(t, err)
 	assert.JSONEq(t, mustJSON(t, last), mustJSON(t, got))
 	assert.Equal(t, len(last.Timeline), count(t, s, `SELECT count(*) FROM timeline WHERE incident_id = 'inc-a'`))
@@ -255,7 +255,7 @@ func TestProjectAtomic(t *testing.T) {
 	bad.Tasks = append(bad.Tasks, bad.Tasks[0]) // one task twice: the upsert cannot touch a row twice
 	require.Error(t, s.Project(ctx, bad))
 
-	got, err := s.Incident(ctx, "inc-a")
+	got, err := s.Incident(ctx, Everything, "inc-a")
 	require.NoError(t, err)
 	assert.Equal(t, in.Version, got.Version)
 	assert.Equal(t, incident.StatusDispatched, got.Status)
@@ -278,7 +278,7 @@ func TestProjectNulAndInvalidUTF8(t *testing.T) {
 	in := newIncident("inc-a", "FH", lead("CG"), t0)
 	in.Description = r.Description
 	step(t, s, in, deptActor("CG"), incident.Ack{TaskID: "inc-a-t1", Note: "a\x00b\xfe"}, t0.Add(time.Minute))
-	got, err := s.Incident(ctx, "inc-a")
+	got, err := s.Incident(ctx, Everything, "inc-a")
 	require.NoError(t, err)
 	assert.Equal(t, "nul\uFFFD and bad \uFFFD utf-8", got.Description)
 	assert.Equal(t, "a\uFFFDb\uFFFD", got.Timeline[len(got.Timeline)-1].Note)

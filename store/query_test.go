@@ -58,7 +58,7 @@ func TestIncidentsFilters(t *testing.T) {
 		{"department and not overdue", IncidentFilter{Department: "SCJG", Overdue: ptr(false)}, []string{"B"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			items, next, err := s.Incidents(ctx, tc.f)
+			items, next, err := s.Incidents(ctx, Everything, tc.f)
 			require.NoError(t, err)
 			assert.Equal(t, tc.want, ids(items))
 			assert.Empty(t, next)
@@ -70,10 +70,10 @@ func TestIncidentsFilters(t *testing.T) {
 
 	// Time passes: B's resolution deadline (t0+9h30m+72h) passes too.
 	now = t0.Add(90 * time.Hour)
-	items, _, err := s.Incidents(ctx, IncidentFilter{Overdue: ptr(true)})
+	items, _, err := s.Incidents(ctx, Everything, IncidentFilter{Overdue: ptr(true)})
 	require.NoError(t, err)
 	assert.Equal(t, []string{"B", "D", "A"}, ids(items))
-	got, err := s.Incident(ctx, "B")
+	got, err := s.Incident(ctx, Everything, "B")
 	require.NoError(t, err)
 	assert.True(t, got.Overdue)
 }
@@ -107,7 +107,7 @@ func TestIncidentsPagination(t *testing.T) {
 	pageAll := func(f IncidentFilter) (all []string, pages int) {
 		seen := map[string]bool{}
 		for {
-			items, next, err := s.Incidents(ctx, f)
+			items, next, err := s.Incidents(ctx, Everything, f)
 			require.NoError(t, err)
 			pages++
 			for _, in := range items {
@@ -132,7 +132,7 @@ func TestIncidentsPagination(t *testing.T) {
 	assert.Equal(t, 3, pages)
 
 	// A page size of exactly the total has no next page.
-	items, next, err := s.Incidents(ctx, IncidentFilter{Limit: 23})
+	items, next, err := s.Incidents(ctx, Everything, IncidentFilter{Limit: 23})
 	require.NoError(t, err)
 	assert.Len(t, items, 23)
 	assert.Empty(t, next)
@@ -141,7 +141,7 @@ func TestIncidentsPagination(t *testing.T) {
 	assert.Equal(t, DefaultLimit, pageLimit(0))
 	assert.Equal(t, MaxLimit, pageLimit(1000))
 
-	_, _, err = s.Incidents(ctx, IncidentFilter{Cursor: "not-a-cursor"})
+	_, _, err = s.Incidents(ctx, Everything, IncidentFilter{Cursor: "not-a-cursor"})
 	assert.Equal(t, incident.CodeInvalid, incident.ErrorCode(err))
 }
 
@@ -179,7 +179,7 @@ func TestTasksInbox(t *testing.T) {
 	f := TaskFilter{Department: "CG", Limit: 2}
 	for pages := 0; ; pages++ {
 		require.Less(t, pages, 10)
-		rows, next, err := s.Tasks(ctx, f)
+		rows, next, err := s.Tasks(ctx, Everything, f)
 		require.NoError(t, err)
 		for _, r := range rows {
 			got = append(got, r.ID)
@@ -191,7 +191,7 @@ func TestTasksInbox(t *testing.T) {
 	}
 	assert.Equal(t, want, got)
 
-	rows, next, err := s.Tasks(ctx, TaskFilter{Department: "CG"})
+	rows, next, err := s.Tasks(ctx, Everything, TaskFilter{Department: "CG"})
 	require.NoError(t, err)
 	assert.Empty(t, next)
 	require.Len(t, rows, 5)
@@ -220,16 +220,16 @@ func TestTasksInbox(t *testing.T) {
 	assert.Equal(t, "done", ur.Result)
 	assert.Equal(t, "verifying", ur.IncidentStatus, "its only task is completed")
 
-	rows, _, err = s.Tasks(ctx, TaskFilter{Department: "CG", Status: "pending_ack"})
+	rows, _, err = s.Tasks(ctx, Everything, TaskFilter{Department: "CG", Status: "pending_ack"})
 	require.NoError(t, err)
 	assert.Equal(t, []string{"P-t1", "R-t1"}, taskIDs(rows))
-	rows, _, err = s.Tasks(ctx, TaskFilter{Department: "CG", Street: "XY"})
+	rows, _, err = s.Tasks(ctx, Everything, TaskFilter{Department: "CG", Street: "XY"})
 	require.NoError(t, err)
 	assert.Equal(t, []string{"R-t1"}, taskIDs(rows))
 
 	// Acknowledging P moves it behind R: its next deadline is resolution.
 	step(t, s, p, cg, incident.Ack{TaskID: "P-t1"}, t0.Add(3*time.Hour))
-	rows, _, err = s.Tasks(ctx, TaskFilter{Department: "CG"})
+	rows, _, err = s.Tasks(ctx, Everything, TaskFilter{Department: "CG"})
 	require.NoError(t, err)
 	assert.Equal(t, []string{"R-t1", "P-t1", "Q-t1", "U-t1", "S-t1"}, taskIDs(rows))
 }
@@ -252,7 +252,7 @@ func TestOverdueTasks(t *testing.T) {
 	require.True(t, a.Tick(t0.Add(time.Hour)))
 	project(t, s, a)
 
-	rows, next, err := s.OverdueTasks(ctx, OverdueFilter{})
+	rows, next, err := s.OverdueTasks(ctx, Everything, OverdueFilter{})
 	require.NoError(t, err)
 	assert.Empty(t, next)
 	require.Len(t, rows, 2)
@@ -262,13 +262,13 @@ func TestOverdueTasks(t *testing.T) {
 	assert.Equal(t, "B-t1", rows[1].TaskID)
 	assert.Equal(t, int64(90*60), rows[1].OverdueSeconds)
 
-	rows, _, err = s.OverdueTasks(ctx, OverdueFilter{MinLevel: 1})
+	rows, _, err = s.OverdueTasks(ctx, Everything, OverdueFilter{MinLevel: 1})
 	require.NoError(t, err)
 	assert.Equal(t, []string{"A-t1"}, overdueIDs(rows))
-	rows, _, err = s.OverdueTasks(ctx, OverdueFilter{Street: "XY"})
+	rows, _, err = s.OverdueTasks(ctx, Everything, OverdueFilter{Street: "XY"})
 	require.NoError(t, err)
 	assert.Equal(t, []string{"B-t1"}, overdueIDs(rows))
-	rows, _, err = s.OverdueTasks(ctx, OverdueFilter{Kind: KindResolve})
+	rows, _, err = s.OverdueTasks(ctx, Everything, OverdueFilter{Kind: KindResolve})
 	require.NoError(t, err)
 	assert.Empty(t, rows)
 
@@ -279,7 +279,7 @@ func TestOverdueTasks(t *testing.T) {
 	f := OverdueFilter{Limit: 2}
 	for pages := 0; ; pages++ {
 		require.Less(t, pages, 10)
-		rows, next, err := s.OverdueTasks(ctx, f)
+		rows, next, err := s.OverdueTasks(ctx, Everything, f)
 		require.NoError(t, err)
 		for _, r := range rows {
 			got = append(got, r.TaskID+"/"+r.Kind)
@@ -298,11 +298,11 @@ func TestOverdueTasks(t *testing.T) {
 		"B-t1/resolve", // t0+72h30m
 		"C-t1/resolve", // t0+74h30m
 	}, got)
-	rows, _, err = s.OverdueTasks(ctx, OverdueFilter{Department: "CG", Kind: KindResolve})
+	rows, _, err = s.OverdueTasks(ctx, Everything, OverdueFilter{Department: "CG", Kind: KindResolve})
 	require.NoError(t, err)
 	assert.Equal(t, []string{"A-t1", "C-t1"}, overdueIDs(rows))
 
-	_, _, err = s.OverdueTasks(ctx, OverdueFilter{Kind: "late"})
+	_, _, err = s.OverdueTasks(ctx, Everything, OverdueFilter{Kind: "late"})
 	assert.Equal(t, incident.CodeInvalid, incident.ErrorCode(err))
 }
 

@@ -38,12 +38,15 @@ type taskCursor struct {
 	ID   string `json:"id"`
 }
 
-// Tasks lists tasks matching f in inbox order: open tasks first, by nearest
+// Tasks lists the tasks of sc matching f in inbox order: open tasks first, by nearest
 // deadline (ack_due while pending acknowledgement, else resolve_due), then
 // the others, most recently dispatched first; ties by task id. It pages with
 // keyset pagination: the second result is the cursor of the next page, ""
 // on the last page. A malformed cursor is a CodeInvalid *incident.Error.
-func (s *Store) Tasks(ctx context.Context, f TaskFilter) ([]TaskRow, string, error) {
+func (s *Store) Tasks(ctx context.Context, sc Scope, f TaskFilter) ([]TaskRow, string, error) {
+	if err := sc.tasks("tasks", &f.Street, &f.Department); err != nil {
+		return nil, "", err
+	}
 	limit := pageLimit(f.Limit)
 	var w where
 	if f.Department != "" {
@@ -156,7 +159,10 @@ type overdueCursor struct {
 // row instead. Which clocks run is tasks.running (open task, dispatched
 // incident), not a filter on the joined incident, whose selectivity the
 // planner cannot know and underestimates twentyfold.
-func (s *Store) OverdueTasks(ctx context.Context, f OverdueFilter) ([]OverdueTask, string, error) {
+func (s *Store) OverdueTasks(ctx context.Context, sc Scope, f OverdueFilter) ([]OverdueTask, string, error) {
+	if err := sc.tasks("the overdue board", &f.Street, &f.Department); err != nil {
+		return nil, "", err
+	}
 	if f.Kind != "" && f.Kind != KindAck && f.Kind != KindResolve {
 		return nil, "", incident.Invalid("kind", "kind must be %s or %s, not %q", KindAck, KindResolve, f.Kind)
 	}
