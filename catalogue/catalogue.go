@@ -140,8 +140,18 @@ func Open(ctx context.Context, cfg Config) (*Catalogue, error) {
 	if err != nil {
 		return nil, err
 	}
+	// One line for the file, the items at debug: a first start writes
+	// every item of the list.
+	retired := 0
 	for _, v := range written {
-		c.log.InfoContext(ctx, "catalogue item changed by the jurisdiction file", "item", v.Code, "version", v.Version, "retired", v.Retired)
+		c.log.DebugContext(ctx, "catalogue item changed by the jurisdiction file", "item", v.Code, "version", v.Version, "retired", v.Retired)
+		if v.Retired {
+			retired++
+		}
+	}
+	if len(written) > 0 {
+		c.log.InfoContext(ctx, "catalogue: items written from the jurisdiction file", "file", cfg.FileName,
+			"written", len(written), "retired", retired)
 	}
 	if err := c.Reload(ctx); err != nil {
 		return nil, err

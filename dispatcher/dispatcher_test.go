@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"os"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -36,9 +35,11 @@ import (
 // spans records every span ended in this test binary.
 var spans *tracetest.SpanRecorder
 
+// TestMain also stops the private PostgreSQL the tests may have started
+// and removes its folder (devtest.Main).
 func TestMain(m *testing.M) {
 	spans = devtest.RecordSpans()
-	os.Exit(m.Run())
+	devtest.Main(m)
 }
 
 // signalStop ends a stand-in workflow.

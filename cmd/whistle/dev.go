@@ -38,6 +38,9 @@ type devEndpoints struct {
 	NATS        string `json:"nats"`
 	Temporal    string `json:"temporal"`
 	DatabaseURL string `json:"database_url"`
+	// Jurisdiction is the jurisdiction file it runs ("" for the shipped
+	// district): whistle token checks organisations against it.
+	Jurisdiction string `json:"jurisdiction,omitempty"`
 }
 
 func (c *devCmd) Run(ctx context.Context, log *slog.Logger) (err error) {
@@ -77,7 +80,11 @@ func (c *devCmd) Run(ctx context.Context, log *slog.Logger) (err error) {
 	}
 	stops = append(stops, nats.Stop)
 
-	log.Info("starting Temporal (first start creates its SQLite schema)")
+	if _, err := os.Stat(filepath.Join(dir, "temporal")); errors.Is(err, fs.ErrNotExist) {
+		log.Info("starting Temporal (a first start creates its SQLite schema)")
+	} else {
+		log.Info("starting Temporal")
+	}
 	tmp, err := temporaldev.Start(ctx, temporaldev.Options{DataDir: filepath.Join(dir, "temporal"), HostPort: c.Temporal, Logger: log})
 	if err != nil {
 		return err
@@ -99,6 +106,11 @@ func (c *devCmd) Run(ctx context.Context, log *slog.Logger) (err error) {
 		return fmt.Errorf("listen on %s (use --http to pick another address): %w", c.HTTP, err)
 	}
 	ep := devEndpoints{HTTP: "http://" + ln.Addr().String(), NATS: nats.ClientURL(), Temporal: tmp.HostPort(), DatabaseURL: pg.URL()}
+	if c.Jurisdiction != "" {
+		if ep.Jurisdiction, err = filepath.Abs(c.Jurisdiction); err != nil {
+			return err
+		}
+	}
 	if b, err := json.MarshalIndent(ep, "", "  "); err == nil {
 		_ = os.WriteFile(filepath.Join(dir, "dev.json"), b, 0o600)
 	}

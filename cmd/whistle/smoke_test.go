@@ -624,6 +624,17 @@ func TestTokenCommand(t *testing.T) {
 			t.Fatalf("claims %+v, want %+v", got, want)
 		}
 	})
+	t.Run("an organisation the district does not have", func(t *testing.T) {
+		// Minted (it may be for an organisation about to be added), with a
+		// word on stderr; none for one the district has.
+		r := run(t, env, time.Minute, "token", "--role", "street", "--org", "NOPE")
+		if r.code != 0 || strings.Count(r.stdout, ".") != 2 || !strings.Contains(r.stderr, `street \"NOPE\"`) {
+			t.Fatalf("exit %d\nstdout %q\nstderr:\n%s\nwant a token and a warning naming the street", r.code, r.stdout, r.stderr)
+		}
+		if r := run(t, env, time.Minute, "token", "--role", "street", "--org", smokeStreet); strings.Contains(r.stderr, "does not have") {
+			t.Fatalf("a warning for street %s, which the district has:\n%s", smokeStreet, r.stderr)
+		}
+	})
 	t.Run("ttl", func(t *testing.T) {
 		tok, before, after := mint(t, env, "--role", "grid_worker", "--org", smokeGrid, "--ttl", "1h")
 		if _, err := auth.Parse([]byte(secret), tok); err != nil {

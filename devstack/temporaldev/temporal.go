@@ -233,6 +233,7 @@ func startTemporalServer(o Options, sqlCfg *config.SQL) (*Server, error) {
 // process, e.g. when a port is taken) comes back as an error, after stopping
 // whatever had started.
 func runServer(stopping *atomic.Bool, opts ...temporal.ServerOption) (srv temporal.Server, err error) {
+	defer hideOTelEnv()()
 	defer func() {
 		r := recover()
 		if r == nil {
@@ -257,6 +258,28 @@ func runServer(stopping *atomic.Bool, opts ...temporal.ServerOption) (srv tempor
 		return nil, fmt.Errorf("temporal: start server: %w", err)
 	}
 	return srv, nil
+}
+
+// hideOTelEnv unsets every OTEL_* variable of the process and returns the
+// function that sets them back. The embedded server builds its trace
+// exporters from these variables (and fails on a value it does not know,
+// such as OTEL_TRACES_EXPORTER=console, which Whistle's own telemetry
+// accepts): they are Whistle's settings, not the embedded server's, so it
+// is built and started without them. Only whistle dev and the tests embed
+// the server, at start, before anything else reads them.
+func hideOTelEnv() (restore func()) {
+	saved := map[string]string{}
+	for _, kv := range os.Environ() {
+		if k, v, _ := strings.Cut(kv, "="); strings.HasPrefix(k, "OTEL_") {
+			saved[k] = v
+			_ = os.Unsetenv(k)
+		}
+	}
+	return func() {
+		for k, v := range saved {
+			_ = os.Setenv(k, v)
+		}
+	}
 }
 
 // stopQuietly stops a server that failed to start, whatever state it is in.

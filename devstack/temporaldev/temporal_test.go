@@ -3,6 +3,7 @@ package temporaldev
 import (
 	"context"
 	"net"
+	"os"
 	"testing"
 	"time"
 
@@ -169,5 +170,28 @@ func checkRetention(t *testing.T, ctx context.Context, c client.Client, ns strin
 	}
 	if got := resp.GetConfig().GetWorkflowExecutionRetentionTtl().AsDuration(); got != want {
 		t.Fatalf("namespace %s retention %s, want %s", ns, got, want)
+	}
+}
+
+// Whistle's own OTEL_* settings do not steer the embedded server: with an
+// exporter the server does not know (console, which Whistle's telemetry
+// takes) it starts all the same, and the settings are there again after.
+func TestStartTemporalIgnoresWhistlesOTelSettings(t *testing.T) {
+	t.Setenv("OTEL_TRACES_EXPORTER", "console")
+	t.Setenv("OTEL_SERVICE_NAME", "whistle")
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	srv, err := Start(ctx, Options{Logger: testutil.Logger(t)})
+	if err != nil {
+		t.Fatalf("start with OTEL_TRACES_EXPORTER=console: %v", err)
+	}
+	defer func() {
+		if err := srv.Stop(); err != nil {
+			t.Error(err)
+		}
+	}()
+	dial(t, srv)
+	if os.Getenv("OTEL_TRACES_EXPORTER") != "console" || os.Getenv("OTEL_SERVICE_NAME") != "whistle" {
+		t.Errorf("the settings were not restored: %q %q", os.Getenv("OTEL_TRACES_EXPORTER"), os.Getenv("OTEL_SERVICE_NAME"))
 	}
 }
