@@ -11,6 +11,7 @@ import (
 	"go.temporal.io/sdk/worker"
 
 	"github.com/whistle-city/whistle/api"
+	"github.com/whistle-city/whistle/devstack/wait"
 	"github.com/whistle-city/whistle/incident"
 	"github.com/whistle-city/whistle/workflows"
 )
@@ -122,19 +123,16 @@ func TestCommandsThroughWorkflow(t *testing.T) {
 // await polls GET /v1/incidents/{id} until the incident has status want.
 func (e *env) await(id, tok string, want incident.Status) incident.Incident {
 	e.t.Helper()
-	deadline := time.Now().Add(20 * time.Second)
-	for {
-		var in incident.Incident
-		r := e.do(http.MethodGet, "/v1/incidents/"+id, tok, nil)
-		if r.status == http.StatusOK {
+	var in incident.Incident
+	var r response
+	if !wait.Within(20*time.Second, func() bool {
+		in = incident.Incident{}
+		if r = e.do(http.MethodGet, "/v1/incidents/"+id, tok, nil); r.status == http.StatusOK {
 			r.json(e.t, &in)
-			if in.Status == want {
-				return in
-			}
 		}
-		if time.Now().After(deadline) {
-			e.t.Fatalf("incident %s: status %s after 20s, want %s (%d %s)", id, in.Status, want, r.status, r.body)
-		}
-		time.Sleep(20 * time.Millisecond)
+		return in.Status == want
+	}) {
+		e.t.Fatalf("incident %s: status %s after 20s, want %s (%d %s)", id, in.Status, want, r.status, r.body)
 	}
+	return in
 }

@@ -20,6 +20,7 @@ import (
 
 	"github.com/whistle-city/whistle/bus"
 	"github.com/whistle-city/whistle/devstack/devtest"
+	"github.com/whistle-city/whistle/devstack/wait"
 	"github.com/whistle-city/whistle/incident"
 )
 
@@ -45,18 +46,6 @@ func newBus(t *testing.T) *bus.Bus {
 		t.Fatal(err)
 	}
 	return b
-}
-
-// eventually polls cond until it holds or the deadline passes.
-func eventually(t *testing.T, timeout time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %s waiting for %s", timeout, what)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
 }
 
 // consume runs b.Consume in the background until the test ends and returns
@@ -255,7 +244,7 @@ func TestTraceContextRoundTrip(t *testing.T) {
 
 	// The consumer span is a child of the producer span.
 	var send, process sdktrace.ReadOnlySpan
-	eventually(t, 5*time.Second, "consumer span ended", func() bool {
+	wait.For(t, 5*time.Second, "consumer span ended", func() bool {
 		for _, s := range spans.Ended() {
 			if s.SpanContext().TraceID() != parent.SpanContext().TraceID() {
 				continue
@@ -408,7 +397,7 @@ func TestConsumeRetriesThenSucceeds(t *testing.T) {
 		}
 		return nil
 	})
-	eventually(t, 10*time.Second, "the report to be acknowledged", func() bool {
+	wait.For(t, 10*time.Second, "the report to be acknowledged", func() bool {
 		return streamMsgs(t, b, bus.StreamReports) == 0
 	})
 	if n := calls.Load(); n != 3 {
@@ -431,7 +420,7 @@ func TestConsumeDeadLettersAfterMaxDeliver(t *testing.T) {
 		calls.Add(1)
 		return errors.New("boom\nsecond line")
 	})
-	eventually(t, 10*time.Second, "a dead letter", func() bool {
+	wait.For(t, 10*time.Second, "a dead letter", func() bool {
 		return streamMsgs(t, b, bus.StreamDeadLetter) == 1
 	})
 	if n := calls.Load(); n != 3 {
@@ -459,7 +448,7 @@ func TestConsumeDeadLettersAfterMaxDeliver(t *testing.T) {
 	if err := json.Unmarshal(m.Data, &r); err != nil || r.IncidentID != "inc-bad" {
 		t.Errorf("dead letter payload %s: %v", m.Data, err)
 	}
-	eventually(t, 5*time.Second, "the report to leave the work queue", func() bool {
+	wait.For(t, 5*time.Second, "the report to leave the work queue", func() bool {
 		return streamMsgs(t, b, bus.StreamReports) == 0
 	})
 }
@@ -480,7 +469,7 @@ func TestConsumePermanentDeadLettersAtOnce(t *testing.T) {
 		}
 		return nil
 	})
-	eventually(t, 10*time.Second, "a dead letter", func() bool {
+	wait.For(t, 10*time.Second, "a dead letter", func() bool {
 		return streamMsgs(t, b, bus.StreamDeadLetter) == 1
 	})
 	if n := calls.Load(); n != 1 {
@@ -508,7 +497,7 @@ func TestConsumeDeadLettersUnacknowledged(t *testing.T) {
 		return nil
 	})
 	defer close(release)
-	eventually(t, 10*time.Second, "a dead letter", func() bool {
+	wait.For(t, 10*time.Second, "a dead letter", func() bool {
 		return streamMsgs(t, b, bus.StreamDeadLetter) == 1
 	})
 	if n := calls.Load(); n != 1 {
@@ -551,7 +540,7 @@ func TestConsumeDrainsOnCancel(t *testing.T) {
 	if handlerCtxErr != nil {
 		t.Errorf("handler context was cancelled with Consume's: %v", handlerCtxErr)
 	}
-	eventually(t, 5*time.Second, "the ack of the drained handler", func() bool {
+	wait.For(t, 5*time.Second, "the ack of the drained handler", func() bool {
 		return streamMsgs(t, b, bus.StreamReports) == 0
 	})
 }

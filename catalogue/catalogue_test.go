@@ -14,6 +14,7 @@ import (
 
 	"github.com/whistle-city/whistle/catalogue"
 	"github.com/whistle-city/whistle/devstack/devtest"
+	"github.com/whistle-city/whistle/devstack/wait"
 	"github.com/whistle-city/whistle/incident"
 	"github.com/whistle-city/whistle/jurisdiction"
 	"github.com/whistle-city/whistle/store"
@@ -195,12 +196,8 @@ func TestChangeReachesOtherProcesses(t *testing.T) {
 	leadIn := func(c *catalogue.Catalogue) string { it, _ := c.Current().Item("SR-001"); return it.Lead }
 	waitLead := func(c *catalogue.Catalogue, name, want string) {
 		t.Helper()
-		deadline := time.Now().Add(10 * time.Second)
-		for leadIn(c) != want {
-			if time.Now().After(deadline) {
-				t.Fatalf("catalogue %s: lead of SR-001 is %s after 10s, want %s", name, leadIn(c), want)
-			}
-			<-time.After(10 * time.Millisecond)
+		if !wait.Within(10*time.Second, func() bool { return leadIn(c) == want }) {
+			t.Fatalf("catalogue %s: lead of SR-001 is %s after 10s, want %s", name, leadIn(c), want)
 		}
 	}
 

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/whistle-city/whistle/devstack/internal/testutil"
+	"github.com/whistle-city/whistle/devstack/wait"
 )
 
 // These tests run part of themselves in a child process (this test binary
@@ -24,10 +25,10 @@ func TestPostgresDiesWithItsParent(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	wait.For(t, time.Minute, "orphaned postgres to exit", func() bool { return !processAlive(pid) })
+
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	testutil.WaitFor(t, ctx, "orphaned postgres to exit", func() bool { return !processAlive(pid) })
-
 	p, err := StartPostgres(ctx, PostgresOptions{DataDir: dir})
 	if err != nil {
 		t.Fatal(err)

@@ -26,6 +26,7 @@ import (
 
 	"github.com/whistle-city/whistle/bus"
 	"github.com/whistle-city/whistle/devstack/devtest"
+	"github.com/whistle-city/whistle/devstack/wait"
 	"github.com/whistle-city/whistle/dispatcher"
 	"github.com/whistle-city/whistle/incident"
 	"github.com/whistle-city/whistle/jurisdiction"
@@ -122,18 +123,6 @@ func newEnvWith(t *testing.T, near dispatcher.NearFinder) *env {
 	return e
 }
 
-// eventually polls cond until it holds or the deadline passes.
-func eventually(t *testing.T, timeout time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %s waiting for %s", timeout, what)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-}
-
 func (e *env) streamMsgs(t *testing.T, stream string) uint64 {
 	t.Helper()
 	s, err := e.bus.JetStream().Stream(context.Background(), stream)
@@ -150,7 +139,7 @@ func (e *env) streamMsgs(t *testing.T, stream string) uint64 {
 // waitHandled waits until every report was taken off GRID_REPORTS.
 func (e *env) waitHandled(t *testing.T) {
 	t.Helper()
-	eventually(t, 20*time.Second, "GRID_REPORTS to be empty", func() bool {
+	wait.For(t, 20*time.Second, "GRID_REPORTS to be empty", func() bool {
 		return e.streamMsgs(t, bus.StreamReports) == 0
 	})
 }
@@ -184,7 +173,7 @@ func (e *env) deadLetter(t *testing.T, msgID string) *jetstream.RawStreamMsg {
 		t.Fatal(err)
 	}
 	var found *jetstream.RawStreamMsg
-	eventually(t, 20*time.Second, "a dead letter for "+msgID, func() bool {
+	wait.For(t, 20*time.Second, "a dead letter for "+msgID, func() bool {
 		info, err := s.Info(context.Background())
 		if err != nil {
 			t.Fatal(err)
@@ -255,7 +244,7 @@ func TestDispatcher(t *testing.T) {
 
 		// Visibility lists exactly one execution with that id.
 		var execs int
-		eventually(t, 10*time.Second, "the execution in visibility", func() bool {
+		wait.For(t, 10*time.Second, "the execution in visibility", func() bool {
 			resp, err := e.temporal.ListWorkflow(ctx, &workflowservice.ListWorkflowExecutionsRequest{
 				Namespace: e.ns, Query: "WorkflowId = '" + r.IncidentID + "'"})
 			if err != nil {
@@ -278,7 +267,7 @@ func TestDispatcher(t *testing.T) {
 		span.End()
 		e.waitHandled(t)
 		traceID := span.SpanContext().TraceID()
-		eventually(t, 10*time.Second, "a StartWorkflow span in the report's trace", func() bool {
+		wait.For(t, 10*time.Second, "a StartWorkflow span in the report's trace", func() bool {
 			for _, s := range spans.Ended() {
 				if s.Name() == "StartWorkflow:"+workflows.IncidentWorkflowName && s.SpanContext().TraceID() == traceID {
 					return true
@@ -330,7 +319,7 @@ func TestDispatcher(t *testing.T) {
 		if err := e.bus.PublishReport(ctx, r); err != nil {
 			t.Fatal(err)
 		}
-		eventually(t, 10*time.Second, "the first delivery", func() bool { return e.asked.Load() > before })
+		wait.For(t, 10*time.Second, "the first delivery", func() bool { return e.asked.Load() > before })
 		e.jur.Store(j)
 		e.waitHandled(t) // redelivered after dispatcher.DefaultBackoff[0]
 		if _, status := e.describe(t, r.IncidentID); status != enumspb.WORKFLOW_EXECUTION_STATUS_RUNNING {

@@ -11,6 +11,7 @@ import (
 
 	"github.com/whistle-city/whistle/bus"
 	"github.com/whistle-city/whistle/devstack/devtest"
+	"github.com/whistle-city/whistle/devstack/wait"
 	"github.com/whistle-city/whistle/incident"
 	"github.com/whistle-city/whistle/jurisdiction"
 	"github.com/whistle-city/whistle/store"
@@ -115,7 +116,7 @@ func TestDispatcherLinksReports(t *testing.T) {
 	if err := e.bus.PublishReport(ctx, later); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, 10*time.Second, "a failed look-up", func() bool { return near.failed.Load() > 0 })
+	wait.For(t, 10*time.Second, "a failed look-up", func() bool { return near.failed.Load() > 0 })
 	var nf *serviceerror.NotFound
 	if _, err := e.temporal.DescribeWorkflowExecution(ctx, "inc-later", ""); !errors.As(err, &nf) {
 		t.Fatalf("describe the report whose look-up failed: %v, want NotFound (not started)", err)

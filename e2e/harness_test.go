@@ -25,6 +25,7 @@ import (
 	"github.com/whistle-city/whistle/auth"
 	"github.com/whistle-city/whistle/devstack/devtest"
 	"github.com/whistle-city/whistle/devstack/temporaldev"
+	"github.com/whistle-city/whistle/devstack/wait"
 	"github.com/whistle-city/whistle/incident"
 	"github.com/whistle-city/whistle/store"
 )
@@ -269,26 +270,17 @@ func (s *stack) incident(id, tok string) incident.Incident {
 // waitFor polls the incident until cond holds, failing after a deadline.
 func (s *stack) waitFor(id, tok, what string, cond func(incident.Incident) bool) incident.Incident {
 	s.t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		in := s.incident(id, tok)
-		if cond(in) {
-			return in
-		}
-		if time.Now().After(deadline) {
-			s.t.Fatalf("incident %s: waited 30s for %s; it is %s: %+v", id, what, in.Status, in.Timeline)
-		}
-		poll()
+	var in incident.Incident
+	if !wait.Within(30*time.Second, func() bool { in = s.incident(id, tok); return cond(in) }) {
+		s.t.Fatalf("incident %s: waited 30s for %s; it is %s: %+v", id, what, in.Status, in.Timeline)
 	}
+	return in
 }
 
 func (s *stack) waitStatus(id, tok string, st incident.Status) incident.Incident {
 	s.t.Helper()
 	return s.waitFor(id, tok, "status "+string(st), func(in incident.Incident) bool { return in.Status == st })
 }
-
-// poll paces a polling loop; it is not a wait for anything in particular.
-func poll() { <-time.After(20 * time.Millisecond) }
 
 // eventsOn returns the data of the events received on subject so far.
 func (s *stack) eventsOn(subject string) []map[string]any {
@@ -308,22 +300,19 @@ func (s *stack) eventsOn(subject string) []map[string]any {
 // waitEvents polls until n events of the incident arrived on subject.
 func (s *stack) waitEvents(subject, incidentID string, n int) []map[string]any {
 	s.t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		var mine []map[string]any
+	var mine []map[string]any
+	if !wait.Within(30*time.Second, func() bool {
+		mine = nil
 		for _, e := range s.eventsOn(subject) {
 			if e["incident_id"] == incidentID {
 				mine = append(mine, e)
 			}
 		}
-		if len(mine) >= n {
-			return mine
-		}
-		if time.Now().After(deadline) {
-			s.t.Fatalf("waited 30s for %d events of %s on %s, got %d", n, incidentID, subject, len(mine))
-		}
-		poll()
+		return len(mine) >= n
+	}) {
+		s.t.Fatalf("waited 30s for %d events of %s on %s, got %d", n, incidentID, subject, len(mine))
 	}
+	return mine
 }
 
 // place is a point on the map (WGS 84 degrees).

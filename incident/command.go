@@ -106,15 +106,6 @@ func Decode(c Command, body []byte, taskID string) (Command, error) {
 	return v.Elem().Interface().(Command), nil
 }
 
-// TaskOf returns the task a command names, or "" for a command on the
-// incident.
-func TaskOf(c Command) string {
-	if !c.Doc().OnTask {
-		return ""
-	}
-	return reflect.ValueOf(c).FieldByName("TaskID").String()
-}
-
 // Permit reports whether actor may send cmd to the incident at all: who it
 // is, before anything of the incident's state (a *Error with CodeForbidden
 // or CodeNotFound, or nil). A caller who may not act learns nothing of the

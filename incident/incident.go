@@ -1,6 +1,7 @@
 package incident
 
 import (
+	"reflect"
 	"strings"
 	"time"
 )
@@ -112,45 +113,57 @@ func itoa(n int) string {
 	return string(b[i:])
 }
 
-// Clone returns a copy of the incident that shares nothing mutable with it,
-// so a snapshot handed to another goroutine never sees later changes.
+// Clone returns a copy of the incident that shares nothing with it (no
+// pointer, slice or map), so a snapshot handed to another goroutine never
+// sees later changes. It copies every field, those added later too.
 func (in *Incident) Clone() *Incident {
-	c := *in
-	c.Tasks = make([]*Task, len(in.Tasks))
-	for i, t := range in.Tasks {
-		tc := *t
-		c.Tasks[i] = &tc
-	}
-	for _, t := range c.Tasks {
-		t.Ack.Levels = append([]time.Time(nil), t.Ack.Levels...)
-		t.Resolve.Levels = append([]time.Time(nil), t.Resolve.Levels...)
-		if t.Extension != nil {
-			x := *t.Extension
-			t.Extension = &x
-		}
-		if t.Dispute != nil {
-			d := *t.Dispute
-			t.Dispute = &d
-		}
-		if t.Rating != nil {
-			r := *t.Rating
-			t.Rating = &r
-		}
-		t.Contributions = append([]Contribution(nil), t.Contributions...)
-	}
-	if in.Suspension != nil {
-		sp := *in.Suspension
-		c.Suspension = &sp
-	}
-	c.Timeline = append([]Entry(nil), in.Timeline...)
-	c.Photos = append([]string(nil), in.Photos...)
-	c.Item.Cooperating = append([]string(nil), in.Item.Cooperating...)
-	c.Item.Enforcement = append([]string(nil), in.Item.Enforcement...)
-	if in.Feedback != nil {
-		fb := *in.Feedback
-		c.Feedback = &fb
-	}
+	c := deepCopy(reflect.ValueOf(in).Elem()).Interface().(Incident)
 	return &c
+}
+
+// deepCopy returns a copy of v that shares no pointer, slice or map with
+// it. Structs are copied field by field (time.Time, immutable, as a whole).
+func deepCopy(v reflect.Value) reflect.Value {
+	switch v.Kind() {
+	case reflect.Pointer:
+		if v.IsNil() {
+			return v
+		}
+		c := reflect.New(v.Type().Elem())
+		c.Elem().Set(deepCopy(v.Elem()))
+		return c
+	case reflect.Slice:
+		if v.IsNil() {
+			return v
+		}
+		c := reflect.MakeSlice(v.Type(), v.Len(), v.Len())
+		for i := range v.Len() {
+			c.Index(i).Set(deepCopy(v.Index(i)))
+		}
+		return c
+	case reflect.Map:
+		if v.IsNil() {
+			return v
+		}
+		c := reflect.MakeMapWithSize(v.Type(), v.Len())
+		for it := v.MapRange(); it.Next(); {
+			c.SetMapIndex(it.Key(), deepCopy(it.Value()))
+		}
+		return c
+	case reflect.Struct:
+		c := reflect.New(v.Type()).Elem()
+		c.Set(v) // every field, unexported ones and time.Time's included
+		if v.Type() == reflect.TypeOf(time.Time{}) {
+			return c
+		}
+		for i := range v.NumField() {
+			if f := c.Field(i); f.CanSet() {
+				f.Set(deepCopy(v.Field(i)))
+			}
+		}
+		return c
+	}
+	return v
 }
 
 // Report returns the report the incident was started from.

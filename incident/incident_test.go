@@ -1,6 +1,7 @@
 package incident
 
 import (
+	"reflect"
 	"testing"
 	"time"
 )
@@ -144,7 +145,7 @@ func TestTickFiresEachDeadlineOnce(t *testing.T) {
 	}
 }
 
-func must(t *testing.T, err error) {
+func must(t testing.TB, err error) {
 	t.Helper()
 	if err != nil {
 		t.Fatal(err)
@@ -211,5 +212,105 @@ func TestRecordDuplicate(t *testing.T) {
 	in.RecordDuplicate(Duplicate{IncidentID: "i3", Grid: "FH-01-01", Reporter: "w"}, at)
 	if in.Duplicates != 2 || in.Timeline[len(in.Timeline)-1].Status != StatusClosed {
 		t.Fatalf("closed: duplicates %d, %+v", in.Duplicates, in.Timeline[len(in.Timeline)-1])
+	}
+}
+
+// Clone copies every field: an incident with a value in every field
+// (pointers, slices and maps filled, recursively) clones into an equal one
+// that shares no pointer, slice or map with it, whatever fields are added.
+func TestCloneCopiesEveryField(t *testing.T) {
+	var in Incident
+	fill(reflect.ValueOf(&in).Elem())
+	c := in.Clone()
+	if !reflect.DeepEqual(&in, c) {
+		t.Fatalf("the clone differs:\n%+v\n%+v", in, *c)
+	}
+	shares(t, "Incident", reflect.ValueOf(&in).Elem(), reflect.ValueOf(c).Elem())
+}
+
+// fill puts a value in every settable field of v.
+func fill(v reflect.Value) {
+	switch v.Kind() {
+	case reflect.String:
+		v.SetString("x")
+	case reflect.Bool:
+		v.SetBool(true)
+	case reflect.Int, reflect.Int64, reflect.Int32:
+		v.SetInt(7)
+	case reflect.Float64:
+		v.SetFloat(0.5)
+	case reflect.Pointer:
+		v.Set(reflect.New(v.Type().Elem()))
+		fill(v.Elem())
+	case reflect.Slice:
+		v.Set(reflect.MakeSlice(v.Type(), 2, 2))
+		for i := range 2 {
+			fill(v.Index(i))
+		}
+	case reflect.Map:
+		v.Set(reflect.MakeMap(v.Type()))
+		k, e := reflect.New(v.Type().Key()).Elem(), reflect.New(v.Type().Elem()).Elem()
+		fill(k)
+		fill(e)
+		v.SetMapIndex(k, e)
+	case reflect.Struct:
+		if v.Type() == reflect.TypeOf(time.Time{}) {
+			v.Set(reflect.ValueOf(t0))
+			return
+		}
+		for i := range v.NumField() {
+			if f := v.Field(i); f.CanSet() {
+				fill(f)
+			}
+		}
+	}
+}
+
+// shares fails t where a and b (at path) share a pointer, a slice's array
+// or a map.
+func shares(t *testing.T, path string, a, b reflect.Value) {
+	t.Helper()
+	switch a.Kind() {
+	case reflect.Pointer:
+		if a.IsNil() {
+			return
+		}
+		if a.Pointer() == b.Pointer() {
+			t.Errorf("%s: the clone shares the pointer", path)
+		}
+		shares(t, path, a.Elem(), b.Elem())
+	case reflect.Slice:
+		if a.Len() > 0 && a.Pointer() == b.Pointer() {
+			t.Errorf("%s: the clone shares the slice", path)
+		}
+		for i := range a.Len() {
+			shares(t, path+"["+itoa(i)+"]", a.Index(i), b.Index(i))
+		}
+	case reflect.Map:
+		if a.Len() > 0 && a.Pointer() == b.Pointer() {
+			t.Errorf("%s: the clone shares the map", path)
+		}
+	case reflect.Struct:
+		for i := range a.NumField() {
+			if a.Type().Field(i).IsExported() {
+				shares(t, path+"."+a.Type().Field(i).Name, a.Field(i), b.Field(i))
+			}
+		}
+	}
+}
+
+// BenchmarkClone clones an incident dispatched to two departments and
+// taken through acknowledgement, completion and verification, as the
+// workflow does for every version it records.
+func BenchmarkClone(b *testing.B) {
+	in := newIncident(TierDepartment)
+	for _, task := range in.Tasks {
+		a := Actor{Sub: "c", Role: RoleDepartment, Org: task.Department}
+		must(b, in.Apply(a, Ack{TaskID: task.ID}, t0, DueFunc(hours)))
+		must(b, in.Apply(a, Complete{TaskID: task.ID, Result: "done"}, t0, DueFunc(hours)))
+	}
+	b.ResetTimer()
+	for range b.N {
+		_ = in.Clone()
 	}
 }

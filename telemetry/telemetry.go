@@ -14,13 +14,11 @@ import (
 	"go.opentelemetry.io/contrib/exporters/autoexport"
 	"go.opentelemetry.io/otel"
 	"go.opentelemetry.io/otel/attribute"
-	"go.opentelemetry.io/otel/metric"
 	"go.opentelemetry.io/otel/propagation"
 	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
 	"go.opentelemetry.io/otel/sdk/resource"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	semconv "go.opentelemetry.io/otel/semconv/v1.41.0"
-	"go.opentelemetry.io/otel/trace"
 )
 
 // Options describe the process to the telemetry backend.
@@ -92,12 +90,6 @@ func Setup(ctx context.Context, o Options) (shutdown func(context.Context) error
 		return errors.Join(tp.Shutdown(ctx), mp.Shutdown(ctx))
 	}, nil
 }
-
-// Tracer returns a tracer of the global tracer provider.
-func Tracer(name string) trace.Tracer { return otel.Tracer(name) }
-
-// Meter returns a meter of the global meter provider.
-func Meter(name string) metric.Meter { return otel.Meter(name) }
 
 // newResource describes the process: service name and version, the SDK, and
 // whatever OTEL_RESOURCE_ATTRIBUTES / OTEL_SERVICE_NAME add (they win).

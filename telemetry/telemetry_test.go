@@ -81,7 +81,7 @@ func TestSetupRecordsAndPropagates(t *testing.T) {
 		}
 	}()
 
-	ctx, span := Tracer("telemetry-test").Start(ctx, "root")
+	ctx, span := otel.Tracer("telemetry-test").Start(ctx, "root")
 	if !span.IsRecording() || !span.SpanContext().IsValid() || !span.SpanContext().IsSampled() {
 		t.Fatalf("span recording=%v valid=%v sampled=%v; want all true",
 			span.IsRecording(), span.SpanContext().IsValid(), span.SpanContext().IsSampled())
@@ -95,13 +95,13 @@ func TestSetupRecordsAndPropagates(t *testing.T) {
 
 	// A child of the extracted context continues the same trace.
 	remote := otel.GetTextMapPropagator().Extract(context.Background(), carrier)
-	_, child := Tracer("telemetry-test").Start(remote, "child")
+	_, child := otel.Tracer("telemetry-test").Start(remote, "child")
 	defer child.End()
 	if child.SpanContext().TraceID() != span.SpanContext().TraceID() {
 		t.Fatalf("child trace %s, want %s", child.SpanContext().TraceID(), span.SpanContext().TraceID())
 	}
 
-	c, err := Meter("telemetry-test").Int64Counter("whistle.test.count")
+	c, err := otel.Meter("telemetry-test").Int64Counter("whistle.test.count")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -25,6 +25,7 @@ import (
 
 	"github.com/whistle-city/whistle/devstack"
 	"github.com/whistle-city/whistle/devstack/devtest"
+	"github.com/whistle-city/whistle/devstack/wait"
 	"github.com/whistle-city/whistle/incident"
 )
 
@@ -290,18 +291,9 @@ func (p *proc) tail() string {
 // if the process exits first or d passes.
 func (p *proc) waitStdout(t *testing.T, s string, d time.Duration) {
 	t.Helper()
-	ok := eventually(d, func() bool { return strings.Contains(p.stdout.String(), s) || !p.running() })
+	ok := wait.Within(d, func() bool { return strings.Contains(p.stdout.String(), s) || !p.running() })
 	if !ok || !strings.Contains(p.stdout.String(), s) {
 		t.Fatalf("%s: waited %s for %q on stdout; process %s\n%s", p.name, d, s, p.state(), p.tail())
-	}
-}
-
-// waitStderr is waitStdout for stderr (the log).
-func (p *proc) waitStderr(t *testing.T, s string, d time.Duration) {
-	t.Helper()
-	ok := eventually(d, func() bool { return strings.Contains(p.stderr.String(), s) || !p.running() })
-	if !ok || !strings.Contains(p.stderr.String(), s) {
-		t.Fatalf("%s: waited %s for %q in its log; process %s\n%s", p.name, d, s, p.state(), p.tail())
 	}
 }
 
@@ -332,24 +324,6 @@ func run(t *testing.T, env []string, timeout time.Duration, args ...string) resu
 	}
 	return result{stdout: stdout.String(), stderr: stderr.String(), code: cmd.ProcessState.ExitCode()}
 }
-
-// eventually calls cond every 50 ms until it returns true or d has passed,
-// and reports whether it returned true.
-func eventually(d time.Duration, cond func() bool) bool {
-	deadline := time.Now().Add(d)
-	for {
-		if cond() {
-			return true
-		}
-		if time.Now().After(deadline) {
-			return false
-		}
-		pace()
-	}
-}
-
-// pace spaces the rounds of a polling loop; it waits for nothing in particular.
-func pace() { <-time.After(50 * time.Millisecond) }
 
 // freeAddr returns a loopback address with a port that was free a moment ago.
 func freeAddr(t *testing.T) string {
@@ -464,7 +438,7 @@ func (a *api) waitIncident(ctx context.Context, id, tok, what string, cond func(
 func (a *api) waitReady(t *testing.T, p *proc, d time.Duration) {
 	t.Helper()
 	var last string
-	ok := eventually(d, func() bool {
+	ok := wait.Within(d, func() bool {
 		if !p.running() {
 			return true
 		}

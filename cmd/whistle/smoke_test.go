@@ -27,6 +27,7 @@ import (
 	"github.com/whistle-city/whistle/auth"
 	"github.com/whistle-city/whistle/devstack/devtest"
 	"github.com/whistle-city/whistle/devstack/temporaldev"
+	"github.com/whistle-city/whistle/devstack/wait"
 	"github.com/whistle-city/whistle/incident"
 	"github.com/whistle-city/whistle/workflows"
 )
@@ -264,7 +265,7 @@ func TestServeAndWorkersSmoke(t *testing.T) {
 	identity := func(w *proc) string { return fmt.Sprintf("%d@", w.cmd.Process.Pid) }
 	// Both workers poll before any work arrives, so both get some.
 	var pollers []string
-	if !eventually(startTimeout, func() bool {
+	if !wait.Within(startTimeout, func() bool {
 		pollers = pollers[:0]
 		res, err := tc.DescribeTaskQueue(ctx, workflows.TaskQueue, enumspb.TASK_QUEUE_TYPE_WORKFLOW)
 		if err != nil {

@@ -12,6 +12,7 @@ import (
 	"go.temporal.io/sdk/worker"
 
 	"github.com/whistle-city/whistle/devstack/internal/testutil"
+	"github.com/whistle-city/whistle/devstack/wait"
 )
 
 // TestTemporalCarriesOnAfterCrash runs part of itself in a child process
@@ -64,7 +65,7 @@ func TestHelperTemporalCrash(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	testutil.WaitFor(t, ctx, "timer started", func() bool {
+	wait.For(t, time.Minute, "timer started", func() bool {
 		it := c.GetWorkflowHistory(ctx, run.GetID(), run.GetRunID(), false, enumspb.HISTORY_EVENT_FILTER_TYPE_ALL_EVENT)
 		for it.HasNext() {
 			e, err := it.Next()

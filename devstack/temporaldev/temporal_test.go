@@ -9,6 +9,7 @@ import (
 
 	"github.com/whistle-city/whistle/devstack/internal/testutil"
 
+	"github.com/whistle-city/whistle/devstack/wait"
 	enumspb "go.temporal.io/api/enums/v1"
 	"go.temporal.io/api/workflowservice/v1"
 	"go.temporal.io/sdk/client"
@@ -103,7 +104,7 @@ func TestStartTemporalRestartCarriesOn(t *testing.T) {
 		t.Fatal(err)
 	}
 	// Wait until the timer is recorded, then take everything down.
-	testutil.WaitFor(t, ctx, "timer started", func() bool {
+	wait.For(t, time.Minute, "timer started", func() bool {
 		it := c.GetWorkflowHistory(ctx, run.GetID(), run.GetRunID(), false, enumspb.HISTORY_EVENT_FILTER_TYPE_ALL_EVENT)
 		for it.HasNext() {
 			e, err := it.Next()

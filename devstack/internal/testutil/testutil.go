@@ -4,13 +4,11 @@ package testutil
 
 import (
 	"bufio"
-	"context"
 	"log/slog"
 	"os"
 	"os/exec"
 	"strings"
 	"testing"
-	"time"
 )
 
 // HelperEnv names the variable that tells a test binary it runs as a helper
@@ -45,20 +43,6 @@ func RunHelper(t *testing.T, name, dir string) string {
 		t.Fatalf("helper %s never got ready", name)
 	}
 	return ready
-}
-
-// WaitFor polls cond every 50ms until it holds, failing t when ctx ends.
-func WaitFor(t *testing.T, ctx context.Context, what string, cond func() bool) {
-	t.Helper()
-	tick := time.NewTicker(50 * time.Millisecond)
-	defer tick.Stop()
-	for !cond() {
-		select {
-		case <-ctx.Done():
-			t.Fatalf("gave up waiting for %s: %v", what, ctx.Err())
-		case <-tick.C:
-		}
-	}
 }
 
 // Logger logs to t at debug level and above.
