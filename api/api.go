@@ -9,7 +9,6 @@ package api
 import (
 	"context"
 	"errors"
-	"github.com/whistle-city/whistle/store"
 	"log/slog"
 	"net/http"
 	"slices"
@@ -24,6 +23,7 @@ import (
 
 	"github.com/whistle-city/whistle/incident"
 	"github.com/whistle-city/whistle/jurisdiction"
+	"github.com/whistle-city/whistle/metrics"
 )
 
 // Body limits (huma MaxBodyBytes); a larger body answers 413 too_large.
@@ -34,7 +34,7 @@ const (
 
 // MetricsDefinitionVersion names the definition of the 三率 the metrics
 // endpoints compute; it changes whenever a formula does.
-const MetricsDefinitionVersion = store.MetricsDefinitionVersion
+const MetricsDefinitionVersion = metrics.DefinitionVersion
 
 // Publisher publishes an accepted report to GRID_REPORTS, de-duplicated by
 // incident id (*bus.Bus implements it). /readyz checks it with its method
@@ -53,6 +53,8 @@ type pinger interface {
 type Config struct {
 	// Store is the Postgres read model (required).
 	Store Store
+	// Metrics reads the league tables and the monthly report (required).
+	Metrics Metrics
 	// Publisher publishes reports; without it POST /v1/reports answers 503.
 	Publisher Publisher
 	// Temporal sends commands as Updates; without it commands answer 503.

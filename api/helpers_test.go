@@ -26,6 +26,7 @@ import (
 	"github.com/whistle-city/whistle/devstack/temporaldev"
 	"github.com/whistle-city/whistle/incident"
 	"github.com/whistle-city/whistle/jurisdiction"
+	"github.com/whistle-city/whistle/metrics"
 	"github.com/whistle-city/whistle/store"
 )
 
@@ -115,7 +116,7 @@ func newEnv(t *testing.T, o envOptions) *env {
 		}
 	}
 	cfg := api.Config{
-		Store: st, Publisher: b, Jurisdiction: func() *jurisdiction.Jurisdiction { return j },
+		Store: st, Metrics: metrics.New(st.Pool()), Publisher: b, Jurisdiction: func() *jurisdiction.Jurisdiction { return j },
 		JWTSecret: secret, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), Version: "test", Ready: o.ready,
 		Temporal: o.temporal,
 	}

@@ -8,7 +8,7 @@ import (
 	"github.com/danielgtaylor/huma/v2"
 
 	"github.com/whistle-city/whistle/incident"
-	"github.com/whistle-city/whistle/store"
+	"github.com/whistle-city/whistle/metrics"
 )
 
 // dateLayout is the date-only form accepted for from, to and date.
@@ -18,7 +18,7 @@ const dateLayout = "2006-01-02"
 // field): the counters, the rates (null when their denominator is 0), the
 // latencies, the weighted score, meets_target, too_few_cases and rank.
 type LeagueRow struct {
-	store.LeagueRow
+	metrics.LeagueRow
 	// Feedback is visits under its definition-v1 name.
 	Feedback int64 `json:"feedback" doc:"Return visits (回访) in the period: the same as visits (its v1 name)."`
 }
@@ -78,7 +78,7 @@ func (s *Server) registerMetrics() {
 		Description: "The 三率, on-time rates, latencies and weighted score of every department over a period, ranked (docs/metrics.md).",
 		Errors:      []int{http.StatusUnprocessableEntity},
 	}, readers...), func(ctx context.Context, in *metricsInput) (*departmentMetricsOutput, error) {
-		rep, err := s.league(ctx, store.ByDepartment, in)
+		rep, err := s.league(ctx, metrics.ByDepartment, in)
 		if err != nil {
 			return nil, err
 		}
@@ -96,7 +96,7 @@ func (s *Server) registerMetrics() {
 		Errors:      []int{http.StatusUnprocessableEntity},
 	}, readers...), func(ctx context.Context, in *metricsInput) (*streetMetricsOutput, error) {
 		a := actorFrom(ctx)
-		rep, err := s.league(ctx, store.ByStreet, in)
+		rep, err := s.league(ctx, metrics.ByStreet, in)
 		if err != nil {
 			return nil, err
 		}
@@ -111,10 +111,10 @@ func (s *Server) registerMetrics() {
 		return out, nil
 	})
 	for _, d := range []struct {
-		dim  store.Dimension
+		dim  metrics.Dimension
 		path string
 		id   string
-	}{{store.ByItem, "/v1/metrics/items", "itemMetrics"}, {store.ByDomain, "/v1/metrics/domains", "domainMetrics"}} {
+	}{{metrics.ByItem, "/v1/metrics/items", "itemMetrics"}, {metrics.ByDomain, "/v1/metrics/domains", "domainMetrics"}} {
 		huma.Register(s.api, secured(huma.Operation{
 			OperationID: d.id, Method: http.MethodGet, Path: d.path, Tags: []string{"Metrics"},
 			Summary:     "League table per " + string(d.dim),
@@ -131,13 +131,13 @@ func (s *Server) registerMetrics() {
 }
 
 // league answers one league table request.
-func (s *Server) league(ctx context.Context, d store.Dimension, in *metricsInput) (MetricsReport[LeagueRow], error) {
+func (s *Server) league(ctx context.Context, d metrics.Dimension, in *metricsInput) (MetricsReport[LeagueRow], error) {
 	from, to, err := s.period(in)
 	if err != nil {
 		return MetricsReport[LeagueRow]{}, err
 	}
-	g := store.GradingOf(s.jur().Assessment)
-	rows, err := s.cfg.Store.League(ctx, d, from, to, g)
+	g := metrics.GradingOf(s.jur().Assessment)
+	rows, err := s.cfg.Metrics.League(ctx, d, from, to, g)
 	if err != nil {
 		return MetricsReport[LeagueRow]{}, s.fail(ctx, err, "query", "compute the "+string(d)+" league table")
 	}

@@ -11,7 +11,7 @@ import (
 
 	"github.com/whistle-city/whistle/incident"
 	"github.com/whistle-city/whistle/jurisdiction"
-	"github.com/whistle-city/whistle/store"
+	"github.com/whistle-city/whistle/metrics"
 )
 
 // csvContentType is the content type of the monthly report as CSV. It is
@@ -43,7 +43,7 @@ type monthlyReportInput struct {
 type monthlyReportOutput struct {
 	ContentType        string `header:"Content-Type"`
 	ContentDisposition string `header:"Content-Disposition"`
-	Body               *store.MonthlyReport
+	Body               *metrics.MonthlyReport
 }
 
 func (s *Server) registerMonthlyReport() {
@@ -88,8 +88,8 @@ func (s *Server) monthlyReport(ctx context.Context, in *monthlyReportInput) (*mo
 			return nil, invalidField("query.street", "no street %q in the jurisdiction", street)
 		}
 	}
-	r, err := s.cfg.Store.MonthlyReport(ctx, store.MonthlyReportQuery{Year: m.Year(), Month: m.Month(), Street: street,
-		Grading: store.GradingOf(j.Assessment), Top: in.Top, MinRated: in.MinRated})
+	r, err := s.cfg.Metrics.MonthlyReport(ctx, metrics.MonthlyReportQuery{Year: m.Year(), Month: m.Month(), Street: street,
+		Grading: metrics.GradingOf(j.Assessment), Top: in.Top, MinRated: in.MinRated})
 	if err != nil {
 		return nil, s.fail(ctx, err, "query", "build the monthly report")
 	}
@@ -108,7 +108,7 @@ func (s *Server) monthlyReport(ctx context.Context, in *monthlyReportInput) (*mo
 
 // nameReport names the report's departments and streets after the
 // jurisdiction (items carry the names their incidents were reported with).
-func nameReport(r *store.MonthlyReport, j *jurisdiction.Jurisdiction) {
+func nameReport(r *metrics.MonthlyReport, j *jurisdiction.Jurisdiction) {
 	deps, streets := map[string]string{}, map[string]string{}
 	for _, d := range j.Departments {
 		deps[d.Code] = d.Name

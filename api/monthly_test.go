@@ -13,7 +13,7 @@ import (
 
 	"github.com/whistle-city/whistle/api"
 	"github.com/whistle-city/whistle/incident"
-	"github.com/whistle-city/whistle/store"
+	"github.com/whistle-city/whistle/metrics"
 )
 
 // monthlyFixture: March 2026 and February 2026 in the rollups (written
@@ -68,7 +68,7 @@ func TestMonthlyReportJSON(t *testing.T) {
 	r := e.do(http.MethodGet, "/v1/reports/monthly?month=2026-03", token(t, incident.RoleDistrict, "DA"), nil)
 	require.Equal(t, http.StatusOK, r.status, "%s", r.body)
 	assert.Equal(t, "application/json", r.header.Get("Content-Type"))
-	var rep store.MonthlyReport
+	var rep metrics.MonthlyReport
 	r.json(t, &rep)
 	assert.Equal(t, "2026-03", rep.Month)
 	assert.Equal(t, "2026-02", rep.PreviousMonth)
@@ -91,7 +91,7 @@ func TestMonthlyReportJSON(t *testing.T) {
 	assert.Equal(t, "凤凰街道", rep.Streets[0].Name)
 	// SR-001: 3 (the duplicate not counted), LJ-001: 1.
 	require.Len(t, rep.MostCases, 2)
-	assert.Equal(t, store.ItemFigure{Rank: 1, Item: "SR-001", Name: "占道经营", Count: 3, PreviousCount: 0, Change: 3}, rep.MostCases[0])
+	assert.Equal(t, metrics.ItemFigure{Rank: 1, Item: "SR-001", Name: "占道经营", Count: 3, PreviousCount: 0, Change: 3}, rep.MostCases[0])
 	assert.Equal(t, "LJ-001", rep.MostCases[1].Item)
 	assert.Empty(t, rep.MostRepeats)
 	assert.NotNil(t, rep.MostRepeats)
@@ -110,7 +110,7 @@ func TestMonthlyReportCSV(t *testing.T) {
 	require.True(t, strings.HasPrefix(body, "\ufeff"), "a byte order mark for spreadsheets")
 	recs, err := csv.NewReader(strings.NewReader(strings.TrimPrefix(body, "\ufeff"))).ReadAll()
 	require.NoError(t, err)
-	require.Equal(t, store.ReportCSVColumns, recs[0])
+	require.Equal(t, metrics.ReportCSVColumns, recs[0])
 	col := map[string]int{}
 	for i, c := range recs[0] {
 		col[c] = i
@@ -143,7 +143,7 @@ func TestMonthlyReportOfAStreet(t *testing.T) {
 
 	r := e.do(http.MethodGet, "/v1/reports/monthly?month=2026-03", token(t, incident.RoleStreet, "MCK"), nil)
 	require.Equal(t, http.StatusOK, r.status, "%s", r.body)
-	var rep store.MonthlyReport
+	var rep metrics.MonthlyReport
 	r.json(t, &rep)
 	assert.Equal(t, "MCK", rep.Street)
 	require.Len(t, rep.Departments, 1, "only the departments' work on MCK")

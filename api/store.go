@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/whistle-city/whistle/incident"
+	"github.com/whistle-city/whistle/metrics"
 	"github.com/whistle-city/whistle/store"
 )
 
@@ -38,12 +39,6 @@ type Store interface {
 	// Review lists the timeline entries the district reviews, newest
 	// first, a page at a time; an unknown type is a CodeInvalid error.
 	Review(ctx context.Context, sc store.Scope, f store.ReviewFilter) ([]store.ReviewEntry, string, error)
-	// League returns the league table of a dimension over the local days
-	// [from, to), from the metrics rollups, ranked.
-	League(ctx context.Context, d store.Dimension, from, to time.Time, g store.Grading) ([]store.LeagueRow, error)
-	// MonthlyReport builds the monthly report of a month (for the
-	// district, or narrowed to one street).
-	MonthlyReport(ctx context.Context, q store.MonthlyReportQuery) (*store.MonthlyReport, error)
 	// RecordRefusedDelegation stores a refused delegation attempt.
 	RecordRefusedDelegation(ctx context.Context, d store.Delegation) error
 	// Delegate stores an accepted delegation and the incident it hands
@@ -57,3 +52,16 @@ type Store interface {
 }
 
 var _ Store = (*store.Store)(nil)
+
+// Metrics is what the API reads of the metrics; *metrics.Metrics
+// implements it.
+type Metrics interface {
+	// League returns the league table of a dimension over the local days
+	// [from, to), from the metrics rollups, ranked.
+	League(ctx context.Context, d metrics.Dimension, from, to time.Time, g metrics.Grading) ([]metrics.LeagueRow, error)
+	// MonthlyReport builds the monthly report of a month (for the
+	// district, or narrowed to one street).
+	MonthlyReport(ctx context.Context, q metrics.MonthlyReportQuery) (*metrics.MonthlyReport, error)
+}
+
+var _ Metrics = (*metrics.Metrics)(nil)

@@ -25,6 +25,7 @@ import (
 	"github.com/whistle-city/whistle/catalogue"
 	"github.com/whistle-city/whistle/dispatcher"
 	"github.com/whistle-city/whistle/jurisdiction"
+	"github.com/whistle-city/whistle/metrics"
 	"github.com/whistle-city/whistle/store"
 	"github.com/whistle-city/whistle/workflows"
 )
@@ -55,8 +56,10 @@ type Config struct {
 
 // Services are the open connections every role of the binary needs.
 type Services struct {
-	Config   Config
-	Store    *store.Store
+	Config Config
+	Store  *store.Store
+	// Metrics reads and rebuilds the metrics of Store's database.
+	Metrics  *metrics.Metrics
 	Bus      *bus.Bus
 	Temporal client.Client
 	// Jurisdiction is the jurisdiction file as loaded. Its organisation is
@@ -102,17 +105,18 @@ func Open(ctx context.Context, cfg Config) (_ *Services, err error) {
 	if s.Store, err = store.Open(ctx, cfg.DatabaseURL); err != nil {
 		return nil, fmt.Errorf("open database: %w", err)
 	}
+	s.Metrics = metrics.New(s.Store.Pool())
 	if err := s.Store.SaveJurisdiction(ctx, s.Jurisdiction, raw); err != nil {
 		return nil, fmt.Errorf("save jurisdiction: %w", err)
 	}
 	// The metrics count on the district's calendar days, under this
 	// binary's definitions.
 	start := time.Now()
-	if rebuilt, err := s.Store.SyncRollups(ctx, s.Jurisdiction.Timezone()); err != nil {
+	if rebuilt, err := s.Metrics.SyncRollups(ctx, s.Jurisdiction.Timezone()); err != nil {
 		return nil, fmt.Errorf("metrics rollups: %w", err)
 	} else if rebuilt {
 		log.Info("metrics rollups rebuilt for the district's time zone and this version's definitions",
-			"timezone", s.Jurisdiction.Timezone(), "definition", store.MetricsDefinitionVersion, "took", time.Since(start).Round(time.Millisecond))
+			"timezone", s.Jurisdiction.Timezone(), "definition", metrics.DefinitionVersion, "took", time.Since(start).Round(time.Millisecond))
 	}
 
 	if s.Bus, err = bus.Connect(ctx, cfg.NATSURL, "whistle"); err != nil {
@@ -164,6 +168,7 @@ func (s *Services) Close() {
 func (s *Services) Handler() http.Handler {
 	h, _ := api.New(api.Config{
 		Store:         s.Store,
+		Metrics:       s.Metrics,
 		Publisher:     s.Bus,
 		Temporal:      s.Temporal,
 		Jurisdiction:  s.Catalogue.Current,

@@ -27,7 +27,7 @@ import (
 	"github.com/whistle-city/whistle/devstack/temporaldev"
 	"github.com/whistle-city/whistle/devstack/wait"
 	"github.com/whistle-city/whistle/incident"
-	"github.com/whistle-city/whistle/store"
+	"github.com/whistle-city/whistle/metrics"
 )
 
 // spans records every span ended in this test binary.
@@ -138,11 +138,11 @@ func newStackWith(t *testing.T, databaseURL, jurisdictionFile string) *stack {
 func (s *stack) checkMetrics() {
 	s.t.Helper()
 	ctx := context.Background()
-	st := s.svc.Store
+	st := s.svc.Metrics
 	months, err := st.RecordMonths(ctx)
 	require.NoError(s.t, err)
 	require.NotEmpty(s.t, months, "nothing reported: nothing to check")
-	g := store.GradingOf(s.svc.Jurisdiction.Assessment)
+	g := metrics.GradingOf(s.svc.Jurisdiction.Assessment)
 	var incidents int64
 	for _, m := range months {
 		diffs, err := st.CheckRollups(ctx, m, m.AddDate(0, 1, 0), g)
@@ -150,7 +150,7 @@ func (s *stack) checkMetrics() {
 		for _, d := range diffs {
 			s.t.Errorf("metrics check %s: %s %q (rollups ≠ record): %s", m.Format("2006-01"), d.Dimension, d.Key, strings.Join(d.Changes(), "; "))
 		}
-		rows, err := st.League(ctx, store.ByStreet, m, m.AddDate(0, 1, 0), g)
+		rows, err := st.League(ctx, metrics.ByStreet, m, m.AddDate(0, 1, 0), g)
 		require.NoError(s.t, err)
 		for _, r := range rows {
 			incidents += r.Incidents

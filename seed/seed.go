@@ -22,6 +22,7 @@ import (
 	"time"
 
 	"github.com/whistle-city/whistle/jurisdiction"
+	"github.com/whistle-city/whistle/metrics"
 	"github.com/whistle-city/whistle/store"
 )
 
@@ -138,7 +139,7 @@ func Run(ctx context.Context, st *store.Store, o Options) (Stats, error) {
 	}
 	// The rollups count on the district's calendar days under this
 	// version's definitions, as app.Open sets.
-	if _, err := st.SyncRollups(ctx, o.Jurisdiction.Timezone()); err != nil {
+	if _, err := metrics.New(st.Pool()).SyncRollups(ctx, o.Jurisdiction.Timezone()); err != nil {
 		return Stats{}, fmt.Errorf("seed: %w", err)
 	}
 	start := time.Now()
@@ -237,7 +238,7 @@ func Run(ctx context.Context, st *store.Store, o Options) (Stats, error) {
 	if _, err := st.Pool().Exec(ctx, "ANALYZE incidents, tasks, timeline, feedback"); err != nil {
 		return total, fmt.Errorf("seed: analyze: %w", err)
 	}
-	if _, err := st.RebuildRollups(ctx); err != nil {
+	if _, err := metrics.New(st.Pool()).RebuildRollups(ctx); err != nil {
 		return total, fmt.Errorf("seed: %w", err)
 	}
 	total.Took = time.Since(start)

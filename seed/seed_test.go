@@ -13,6 +13,7 @@ import (
 
 	"github.com/whistle-city/whistle/devstack/devtest"
 	"github.com/whistle-city/whistle/incident"
+	"github.com/whistle-city/whistle/metrics"
 	"github.com/whistle-city/whistle/seed"
 	"github.com/whistle-city/whistle/store"
 )
@@ -68,8 +69,8 @@ func TestSeed(t *testing.T) {
 
 	// The rollups, rebuilt once at the end, count every seeded incident
 	// exactly as the record says.
-	g := store.Grading{Street: 0.5, Public: 0.2, Timeliness: 0.3, Target: 0.95, MinCases: 10}
-	diffs, err := st.CheckRollups(ctx, now.AddDate(-1, 0, -1), now.AddDate(0, 0, 1), g)
+	g := metrics.Grading{Street: 0.5, Public: 0.2, Timeliness: 0.3, Target: 0.95, MinCases: 10}
+	diffs, err := metrics.New(st.Pool()).CheckRollups(ctx, now.AddDate(-1, 0, -1), now.AddDate(0, 0, 1), g)
 	require.NoError(t, err)
 	assert.Empty(t, diffs)
 	assert.Positive(t, count(t, st, "metrics_daily"))

@@ -7,6 +7,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/whistle-city/whistle/incident"
+	"github.com/whistle-city/whistle/metrics/rollup"
 )
 
 // Columns written by Load, in COPY order. They are the columns Project
@@ -148,13 +149,13 @@ func (s *Store) Load(ctx context.Context, items []LoadIncident, opts ...LoadOpti
 		}
 		// The rollups of exactly these incidents, as Project would have
 		// left them, under the rollup lock like every writer of them.
-		if _, err := tx.Exec(ctx, rollupLockSQL); err != nil {
+		if _, err := tx.Exec(ctx, rollup.LockSQL); err != nil {
 			return fmt.Errorf("add rollups: %w", err)
 		}
-		if _, err := tx.Exec(ctx, loadDeltaSQL, ids); err != nil {
+		if _, err := tx.Exec(ctx, rollup.LoadDeltaSQL, ids); err != nil {
 			return fmt.Errorf("add rollups: %w", err)
 		}
-		for _, q := range rollupAddSQL {
+		for _, q := range rollup.AddLive {
 			if _, err := tx.Exec(ctx, q); err != nil {
 				return fmt.Errorf("add rollups: %w", err)
 			}

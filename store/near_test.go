@@ -254,11 +254,6 @@ func TestNear(t *testing.T) {
 	})
 }
 
-func withDuplicateOf(r incident.Report, id string) incident.Report {
-	r.DuplicateOf = &id
-	return r
-}
-
 // The projection keeps the links and the location as columns, which the
 // list filters and Near read.
 func TestProjectLinks(t *testing.T) {

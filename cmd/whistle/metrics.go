@@ -10,6 +10,7 @@ import (
 
 	"github.com/whistle-city/whistle/jurisdiction"
 	"github.com/whistle-city/whistle/loadgen"
+	"github.com/whistle-city/whistle/metrics"
 	"github.com/whistle-city/whistle/store"
 )
 
@@ -31,13 +32,13 @@ func (c *metricsRebuildCmd) Run(ctx context.Context) error {
 		return err
 	}
 	defer st.Close()
-	r, err := st.RebuildRollups(ctx)
+	r, err := metrics.New(st.Pool()).RebuildRollups(ctx)
 	if err != nil {
 		return err
 	}
 	ms := func(d time.Duration) time.Duration { return d.Round(time.Millisecond) }
 	fmt.Printf("rollups rebuilt from the record in %s (definition %s): build %s, %d changes projected meanwhile caught up, swap %s (%d attempts)\n",
-		ms(r.Total), store.MetricsDefinitionVersion, ms(r.Build), r.Journal, ms(r.Swap), r.SwapAttempts)
+		ms(r.Total), metrics.DefinitionVersion, ms(r.Build), r.Journal, ms(r.Swap), r.SwapAttempts)
 	return nil
 }
 
@@ -59,17 +60,17 @@ func (c *metricsBenchCmd) Run() error {
 		return err
 	}
 	defer st.Close()
-	g := store.GradingOf(j.Assessment)
+	g := metrics.GradingOf(j.Assessment)
 	from, to := m, m.AddDate(0, 1, 0)
-	league := func(d store.Dimension) func() (int, error) {
+	league := func(d metrics.Dimension) func() (int, error) {
 		return func() (int, error) {
-			rows, err := st.League(ctx, d, from, to, g)
+			rows, err := metrics.New(st.Pool()).League(ctx, d, from, to, g)
 			return len(rows), err
 		}
 	}
 	report := func(street string) func() (int, error) {
 		return func() (int, error) {
-			r, err := st.MonthlyReport(ctx, store.MonthlyReportQuery{Year: m.Year(), Month: m.Month(), Street: street, Grading: g})
+			r, err := metrics.New(st.Pool()).MonthlyReport(ctx, metrics.MonthlyReportQuery{Year: m.Year(), Month: m.Month(), Street: street, Grading: g})
 			if err != nil {
 				return 0, err
 			}
@@ -80,9 +81,9 @@ func (c *metricsBenchCmd) Run() error {
 		name string
 		run  func() (int, error)
 	}{
-		{"league: departments", league(store.ByDepartment)},
-		{"league: streets", league(store.ByStreet)},
-		{"league: items", league(store.ByItem)},
+		{"league: departments", league(metrics.ByDepartment)},
+		{"league: streets", league(metrics.ByStreet)},
+		{"league: items", league(metrics.ByItem)},
 		{"monthly report: district", report("")},
 		{"monthly report: street " + j.Streets[0].Code, report(j.Streets[0].Code)},
 	}
@@ -134,13 +135,13 @@ func (c *metricsCheckCmd) Run() error {
 	defer st.Close()
 	months := []time.Time{m}
 	if c.All {
-		if months, err = st.RecordMonths(ctx); err != nil {
+		if months, err = metrics.New(st.Pool()).RecordMonths(ctx); err != nil {
 			return err
 		}
 	}
 	differ := 0
 	for _, m := range months {
-		diffs, err := st.CheckRollups(ctx, m, m.AddDate(0, 1, 0), store.GradingOf(j.Assessment))
+		diffs, err := metrics.New(st.Pool()).CheckRollups(ctx, m, m.AddDate(0, 1, 0), metrics.GradingOf(j.Assessment))
 		if err != nil {
 			return err
 		}
@@ -149,7 +150,7 @@ func (c *metricsCheckCmd) Run() error {
 			prefix = name + " "
 		}
 		for _, d := range diffs {
-			if d.Dimension == store.ByMonth {
+			if d.Dimension == metrics.ByMonth {
 				fmt.Fprintf(os.Stdout, "month %q: the monthly rollup is not the sum of its days\n", d.Key)
 				continue
 			}
@@ -160,7 +161,7 @@ func (c *metricsCheckCmd) Run() error {
 			differ += len(diffs)
 			continue
 		}
-		fmt.Fprintf(os.Stdout, "%s: the rollups equal the recomputation from the record (definition %s)\n", name, store.MetricsDefinitionVersion)
+		fmt.Fprintf(os.Stdout, "%s: the rollups equal the recomputation from the record (definition %s)\n", name, metrics.DefinitionVersion)
 	}
 	if differ > 0 {
 		return fmt.Errorf("%d rows differ between the rollups and the record", differ)

@@ -9,7 +9,7 @@ import (
 	"time"
 
 	"github.com/whistle-city/whistle/jurisdiction"
-	"github.com/whistle-city/whistle/store"
+	"github.com/whistle-city/whistle/metrics"
 )
 
 // reportCmd prints the monthly report, as GET /v1/reports/monthly does.
@@ -53,8 +53,8 @@ func (c *reportCmd) write(ctx context.Context, w io.Writer) error {
 			return fmt.Errorf("--street %q is not a street of the jurisdiction", c.Street)
 		}
 	}
-	r, err := st.MonthlyReport(ctx, store.MonthlyReportQuery{Year: m.Year(), Month: m.Month(), Street: c.Street,
-		Grading: store.GradingOf(j.Assessment), Top: c.Top, MinRated: c.MinRated})
+	r, err := metrics.New(st.Pool()).MonthlyReport(ctx, metrics.MonthlyReportQuery{Year: m.Year(), Month: m.Month(), Street: c.Street,
+		Grading: metrics.GradingOf(j.Assessment), Top: c.Top, MinRated: c.MinRated})
 	if err != nil {
 		return err
 	}
@@ -70,7 +70,7 @@ func (c *reportCmd) write(ctx context.Context, w io.Writer) error {
 
 // nameReport names the report's departments and streets after the
 // jurisdiction.
-func nameReport(r *store.MonthlyReport, j *jurisdiction.Jurisdiction) {
+func nameReport(r *metrics.MonthlyReport, j *jurisdiction.Jurisdiction) {
 	deps, streets := map[string]string{}, map[string]string{}
 	for _, d := range j.Departments {
 		deps[d.Code] = d.Name

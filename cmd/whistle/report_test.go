@@ -6,7 +6,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/whistle-city/whistle/store"
+	"github.com/whistle-city/whistle/metrics"
 )
 
 // TestReportCommand runs `whistle report` on a database of its own: it
@@ -22,11 +22,11 @@ func TestReportCommand(t *testing.T) {
 	if first.code != 0 {
 		t.Fatalf("whistle report on an empty database: exit %d\n%s", first.code, first.stderr)
 	}
-	var empty store.MonthlyReport
+	var empty metrics.MonthlyReport
 	if err := json.Unmarshal([]byte(first.stdout), &empty); err != nil {
 		t.Fatalf("stdout is not the report: %v\n%s", err, first.stdout)
 	}
-	if empty.Month != "2026-03" || empty.DefinitionVersion != store.MetricsDefinitionVersion || len(empty.Departments) != 0 {
+	if empty.Month != "2026-03" || empty.DefinitionVersion != metrics.DefinitionVersion || len(empty.Departments) != 0 {
 		t.Fatalf("empty report %+v", empty)
 	}
 
@@ -44,7 +44,7 @@ func TestReportCommand(t *testing.T) {
 		t.Errorf("the CSV does not start with a byte order mark")
 	}
 	lines := strings.Split(strings.TrimSpace(strings.TrimPrefix(r.stdout, "\ufeff")), "\n")
-	if lines[0] != strings.Join(store.ReportCSVColumns, ",") {
+	if lines[0] != strings.Join(metrics.ReportCSVColumns, ",") {
 		t.Fatalf("CSV header %q", lines[0])
 	}
 	sections := map[string]int{}
@@ -53,12 +53,12 @@ func TestReportCommand(t *testing.T) {
 		if !strings.HasPrefix(rest, month+",") {
 			t.Errorf("row of another month: %q", l)
 		}
-		if n := strings.Count(l, ","); n != len(store.ReportCSVColumns)-1 {
-			t.Errorf("row with %d columns, want %d: %q", n+1, len(store.ReportCSVColumns), l)
+		if n := strings.Count(l, ","); n != len(metrics.ReportCSVColumns)-1 {
+			t.Errorf("row with %d columns, want %d: %q", n+1, len(metrics.ReportCSVColumns), l)
 		}
 		sections[section]++
 	}
-	for _, s := range []string{store.SectionDepartments, store.SectionStreets, store.SectionMostCases} {
+	for _, s := range []string{metrics.SectionDepartments, metrics.SectionStreets, metrics.SectionMostCases} {
 		if sections[s] == 0 {
 			t.Errorf("no %s rows in\n%s", s, r.stdout)
 		}

@@ -1,4 +1,4 @@
-package store
+package metrics
 
 import (
 	"testing"
@@ -8,19 +8,13 @@ import (
 	"github.com/whistle-city/whistle/incident"
 )
 
-const (
-	minute = time.Minute
-	hour   = time.Hour
-	day    = 24 * time.Hour
-)
-
 // metricsFixture builds fourteen incidents with the real domain; every SLA
 // is acknowledge within 1h, resolve within 72h, return visit within 72h (I11
 // escalates further: see ladderRules). t0 is 2026-03-02 09:00 in Shanghai;
 // the league tests' month is the local days [2026-03-02, 2026-04-01), which
 // end 9 hours before t0+30d. The expected numbers are worked out by hand in
 // league_test.go.
-func metricsFixture(t *testing.T, s *Store) {
+func metricsFixture(t *testing.T, s *testDB) {
 	at := func(d time.Duration) time.Time { return t0.Add(d) }
 	ack := func(in *incident.Incident, dept string, d time.Duration) {
 		step(t, s, in, deptActor(dept), incident.Ack{TaskID: taskOf(t, in, dept)}, at(d))
@@ -191,16 +185,3 @@ func metricsFixture(t *testing.T, s *Store) {
 	lived("I13", "XY", "GA", 9*hour, 80)
 	lived("I14", "XY", "GA", 10*hour, 80)
 }
-
-// ladderRules are the fixture's SLAs with a district's ladder: level 1
-// (催办) at the deadline, level 2 (督办) two hours later, level 3 a day
-// later.
-type ladderRules struct{}
-
-func (ladderRules) Due(kind incident.SLAKind, from time.Time) time.Time { return dueAt(kind, from) }
-
-func (ladderRules) Ladder(_ incident.SLAKind, _, due time.Time) (time.Time, []time.Time) {
-	return time.Time{}, []time.Time{due, due.Add(2 * time.Hour), due.Add(24 * time.Hour)}
-}
-
-func (ladderRules) Limits() incident.Limits { return incident.DefaultLimits }

@@ -1,4 +1,4 @@
-package store
+package metrics
 
 import (
 	"context"
@@ -115,9 +115,9 @@ type ItemSatisfaction struct {
 // (incidents and repeats on the day reported, return visits on the day of
 // the visit), both months of the item lists in one read; all of it from
 // one snapshot, so its tables agree while projections commit.
-func (s *Store) MonthlyReport(ctx context.Context, q MonthlyReportQuery) (*MonthlyReport, error) {
+func (m *Metrics) MonthlyReport(ctx context.Context, q MonthlyReportQuery) (*MonthlyReport, error) {
 	if q.Month < time.January || q.Month > time.December {
-		return nil, fmt.Errorf("store: monthly report: month %d out of range", q.Month)
+		return nil, fmt.Errorf("metrics: monthly report: month %d out of range", q.Month)
 	}
 	if q.Top <= 0 {
 		q.Top = DefaultReportTop
@@ -126,7 +126,7 @@ func (s *Store) MonthlyReport(ctx context.Context, q MonthlyReportQuery) (*Month
 		q.MinRated = DefaultReportMinRated
 	}
 	var r *MonthlyReport
-	err := s.inSnapshot(ctx, func(tx pgx.Tx) error {
+	err := m.inSnapshot(ctx, func(tx pgx.Tx) error {
 		var err error
 		r, err = monthlyReport(ctx, tx, q)
 		return err
@@ -147,7 +147,7 @@ func monthlyReport(ctx context.Context, db querier, q MonthlyReportQuery) (*Mont
 	to, prev := from.AddDate(0, 1, 0), from.AddDate(0, -1, 0)
 	r := &MonthlyReport{
 		Month: from.Format("2006-01"), PreviousMonth: prev.Format("2006-01"), From: from, To: to, Street: q.Street,
-		DefinitionVersion: MetricsDefinitionVersion, Target: q.Grading.Target, MinCases: q.Grading.MinCases,
+		DefinitionVersion: DefinitionVersion, Target: q.Grading.Target, MinCases: q.Grading.MinCases,
 		MinRated: q.MinRated, Top: q.Top,
 	}
 
@@ -227,7 +227,7 @@ FROM metrics_monthly
 WHERE month IN ($1::date, $2::date) AND department = '' AND ($3 = '' OR street = $3)
 GROUP BY item`, dateOf(prev), dateOf(from), street)
 	if err != nil {
-		return nil, fmt.Errorf("store: report items: %w", err)
+		return nil, fmt.Errorf("metrics: report items: %w", err)
 	}
 	defer rows.Close()
 	var out []*itemMonth
@@ -235,12 +235,12 @@ GROUP BY item`, dateOf(prev), dateOf(from), street)
 		m := &itemMonth{}
 		if err := rows.Scan(&m.item, &m.incidents[0], &m.incidents[1], &m.repeats[0], &m.repeats[1],
 			&m.rated[0], &m.rated[1], &m.satisfied[0], &m.satisfied[1]); err != nil {
-			return nil, fmt.Errorf("store: report items: %w", err)
+			return nil, fmt.Errorf("metrics: report items: %w", err)
 		}
 		out = append(out, m)
 	}
 	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("store: report items: %w", err)
+		return nil, fmt.Errorf("metrics: report items: %w", err)
 	}
 	return out, nil
 }
@@ -387,18 +387,18 @@ SELECT c.code, coalesce(
     '')
 FROM unnest($1::text[]) AS c(code)`, codes, from, to)
 	if err != nil {
-		return nil, fmt.Errorf("store: report item names: %w", err)
+		return nil, fmt.Errorf("metrics: report item names: %w", err)
 	}
 	defer rows.Close()
 	for rows.Next() {
 		var code, name string
 		if err := rows.Scan(&code, &name); err != nil {
-			return nil, fmt.Errorf("store: report item names: %w", err)
+			return nil, fmt.Errorf("metrics: report item names: %w", err)
 		}
 		names[code] = name
 	}
 	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("store: report item names: %w", err)
+		return nil, fmt.Errorf("metrics: report item names: %w", err)
 	}
 	return names, nil
 }

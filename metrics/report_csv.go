@@ -1,4 +1,4 @@
-package store
+package metrics
 
 import (
 	"encoding/csv"

@@ -1,4 +1,4 @@
-package store
+package metrics
 
 import (
 	"context"
@@ -12,6 +12,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/whistle-city/whistle/incident"
+	"github.com/whistle-city/whistle/metrics/rollup"
 )
 
 // RebuildStats says how a rebuild of the rollups went.
@@ -37,7 +38,7 @@ type RebuildStats struct {
 var swapLockTimeout = 500 * time.Millisecond
 
 // RebuildRollups recomputes the rollups from every incident's stored rows
-// and records that they hold MetricsDefinitionVersion: after a bulk load
+// and records that they hold DefinitionVersion: after a bulk load
 // with DeferRollups, when the definitions or the time zone change
 // (SyncRollups does it), or to repair them. The projections go on
 // meanwhile: it builds shadow tables in one set-based pass over a
@@ -46,32 +47,32 @@ var swapLockTimeout = 500 * time.Millisecond
 // holding the writers for the last catch-up and the swap only (well under
 // a second). Readers keep the old rollups until the swap. One rebuild runs
 // at a time; a second call waits for the first and then rebuilds again.
-func (s *Store) RebuildRollups(ctx context.Context) (RebuildStats, error) {
-	st, _, err := s.rebuild(ctx, "", false)
+func (m *Metrics) RebuildRollups(ctx context.Context) (RebuildStats, error) {
+	st, _, err := m.rebuild(ctx, "", false)
 	return st, err
 }
 
 // SyncRollups makes the rollups count on the calendar days of tz (an IANA
-// name: the district's) under MetricsDefinitionVersion. When the stored
+// name: the district's) under DefinitionVersion. When the stored
 // time zone or definition differs (every stored day would move, or the
 // counters mean something else), it rebuilds them (RebuildRollups) and
 // returns rebuilt true; otherwise it writes nothing. Processes starting
 // together serialise on the rebuild: the first rebuilds, the others find it
 // done. A zone PostgreSQL does not know is a CodeInvalid *incident.Error
 // and changes nothing.
-func (s *Store) SyncRollups(ctx context.Context, tz string) (rebuilt bool, err error) {
-	_, rebuilt, err = s.rebuild(ctx, tz, true)
+func (m *Metrics) SyncRollups(ctx context.Context, tz string) (rebuilt bool, err error) {
+	_, rebuilt, err = m.rebuild(ctx, tz, true)
 	return rebuilt, err
 }
 
 // rebuild is RebuildRollups on the days of tz ("": the stored zone); with
 // onlyIfStale it does nothing when the stored zone and definition are
-// already tz and MetricsDefinitionVersion.
-func (s *Store) rebuild(ctx context.Context, tz string, onlyIfStale bool) (st RebuildStats, rebuilt bool, err error) {
+// already tz and DefinitionVersion.
+func (m *Metrics) rebuild(ctx context.Context, tz string, onlyIfStale bool) (st RebuildStats, rebuilt bool, err error) {
 	start := time.Now()
-	conn, err := s.pool.Acquire(ctx)
+	conn, err := m.pool.Acquire(ctx)
 	if err != nil {
-		return st, false, fmt.Errorf("store: rebuild rollups: %w", err)
+		return st, false, fmt.Errorf("metrics: rebuild rollups: %w", err)
 	}
 	defer conn.Release()
 	fail := func(err error) (RebuildStats, bool, error) {
@@ -79,17 +80,17 @@ func (s *Store) rebuild(ctx context.Context, tz string, onlyIfStale bool) (st Re
 		if errors.As(err, &ie) {
 			return st, false, err
 		}
-		return st, false, fmt.Errorf("store: rebuild rollups: %w", err)
+		return st, false, fmt.Errorf("metrics: rebuild rollups: %w", err)
 	}
 	// One rebuild at a time: a session lock, let go when done (or, if the
 	// connection is lost, by the server).
-	if _, err := conn.Exec(ctx, `SELECT pg_advisory_lock(`+rebuildLockKey+`)`); err != nil {
+	if _, err := conn.Exec(ctx, `SELECT pg_advisory_lock(`+rollup.RebuildLockKey+`)`); err != nil {
 		return fail(err)
 	}
 	defer func() {
 		c, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
-		if _, err := conn.Exec(c, `SELECT pg_advisory_unlock(`+rebuildLockKey+`)`); err != nil {
+		if _, err := conn.Exec(c, `SELECT pg_advisory_unlock(`+rollup.RebuildLockKey+`)`); err != nil {
 			conn.Conn().Close(c) // the server lets the lock go with the session
 		}
 	}()
@@ -101,7 +102,7 @@ func (s *Store) rebuild(ctx context.Context, tz string, onlyIfStale bool) (st Re
 	if tz == "" {
 		tz = cur
 	}
-	if onlyIfStale && cur == tz && def == MetricsDefinitionVersion {
+	if onlyIfStale && cur == tz && def == DefinitionVersion {
 		return st, false, nil
 	}
 	var known bool
@@ -112,7 +113,7 @@ func (s *Store) rebuild(ctx context.Context, tz string, onlyIfStale bool) (st Re
 		return fail(incident.Invalid("district.timezone", "PostgreSQL does not know the time zone %q", tz))
 	}
 
-	r := &rebuilder{pool: s.pool, conn: conn}
+	r := &rebuilder{pool: m.pool, conn: conn}
 	if err := r.run(ctx, tz, &st); err != nil {
 		r.abandon()
 		return fail(err)
@@ -142,7 +143,7 @@ func (r *rebuilder) run(ctx context.Context, tz string, st *RebuildStats) error 
 	// read the new time zone. The definition stays '' until the swap, so
 	// that a rebuild cut short is done again at the next start.
 	if err := pgx.BeginFunc(ctx, r.conn, func(tx pgx.Tx) error {
-		_, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock(`+rollupLockKey+`)`)
+		_, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock(`+rollup.LockKey+`)`)
 		if err == nil {
 			_, err = tx.Exec(ctx, `INSERT INTO metrics_rebuild DEFAULT VALUES`)
 		}
@@ -158,7 +159,7 @@ func (r *rebuilder) run(ctx context.Context, tz string, st *RebuildStats) error 
 	if err := r.build(ctx); err != nil {
 		return fmt.Errorf("build: %w", err)
 	}
-	for _, tbl := range nextRollups.list() {
+	for _, tbl := range rollup.Next.List() {
 		if _, err := r.conn.Exec(ctx, `ANALYZE `+tbl); err != nil {
 			return err
 		}
@@ -191,7 +192,7 @@ func (r *rebuilder) run(ctx context.Context, tz string, st *RebuildStats) error 
 			}
 			_, err = tx.Exec(ctx, `DELETE FROM metrics_rebuild; DELETE FROM metrics_journal`)
 			if err == nil {
-				_, err = tx.Exec(ctx, `UPDATE metrics_settings SET definition = $1`, MetricsDefinitionVersion)
+				_, err = tx.Exec(ctx, `UPDATE metrics_settings SET definition = $1`, DefinitionVersion)
 			}
 			return err
 		})
@@ -229,24 +230,24 @@ func (r *rebuilder) build(ctx context.Context) error {
 		rebuildStep("snapshot")
 		// Large sorts and hash joins stay in memory longer.
 		stmts := []string{`SET LOCAL work_mem = '256MB'`}
-		for i, next := range nextRollups.list() {
+		for i, next := range rollup.Next.List() {
 			stmts = append(stmts, `DROP TABLE IF EXISTS `+next,
-				`CREATE TABLE `+next+` (LIKE `+liveRollups.list()[i]+` INCLUDING ALL)`)
+				`CREATE TABLE `+next+` (LIKE `+rollup.Live.List()[i]+` INCLUDING ALL)`)
 		}
-		n := nextRollups
-		cols := counters("%[1]s", ", ")
+		n := rollup.Next
+		cols := rollup.Format("%[1]s", ", ")
 		stmts = append(stmts, `
-INSERT INTO `+n.days+` (day, department, street, item, domain, `+cols+`)
-SELECT day, department, street, item, domain, `+cols+` FROM (`+contributionSQL(allIncidents)+`) c
+INSERT INTO `+n.Days+` (day, department, street, item, domain, `+cols+`)
+SELECT day, department, street, item, domain, `+cols+` FROM (`+rollup.Contribution(rollup.AllIncidents)+`) c
 ORDER BY 1, 2, 3, 4, 5`, `
-INSERT INTO `+n.months+` (month, department, street, item, domain, `+cols+`)
-SELECT date_trunc('month', day)::date, department, street, item, domain, `+counters("sum(%[1]s)", ", ")+`
-FROM `+n.days+` GROUP BY 1, 2, 3, 4, 5 ORDER BY 1, 2, 3, 4, 5`, `
-INSERT INTO `+n.latencyDays+` (day, dim, value, kind, bucket, n)
-SELECT day, dim, value, kind, bucket, n FROM (`+latencyContributionSQL(allIncidents)+`) c
+INSERT INTO `+n.Months+` (month, department, street, item, domain, `+cols+`)
+SELECT date_trunc('month', day)::date, department, street, item, domain, `+rollup.Format("sum(%[1]s)", ", ")+`
+FROM `+n.Days+` GROUP BY 1, 2, 3, 4, 5 ORDER BY 1, 2, 3, 4, 5`, `
+INSERT INTO `+n.LatencyDays+` (day, dim, value, kind, bucket, n)
+SELECT day, dim, value, kind, bucket, n FROM (`+rollup.LatencyContribution(rollup.AllIncidents)+`) c
 ORDER BY dim, day, value, kind, bucket`, `
-INSERT INTO `+n.latencyMonths+` (month, dim, value, kind, bucket, n)
-SELECT date_trunc('month', day)::date, dim, value, kind, bucket, sum(n) FROM `+n.latencyDays+`
+INSERT INTO `+n.LatencyMonths+` (month, dim, value, kind, bucket, n)
+SELECT date_trunc('month', day)::date, dim, value, kind, bucket, sum(n) FROM `+n.LatencyDays+`
 GROUP BY 1, 2, 3, 4, 5 ORDER BY 2, 1, 3, 4, 5`)
 		for _, q := range stmts {
 			if _, err := tx.Exec(ctx, q); err != nil {
@@ -266,12 +267,12 @@ INSERT INTO metrics_journal_batch SELECT daily, latency FROM j WHERE NOT pg_visi
 
 // catchUpAddSQL adds the batch's changes, summed per key, to the shadow
 // tables.
-var catchUpAddSQL = addRollupsSQL(nextRollups, `(
-    SELECT day, department, street, item, domain, `+counters("sum(%[1]s) AS %[1]s", ", ")+`
-    FROM metrics_journal_batch b, json_to_recordset(b.daily) AS x(`+dailyColumns+`)
+var catchUpAddSQL = rollup.Add(rollup.Next, `(
+    SELECT day, department, street, item, domain, `+rollup.Format("sum(%[1]s) AS %[1]s", ", ")+`
+    FROM metrics_journal_batch b, json_to_recordset(b.daily) AS x(`+rollup.DailyColumns+`)
     GROUP BY 1, 2, 3, 4, 5) s`, `(
     SELECT day, dim, value, kind, bucket, sum(n) AS n
-    FROM metrics_journal_batch b, json_to_recordset(b.latency) AS x(`+latencyColumns+`)
+    FROM metrics_journal_batch b, json_to_recordset(b.latency) AS x(`+rollup.LatencyColumns+`)
     GROUP BY 1, 2, 3, 4, 5) s`)
 
 // catchUp adds the changes journaled so far to the shadow tables, in q (a
@@ -310,18 +311,18 @@ func (r *rebuilder) swap(ctx context.Context, tx pgx.Tx) (int64, error) {
 	if _, err := tx.Exec(ctx, fmt.Sprintf(`SET LOCAL lock_timeout = %d`, swapLockTimeout.Milliseconds())); err != nil {
 		return 0, err
 	}
-	if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock(`+rollupLockKey+`)`); err != nil {
+	if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock(`+rollup.LockKey+`)`); err != nil {
 		return 0, err
 	}
-	if _, err := tx.Exec(ctx, `LOCK TABLE `+strings.Join(liveRollups.list(), ", ")+` IN ACCESS EXCLUSIVE MODE`); err != nil {
+	if _, err := tx.Exec(ctx, `LOCK TABLE `+strings.Join(rollup.Live.List(), ", ")+` IN ACCESS EXCLUSIVE MODE`); err != nil {
 		return 0, err
 	}
 	n, err := r.catchUp(ctx, tx)
 	if err != nil {
 		return 0, err
 	}
-	for i, next := range nextRollups.list() {
-		live := liveRollups.list()[i]
+	for i, next := range rollup.Next.List() {
+		live := rollup.Live.List()[i]
 		rows, err := tx.Query(ctx, `SELECT indexrelid::regclass::text FROM pg_index WHERE indrelid = $1::regclass`, next)
 		if err != nil {
 			return 0, err
@@ -352,7 +353,7 @@ func (r *rebuilder) abandon() {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	const undo = `DELETE FROM metrics_rebuild; DELETE FROM metrics_journal; DROP TABLE IF EXISTS `
-	stmt := undo + strings.Join(nextRollups.list(), ", ")
+	stmt := undo + strings.Join(rollup.Next.List(), ", ")
 	if _, err := r.conn.Exec(ctx, stmt); err == nil {
 		return
 	}
@@ -362,7 +363,7 @@ func (r *rebuilder) abandon() {
 	_ = pgx.BeginFunc(ctx, r.pool, func(tx pgx.Tx) error {
 		_, err := tx.Exec(ctx, `SET LOCAL lock_timeout = '5s'`)
 		if err == nil {
-			_, err = tx.Exec(ctx, `SELECT pg_advisory_xact_lock(`+rebuildLockKey+`)`)
+			_, err = tx.Exec(ctx, `SELECT pg_advisory_xact_lock(`+rollup.RebuildLockKey+`)`)
 		}
 		if err == nil {
 			_, err = tx.Exec(ctx, stmt)

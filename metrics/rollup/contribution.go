@@ -1,4 +1,9 @@
-package store
+// Package rollup is what an incident adds to the metrics rollups (its
+// contribution, the one definition of every counter: docs/metrics.md) and
+// the statements that add it: the projection's (store.Project, store.Load)
+// for one incident, the rebuild's (metrics) for all of them. It is SQL text
+// only, so that both can share it.
+package rollup
 
 import (
 	"fmt"
@@ -13,24 +18,24 @@ import (
 // Project and Load compute the change they add, and every incident, which
 // is how RebuildRollups builds the rollups in one pass of hash joins.
 const (
-	// someIncidents reads the incidents whose ids are in $1.
-	someIncidents = `unnest($1::text[]) AS x(id) JOIN incidents inc ON inc.id = x.id`
-	// allIncidents reads every incident.
-	allIncidents = `incidents inc`
+	// SomeIncidents reads the incidents whose ids are in $1.
+	SomeIncidents = `unnest($1::text[]) AS x(id) JOIN incidents inc ON inc.id = x.id`
+	// AllIncidents reads every incident.
+	AllIncidents = `incidents inc`
 )
 
-// rollupCounterList are the counter columns of metrics_daily and
+// Counters are the counter columns of metrics_daily and
 // metrics_monthly after their key, in table order (docs/metrics.md).
-var rollupCounterList = []string{"tasks", "acked_on_time", "completed", "completed_on_time", "extensions",
+var Counters = []string{"tasks", "acked_on_time", "completed", "completed_on_time", "extensions",
 	"level1", "level2", "level3", "rated_tasks", "rating_sum", "returns", "overruled", "routing_overrides",
 	"visits", "resolved", "rated", "satisfied", "reopened", "unrated", "incidents", "repeats",
 	"ack_pending", "resolve_pending"}
 
-// counters writes format once per counter (%[1]s is its name), joined by
-// sep: counters("sum(%[1]s)", ", ") is "sum(tasks), sum(acked_on_time), …".
-func counters(format, sep string) string {
-	parts := make([]string, len(rollupCounterList))
-	for i, c := range rollupCounterList {
+// Format writes format once per counter (%[1]s is its name), joined by
+// sep: Format("sum(%[1]s)", ", ") is "sum(tasks), sum(acked_on_time), …".
+func Format(format, sep string) string {
+	parts := make([]string, len(Counters))
+	for i, c := range Counters {
 		parts[i] = fmt.Sprintf(format, c)
 	}
 	return strings.Join(parts, sep)
@@ -91,7 +96,7 @@ var visitAdds = map[string]string{
 }
 
 // contributionCTEs are the relations the parts count from, over the
-// incidents of from (someIncidents or allIncidents); a received row
+// incidents of from (SomeIncidents or AllIncidents); a received row
 // (version 0, not yet projected by its workflow) counts nowhere.
 func contributionCTEs(from string) string {
 	return `
@@ -122,14 +127,14 @@ v AS MATERIALIZED (
     WHERE tl.type = 'closed' AND tl.actor = 'system')`
 }
 
-// contributionSQL is what the incidents of from add to metrics_daily: rows
+// Contribution is what the incidents of from add to metrics_daily: rows
 // with its columns (day, department, street, item, domain, counters…),
 // one per key.
-func contributionSQL(from string) string {
+func Contribution(from string) string {
 	var parts []string
 	for _, p := range contributionParts {
-		cols := make([]string, len(rollupCounterList))
-		for i, c := range rollupCounterList {
+		cols := make([]string, len(Counters))
+		for i, c := range Counters {
 			cols[i] = "0"
 			if x, ok := p.adds[c]; ok {
 				cols[i] = x
@@ -138,19 +143,19 @@ func contributionSQL(from string) string {
 		parts = append(parts, "    SELECT "+p.at+", "+p.department+", street, item, domain, "+strings.Join(cols, ", ")+" FROM "+p.from)
 	}
 	return `WITH ` + contributionCTEs(from) + `,
-r (at, department, street, item, domain, ` + counters("%[1]s", ", ") + `) AS (
+r (at, department, street, item, domain, ` + Format("%[1]s", ", ") + `) AS (
 ` + strings.Join(parts, "\n    UNION ALL\n") + `)
-SELECT (r.at AT TIME ZONE z.timezone)::date AS day, r.department, r.street, r.item, r.domain, ` + counters("sum(r.%[1]s) AS %[1]s", ", ") + `
+SELECT (r.at AT TIME ZONE z.timezone)::date AS day, r.department, r.street, r.item, r.domain, ` + Format("sum(r.%[1]s) AS %[1]s", ", ") + `
 FROM r CROSS JOIN metrics_settings z
 GROUP BY 1, 2, 3, 4, 5`
 }
 
-// latencyContributionSQL is what the incidents of from add to
+// LatencyContribution is what the incidents of from add to
 // metrics_latency: each task not cancelled that was acknowledged (kind
 // 'a') or is completed ('c'), in the bucket (metrics_bucket) of the time
 // from its dispatch, on its dispatch day, once per dimension ('d'
 // department, 's' street, 'i' item, 'o' domain).
-func latencyContributionSQL(from string) string {
+func LatencyContribution(from string) string {
 	return `WITH i AS MATERIALIZED (
     SELECT inc.id, inc.street, inc.category AS item, inc.domain
     FROM ` + from + ` WHERE inc.version > 0),
@@ -168,9 +173,9 @@ FROM l CROSS JOIN LATERAL (VALUES ('d'::"char", l.department), ('s'::"char", l.s
 GROUP BY 1, 2, 3, 4, 5`
 }
 
-// dailyColumns and latencyColumns are the column definitions of rows
+// DailyColumns and LatencyColumns are the column definitions of rows
 // shaped as metrics_daily and metrics_latency, for json_to_recordset.
 var (
-	dailyColumns   = "day date, department text, street text, item text, domain text, " + counters("%[1]s bigint", ", ")
-	latencyColumns = `day date, dim "char", value text, kind "char", bucket integer, n bigint`
+	DailyColumns   = "day date, department text, street text, item text, domain text, " + Format("%[1]s bigint", ", ")
+	LatencyColumns = `day date, dim "char", value text, kind "char", bucket integer, n bigint`
 )

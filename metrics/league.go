@@ -1,4 +1,4 @@
-package store
+package metrics
 
 import (
 	"cmp"
@@ -13,11 +13,12 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/whistle-city/whistle/jurisdiction"
+	"github.com/whistle-city/whistle/metrics/rollup"
 )
 
-// MetricsDefinitionVersion names the definitions in docs/metrics.md that
+// DefinitionVersion names the definitions in docs/metrics.md that
 // League, Recompute and the rollups implement.
-const MetricsDefinitionVersion = "2026-12-v4"
+const DefinitionVersion = "2026-12-v4"
 
 // Dimension is what a league table ranks.
 type Dimension string
@@ -42,7 +43,7 @@ func (d Dimension) code() (string, error) {
 	case ByDomain:
 		return "o", nil
 	}
-	return "", fmt.Errorf("store: unknown dimension %q", d)
+	return "", fmt.Errorf("metrics: unknown dimension %q", d)
 }
 
 // Grading is how rows are scored and ranked: the jurisdiction's
@@ -177,9 +178,9 @@ type LeagueRow struct {
 // League returns the league table of dimension d over the local days
 // [from, to) (dates in the rollups' time zone; only their date counts),
 // from the rollups, ranked (see rank).
-func (s *Store) League(ctx context.Context, d Dimension, from, to time.Time, g Grading) ([]LeagueRow, error) {
+func (m *Metrics) League(ctx context.Context, d Dimension, from, to time.Time, g Grading) ([]LeagueRow, error) {
 	var rows []LeagueRow
-	err := s.inSnapshot(ctx, func(tx pgx.Tx) error {
+	err := m.inSnapshot(ctx, func(tx pgx.Tx) error {
 		var err error
 		rows, err = league(ctx, tx, d, from, to, g)
 		return err
@@ -191,8 +192,8 @@ func (s *Store) League(ctx context.Context, d Dimension, from, to time.Time, g G
 // statement of fn sees the same committed state. Project writes an
 // incident's rows and its rollup change in one transaction, so a snapshot
 // holds both or neither.
-func (s *Store) inSnapshot(ctx context.Context, fn func(pgx.Tx) error) error {
-	return pgx.BeginTxFunc(ctx, s.pool, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly}, fn)
+func (m *Metrics) inSnapshot(ctx context.Context, fn func(pgx.Tx) error) error {
+	return pgx.BeginTxFunc(ctx, m.pool, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly}, fn)
 }
 
 // league is League on q.
@@ -212,7 +213,7 @@ func league(ctx context.Context, q querier, d Dimension, from, to time.Time, g G
     WHERE dim = $7 AND (day >= $3::date AND day < $4::date OR day >= $5::date AND day < $6::date)
 ) r GROUP BY 1, 2, 3 HAVING sum(n) <> 0`, append(spanOf(from, to).args(), dim)...)
 	if err != nil {
-		return nil, fmt.Errorf("store: %s latency: %w", d, err)
+		return nil, fmt.Errorf("metrics: %s latency: %w", d, err)
 	}
 	defer rows.Close()
 	for rows.Next() {
@@ -220,7 +221,7 @@ func league(ctx context.Context, q querier, d Dimension, from, to time.Time, g G
 		var bucket int
 		var n int64
 		if err := rows.Scan(&key, &kind, &bucket, &n); err != nil {
-			return nil, fmt.Errorf("store: %s latency: %w", d, err)
+			return nil, fmt.Errorf("metrics: %s latency: %w", d, err)
 		}
 		r := byKey[key]
 		if r == nil {
@@ -234,7 +235,7 @@ func league(ctx context.Context, q querier, d Dimension, from, to time.Time, g G
 		}
 	}
 	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("store: %s latency: %w", d, err)
+		return nil, fmt.Errorf("metrics: %s latency: %w", d, err)
 	}
 	return finish(byKey, g), nil
 }
@@ -245,10 +246,10 @@ func league(ctx context.Context, q querier, d Dimension, from, to time.Time, g G
 func leagueCounts(ctx context.Context, q querier, d Dimension, from, to time.Time, street string) (map[string]*LeagueRow, error) {
 	col := map[Dimension]string{ByDepartment: "department", ByStreet: "street", ByItem: "item", ByDomain: "domain"}[d]
 	if col == "" {
-		return nil, fmt.Errorf("store: unknown dimension %q", d)
+		return nil, fmt.Errorf("metrics: unknown dimension %q", d)
 	}
 	sums := ""
-	for i, c := range rollupCounterList {
+	for i, c := range rollup.Counters {
 		if i > 0 {
 			sums += ", "
 		}
@@ -265,14 +266,14 @@ func leagueCounts(ctx context.Context, q querier, d Dimension, from, to time.Tim
 	if d == ByDepartment {
 		where = " AND department <> ''"
 	}
-	cols := "department, street, item, domain, " + counters("%[1]s", ", ")
+	cols := "department, street, item, domain, " + rollup.Format("%[1]s", ", ")
 	rows, err := q.Query(ctx, `SELECT `+col+`, `+sums+` FROM (
     SELECT `+cols+` FROM metrics_monthly WHERE month >= $1::date AND month < $2::date
     UNION ALL
     SELECT `+cols+` FROM metrics_daily WHERE day >= $3::date AND day < $4::date OR day >= $5::date AND day < $6::date
 ) r WHERE ($7 = '' OR street = $7)`+where+` GROUP BY 1`, append(spanOf(from, to).args(), street)...)
 	if err != nil {
-		return nil, fmt.Errorf("store: %s league: %w", d, err)
+		return nil, fmt.Errorf("metrics: %s league: %w", d, err)
 	}
 	defer rows.Close()
 	byKey := map[string]*LeagueRow{}
@@ -283,12 +284,12 @@ func leagueCounts(ctx context.Context, q querier, d Dimension, from, to time.Tim
 			dest = append(dest, f)
 		}
 		if err := rows.Scan(dest...); err != nil {
-			return nil, fmt.Errorf("store: %s league: %w", d, err)
+			return nil, fmt.Errorf("metrics: %s league: %w", d, err)
 		}
 		byKey[r.Key] = r
 	}
 	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("store: %s league: %w", d, err)
+		return nil, fmt.Errorf("metrics: %s league: %w", d, err)
 	}
 	return byKey, nil
 }

@@ -1,4 +1,4 @@
-package store
+package metrics
 
 import (
 	"context"
@@ -12,6 +12,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/whistle-city/whistle/incident"
+	"github.com/whistle-city/whistle/store"
 )
 
 var testGrading = Grading{Street: 0.5, Public: 0.2, Timeliness: 0.3, Target: 0.95, MinCases: 2}
@@ -110,7 +111,7 @@ func TestRollupsEqualRecomputationAfterRandomEvents(t *testing.T) {
 	// Loading the final snapshots (with the visits of earlier rounds) into
 	// an empty database leaves the same rollups as projecting every step.
 	loaded := newStore(t, &now)
-	var batch []LoadIncident
+	var batch []store.LoadIncident
 	for _, in := range incs {
 		rounds := map[int]incident.Feedback{}
 		for _, h := range history {
@@ -118,7 +119,7 @@ func TestRollupsEqualRecomputationAfterRandomEvents(t *testing.T) {
 				rounds[h.Feedback.Round] = *h.Feedback
 			}
 		}
-		it := LoadIncident{Snapshot: clone(t, in)}
+		it := store.LoadIncident{Snapshot: clone(t, in)}
 		for _, fb := range rounds {
 			it.EarlierFeedback = append(it.EarlierFeedback, fb)
 		}
@@ -255,7 +256,7 @@ func TestUpgradeRebuildsTheRollupsOnce(t *testing.T) {
 	want, err := s.League(ctx, ByStreet, march, march.AddDate(0, 1, 0), testGrading)
 	require.NoError(t, err)
 
-	p, err := goose.NewProvider(goose.DialectPostgres, stdlib.OpenDBFromPool(s.Pool()), Migrations(),
+	p, err := goose.NewProvider(goose.DialectPostgres, stdlib.OpenDBFromPool(s.Store.Pool()), store.Migrations(),
 		goose.WithDisableGlobalRegistry(true))
 	require.NoError(t, err)
 	_, err = p.DownTo(ctx, 8)

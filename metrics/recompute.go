@@ -1,4 +1,4 @@
-package store
+package metrics
 
 import (
 	"context"
@@ -12,6 +12,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/whistle-city/whistle/incident"
+	"github.com/whistle-city/whistle/metrics/rollup"
 )
 
 // Recompute returns the league table of dimension d over the local days
@@ -24,11 +25,11 @@ import (
 // because the SLA calendar is not in the timeline, the tasks' deadlines
 // (ack_due, resolve_due). It reads every incident with a timeline entry or
 // a return visit in the period, so it is for checks, not for serving.
-func (s *Store) Recompute(ctx context.Context, d Dimension, from, to time.Time, g Grading) ([]LeagueRow, error) {
+func (m *Metrics) Recompute(ctx context.Context, d Dimension, from, to time.Time, g Grading) ([]LeagueRow, error) {
 	if _, err := d.code(); err != nil {
 		return nil, err
 	}
-	tables, err := recountOn(ctx, s.pool, from, to, d)
+	tables, err := recountOn(ctx, m.pool, from, to, d)
 	if err != nil {
 		return nil, err
 	}
@@ -89,7 +90,7 @@ func recountOn(ctx context.Context, q querier, from, to time.Time, dims ...Dimen
 		r.tables[d] = map[string]*LeagueRow{}
 	}
 	fail := func(err error) (map[Dimension]map[string]*LeagueRow, error) {
-		return nil, fmt.Errorf("store: recompute: %w", err)
+		return nil, fmt.Errorf("metrics: recompute: %w", err)
 	}
 	// The incidents with something counted in the period: a report, a
 	// timeline entry of a type a counter is dated by, a return visit. A
@@ -471,11 +472,11 @@ func showField(v reflect.Value) string {
 // counter, latency, rate, score or rank); none means they agree. It reads
 // the record of the period once for all four dimensions, and both sides in
 // one snapshot, so it may run while projections commit.
-func (s *Store) CheckRollups(ctx context.Context, from, to time.Time, g Grading) ([]Difference, error) {
+func (m *Metrics) CheckRollups(ctx context.Context, from, to time.Time, g Grading) ([]Difference, error) {
 	var out []Difference
 	// One snapshot for both sides: on a running Whistle, a projection that
 	// commits between the readings would otherwise show as a difference.
-	err := s.inSnapshot(ctx, func(tx pgx.Tx) error {
+	err := m.inSnapshot(ctx, func(tx pgx.Tx) error {
 		var err error
 		if out, err = checkMonths(ctx, tx, from, to); err != nil {
 			return err
@@ -538,15 +539,15 @@ func checkMonths(ctx context.Context, q querier, from, to time.Time) ([]Differen
 	if to.Day() != 1 {
 		m1 = m1.AddDate(0, 1, 0)
 	}
-	nonzero := counters("%[1]s <> 0", " OR ")
+	nonzero := rollup.Format("%[1]s <> 0", " OR ")
 	rows, err := q.Query(ctx, `
 WITH m AS (
-    SELECT month, department, street, item, domain, `+counters("%[1]s", ", ")+` FROM metrics_monthly
+    SELECT month, department, street, item, domain, `+rollup.Format("%[1]s", ", ")+` FROM metrics_monthly
     WHERE month >= $1::date AND month < $2::date AND (`+nonzero+`)
 ), d AS (
-    SELECT date_trunc('month', day)::date AS month, department, street, item, domain, `+counters("sum(%[1]s) AS %[1]s", ", ")+`
+    SELECT date_trunc('month', day)::date AS month, department, street, item, domain, `+rollup.Format("sum(%[1]s) AS %[1]s", ", ")+`
     FROM metrics_daily WHERE day >= $1::date AND day < $2::date
-    GROUP BY 1, 2, 3, 4, 5 HAVING `+counters("sum(%[1]s) <> 0", " OR ")+`
+    GROUP BY 1, 2, 3, 4, 5 HAVING `+rollup.Format("sum(%[1]s) <> 0", " OR ")+`
 ), lm AS (
     SELECT month, dim, value, kind, bucket, n FROM metrics_latency_monthly
     WHERE month >= $1::date AND month < $2::date AND n <> 0
@@ -561,11 +562,11 @@ SELECT DISTINCT to_char(month, 'YYYY-MM') || ' latency ' || dim::text || '/' || 
 FROM ((TABLE lm EXCEPT TABLE ld) UNION ALL (TABLE ld EXCEPT TABLE lm)) y
 ORDER BY 1`, dateOf(m0), dateOf(m1))
 	if err != nil {
-		return nil, fmt.Errorf("store: check monthly rollups: %w", err)
+		return nil, fmt.Errorf("metrics: check monthly rollups: %w", err)
 	}
 	keys, err := pgx.CollectRows(rows, pgx.RowTo[string])
 	if err != nil {
-		return nil, fmt.Errorf("store: check monthly rollups: %w", err)
+		return nil, fmt.Errorf("metrics: check monthly rollups: %w", err)
 	}
 	out := make([]Difference, len(keys))
 	for i, k := range keys {
@@ -579,16 +580,16 @@ ORDER BY 1`, dateOf(m0), dateOf(m1))
 // change of any incident: every month that may have something counted in
 // it (as dates at midnight UTC, the form CheckRollups and League read).
 // None when nothing was ever reported.
-func (s *Store) RecordMonths(ctx context.Context) ([]time.Time, error) {
+func (m *Metrics) RecordMonths(ctx context.Context) ([]time.Time, error) {
 	var first, last *time.Time
-	err := s.pool.QueryRow(ctx, `
+	err := m.pool.QueryRow(ctx, `
 SELECT (min(reported_at) AT TIME ZONE z.timezone)::date::timestamp, (max(updated_at) AT TIME ZONE z.timezone)::date::timestamp
 FROM incidents CROSS JOIN metrics_settings z GROUP BY z.timezone`).Scan(&first, &last)
 	if errors.Is(err, pgx.ErrNoRows) || err == nil && first == nil {
 		return nil, nil
 	}
 	if err != nil {
-		return nil, fmt.Errorf("store: months of the record: %w", err)
+		return nil, fmt.Errorf("metrics: months of the record: %w", err)
 	}
 	var out []time.Time
 	end := time.Date(last.Year(), last.Month(), 1, 0, 0, 0, 0, time.UTC)

@@ -1,4 +1,4 @@
-package store
+package metrics
 
 import (
 	"context"
@@ -30,7 +30,7 @@ var reportGrading = Grading{Street: 0.5, Public: 0.2, Timeliness: 0.3, Target: 0
 // Item lists: incidents of street-tier items P-1..P-4 projected with the
 // real domain. Cases and repeats by reported_at; the return visits of
 // incidents reported in January, so that they add no cases to either month.
-func reportFixture(t *testing.T, s *Store) {
+func reportFixture(t *testing.T, s *testDB) {
 	ctx := context.Background()
 	type dept struct {
 		day                                    string
@@ -192,7 +192,7 @@ func TestMonthlyReport(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, "2026-03", r.Month)
 	assert.Equal(t, "2026-02", r.PreviousMonth)
-	assert.Equal(t, MetricsDefinitionVersion, r.DefinitionVersion)
+	assert.Equal(t, DefinitionVersion, r.DefinitionVersion)
 	assert.True(t, r.From.Equal(time.Date(2026, 3, 1, 0, 0, 0, 0, cst)), "from %s", r.From)
 	assert.True(t, r.To.Equal(time.Date(2026, 4, 1, 0, 0, 0, 0, cst)), "to %s", r.To)
 	assert.Equal(t, 2, r.Top)
