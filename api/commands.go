@@ -37,7 +37,7 @@ type optionalCommandInput struct {
 	Body *json.RawMessage `required:"false"`
 }
 
-// registerCommands registers POST route of every command of
+// registerCommands registers the POST route of every command of
 // incident.Commands, with the operation its Doc describes and its type's
 // fields as the body schema.
 func (s *Server) registerCommands() {
