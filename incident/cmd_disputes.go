@@ -59,7 +59,7 @@ func (c Return) check(in *Incident, _ Actor, _ time.Time) error {
 	if !t.Open() {
 		return Conflict(string(t.Status), "task %s is %s: only an open task can be returned", t.ID, t.Status)
 	}
-	if t.Returns >= in.maxReturns() {
+	if t.Returns >= in.MaxReturns {
 		return Conflict(string(t.Status), "task %s was returned %d time(s) already, the most allowed, and the return was overruled: the department must handle it", t.ID, t.Returns)
 	}
 	return checkNote("reason", c.Reason, true)
@@ -218,18 +218,3 @@ func (in *Incident) decide(t *Task, decision string, now time.Time, who, note st
 	}
 	t.Dispute.Decision, t.Dispute.DecidedAt, t.Dispute.DecidedBy, t.Dispute.Note = decision, &now, who, note
 }
-
-// maxReturns is how often a department may return the same task: the
-// incident's MaxReturns, or legacyMaxReturns for a snapshot older than the
-// limits being set at the start (New).
-func (in *Incident) maxReturns() int {
-	if in.MaxReturns > 0 {
-		return in.MaxReturns
-	}
-	return legacyMaxReturns
-}
-
-// legacyMaxReturns is what a MaxReturns of 0 meant before New resolved the
-// limits into every incident: one return. It must not change: incidents
-// started then still run by it.
-const legacyMaxReturns = 1

@@ -14,8 +14,8 @@ import (
 type Rules struct {
 	SLA SLA
 	// Ack is the acknowledgement deadline of a task when SLA.Ack is zero
-	// (community- and street-tier items whistled by the street), and
-	// EnforcementAck that of an enforcement task (执法指挥调度).
+	// (only in the inputs of incidents started before RulesFor resolved
+	// SLA.Ack), and EnforcementAck that of an enforcement task (执法指挥调度).
 	Ack, EnforcementAck Duration
 	Calendar            Calendar
 	// Escalation is the ladder after each deadline (warning share, level
@@ -36,7 +36,7 @@ var _ incident.Rules = Rules{}
 func (j *Jurisdiction) RulesFor(it Item, cal Calendar) Rules {
 	esc := j.ItemEscalation(it)
 	r := Rules{
-		SLA: it.SLA, Ack: DefaultAck, EnforcementAck: cmp.Or(j.Enforcement.Ack, DefaultEnforcementAck),
+		SLA: it.SLA, EnforcementAck: cmp.Or(j.Enforcement.Ack, DefaultEnforcementAck),
 		Calendar: cal, Escalation: &esc,
 		Bounds: incident.Limits{MaxReopens: j.MaxReopens, MaxReturns: cmp.Or(j.Disputes.MaxReturns, incident.DefaultLimits.MaxReturns)},
 	}
