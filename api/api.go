@@ -140,6 +140,9 @@ func NewServer(c Config) (*Server, error) {
 
 	hc := huma.DefaultConfig("Whistle API", s.cfg.Version)
 	hc.CreateHooks = nil // no $schema member or Link header in responses
+	// The reference at /docs is the console's: huma's loads its scripts
+	// from a CDN and shows nothing offline.
+	hc.DocsPath = ""
 	hc.Formats[csvContentType] = csvFormat
 	hc.Info.Description = "Whistle dispatches street problems to departments and tracks them to the end " +
 		"(街道吹哨、部门报到). Every /v1 request carries `Authorization: Bearer <JWT>`; errors are " +

@@ -15,16 +15,19 @@ import (
 // a dispatched incident past its acknowledgement (kind ack) or resolution
 // (kind resolve) deadline. A task past both appears once per kind.
 type OverdueItem struct {
-	IncidentID     string    `json:"incident_id"`
-	TaskID         string    `json:"task_id"`
-	Department     string    `json:"department" example:"CG"`
-	Street         string    `json:"street" example:"FH"`
-	Item           string    `json:"item" example:"SR-001" doc:"Item code of the responsibility list (the incident's category)."`
-	ItemName       string    `json:"item_name" example:"占道经营" doc:"Item name."`
-	Kind           string    `json:"kind" enum:"ack,resolve" doc:"Which deadline was missed: ack (报到) or resolve."`
-	Due            time.Time `json:"due" doc:"The missed deadline."`
-	OverdueSeconds int64     `json:"overdue_seconds" example:"5400" doc:"How long ago the deadline passed, in seconds."`
-	Level          int       `json:"level" example:"2" doc:"The task's escalation level: 1 催办, 2 督办, 3 district supervision (通报)."`
+	IncidentID     string     `json:"incident_id"`
+	TaskID         string     `json:"task_id"`
+	Department     string     `json:"department" example:"CG"`
+	Street         string     `json:"street" example:"FH"`
+	Item           string     `json:"item" example:"SR-001" doc:"Item code of the responsibility list (the incident's category)."`
+	ItemName       string     `json:"item_name" example:"占道经营" doc:"Item name."`
+	Kind           string     `json:"kind" enum:"ack,resolve" doc:"Which deadline was missed: ack (报到) or resolve."`
+	Due            time.Time  `json:"due" doc:"The missed deadline."`
+	OverdueSeconds int64      `json:"overdue_seconds" example:"5400" doc:"How long ago the deadline passed, in seconds."`
+	Level          int        `json:"level" example:"2" doc:"The task's escalation level: 1 催办, 2 督办, 3 district supervision (通报)."`
+	Description    string     `json:"description" doc:"The incident's description: what the report says."`
+	NextLevel      int        `json:"next_level" example:"3" doc:"The next level of this deadline's escalation ladder; 0 at its top."`
+	NextLevelAt    *time.Time `json:"next_level_at" doc:"When the next level comes unless the task moves; null at the ladder's top."`
 }
 
 // OverduePage is a page of the overdue board.
@@ -72,6 +75,7 @@ func (s *Server) listOverdue(ctx context.Context, in *overdueInput) (*overdueOut
 		out.Body.Items[i] = OverdueItem{
 			IncidentID: r.IncidentID, TaskID: r.TaskID, Department: r.Department, Street: r.Street,
 			Item: r.Item, ItemName: r.ItemName, Kind: r.Kind, Due: r.Due, OverdueSeconds: r.OverdueSeconds, Level: r.Level,
+			Description: r.Description, NextLevel: r.NextLevel, NextLevelAt: r.NextLevelAt,
 		}
 	}
 	return out, nil

@@ -168,7 +168,7 @@ func TestOverdueBoard(t *testing.T) {
 		c := fx["C"]
 		tk := c.Tasks[1]
 		want := api.OverdueItem{IncidentID: c.ID, TaskID: tk.ID, Department: "SCJG", Street: "FH", Item: "SR-001",
-			ItemName: "占道经营", Kind: "ack", Due: first.Due, OverdueSeconds: first.OverdueSeconds, Level: 3}
+			ItemName: "占道经营", Kind: "ack", Due: first.Due, OverdueSeconds: first.OverdueSeconds, Level: 3, Description: c.Description}
 		if first != want {
 			t.Errorf("first row %+v, want %+v", first, want)
 		}

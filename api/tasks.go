@@ -19,6 +19,7 @@ type TaskRow struct {
 	Category       string `json:"category"`
 	ItemName       string `json:"item_name"`
 	IncidentStatus string `json:"incident_status"`
+	Description    string `json:"description" doc:"The incident's description: what the report says."`
 	Overdue        bool   `json:"overdue" doc:"Whether one of the task's running deadlines has passed."`
 }
 
@@ -60,7 +61,7 @@ func (s *Server) listTasks(ctx context.Context, in *listTasksInput) (*listTasksO
 	out := &listTasksOutput{Body: TaskPage{Items: make([]TaskRow, len(rows)), NextCursor: next}}
 	for i, r := range rows {
 		out.Body.Items[i] = TaskRow{Task: r.Task, IncidentID: r.IncidentID, Street: r.Street, Category: r.Category,
-			ItemName: r.ItemName, IncidentStatus: r.IncidentStatus, Overdue: r.Overdue}
+			ItemName: r.ItemName, IncidentStatus: r.IncidentStatus, Description: r.Description, Overdue: r.Overdue}
 	}
 	return out, nil
 }

@@ -23,6 +23,7 @@ import (
 	"github.com/whistle-city/whistle/api"
 	"github.com/whistle-city/whistle/bus"
 	"github.com/whistle-city/whistle/catalogue"
+	"github.com/whistle-city/whistle/console"
 	"github.com/whistle-city/whistle/dispatcher"
 	"github.com/whistle-city/whistle/jurisdiction"
 	"github.com/whistle-city/whistle/metrics"
@@ -52,6 +53,10 @@ type Config struct {
 	CatalogueReload time.Duration
 	Version         string
 	Logger          *slog.Logger
+	// MapTiles is the console map's tile address template
+	// (https://{s}.tile.example/{z}/{x}/{y}.png); "" draws the markers on a
+	// plain background.
+	MapTiles string
 }
 
 // Services are the open connections every role of the binary needs.
@@ -164,7 +169,8 @@ func (s *Services) Close() {
 	}
 }
 
-// Handler returns the HTTP API.
+// Handler returns the HTTP API and the web console (package console) on
+// the paths it serves.
 func (s *Services) Handler() http.Handler {
 	h, _ := api.New(api.Config{
 		Store:         s.Store,
@@ -178,7 +184,14 @@ func (s *Services) Handler() http.Handler {
 		Version:       s.Config.Version,
 		UpdateTimeout: s.Config.UpdateTimeout,
 	})
-	return h
+	con, err := console.New(console.Config{
+		API: h, Secret: s.Config.JWTSecret, Jurisdiction: s.Catalogue.Current, Conn: s.Bus.Conn(),
+		TileURL: s.Config.MapTiles, Logger: s.Logger,
+	})
+	if err != nil {
+		panic(err) // the API's own config was complete, so is the console's
+	}
+	return console.Handler(con, h)
 }
 
 // Serve runs the HTTP API on ln, the dispatcher and the sweeper of stranded

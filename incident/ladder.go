@@ -82,6 +82,16 @@ func (c *Clock) next() (time.Time, bool) {
 	return time.Time{}, false
 }
 
+// NextLevel returns the next escalation level the clock will reach and
+// when, or ok false when its ladder has no step left (a warning before the
+// deadline is not a level and is skipped).
+func (c *Clock) NextLevel() (level int, at time.Time, ok bool) {
+	if c.Level < len(c.Levels) {
+		return c.Level + 1, c.Levels[c.Level], true
+	}
+	return 0, time.Time{}, false
+}
+
 // shift moves every time of the clock that is still ahead of from by d
 // (a suspension stopped the clock for d).
 func (c *Clock) shift(from time.Time, d time.Duration) {

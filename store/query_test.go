@@ -257,7 +257,7 @@ func TestOverdueTasks(t *testing.T) {
 	assert.Empty(t, next)
 	require.Len(t, rows, 2)
 	assert.Equal(t, OverdueTask{IncidentID: "A", TaskID: "A-t1", Department: "CG", Street: "FH", Item: "SR-001", ItemName: "占道经营",
-		Kind: KindAck, Due: rows[0].Due, OverdueSeconds: 2 * 3600, Level: 1}, rows[0])
+		Kind: KindAck, Due: rows[0].Due, OverdueSeconds: 2 * 3600, Level: 1, Description: a.Description}, rows[0])
 	assert.True(t, rows[0].Due.Equal(t0.Add(time.Hour)))
 	assert.Equal(t, "B-t1", rows[1].TaskID)
 	assert.Equal(t, int64(90*60), rows[1].OverdueSeconds)

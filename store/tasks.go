@@ -27,6 +27,8 @@ type TaskRow struct {
 	Category       string `json:"category"`
 	ItemName       string `json:"item_name"`
 	IncidentStatus string `json:"incident_status"`
+	// Description is the incident's description: what the report says.
+	Description string `json:"description"`
 	// Overdue reports whether one of the task's running deadlines has passed
 	// now while its incident is dispatched (clocks stop otherwise).
 	Overdue bool `json:"overdue"`
@@ -69,7 +71,7 @@ func (s *Store) Tasks(ctx context.Context, sc Scope, f TaskFilter) ([]TaskRow, s
 SELECT t.id, t.department, t.role, t.status, t.round, t.created_at, t.ack_due, t.resolve_due,
        t.acked_at, t.completed_at, t.result, t.return_reason, t.reassigned_to, t.escalation_level,
        t.ack_overdue, t.resolve_overdue, t.incident_id, t.street, t.category, i.item_name, i.status,
-       t.inbox_rank, t.inbox_key
+       t.inbox_rank, t.inbox_key, coalesce(i.doc->>'description', '')
 FROM tasks t JOIN incidents i ON i.id = t.incident_id
 ` + w.sql() + `
 ORDER BY t.inbox_rank, t.inbox_key, t.id
@@ -90,7 +92,7 @@ LIMIT ` + strconv.Itoa(limit+1)
 		if err := rows.Scan(&r.ID, &r.Department, &r.Role, &r.Status, &round, &r.CreatedAt, &r.AckDue, &r.ResolveDue,
 			&r.AckedAt, &r.CompletedAt, &r.Result, &r.ReturnReason, &r.ReassignedTo, &level,
 			&r.AckOverdue, &r.ResolveOverdue, &r.IncidentID, &r.Street, &r.Category, &r.ItemName, &r.IncidentStatus,
-			&c.Rank, &c.Key); err != nil {
+			&c.Rank, &c.Key, &r.Description); err != nil {
 			return nil, "", fmt.Errorf("store: list tasks: %w", err)
 		}
 		if len(out) == limit {
@@ -137,6 +139,11 @@ type OverdueTask struct {
 	Due            time.Time `json:"due"`
 	OverdueSeconds int64     `json:"overdue_seconds"`
 	Level          int       `json:"level"` // the task's escalation level
+	Description    string    `json:"description"`
+	// NextLevel and NextLevelAt are the next step of the missed deadline's
+	// escalation ladder and when it comes; 0 and nil at the ladder's top.
+	NextLevel   int        `json:"next_level"`
+	NextLevelAt *time.Time `json:"next_level_at"`
 }
 
 type overdueCursor struct {
@@ -212,7 +219,8 @@ func (s *Store) OverdueTasks(ctx context.Context, sc Scope, f OverdueFilter) ([]
 			conds = append(conds, "(t."+due+", t.id)"+op+"("+curDue+", "+curID+")")
 		}
 		return "(SELECT t.incident_id, t.id, t.department, t.street, t.category, i.item_name, '" + kind + "' AS kind, t." + due +
-			" AS due, t.escalation_level FROM tasks t JOIN incidents i ON i.id = t.incident_id WHERE " +
+			" AS due, t.escalation_level, coalesce(i.doc->>'description', '') AS description, " +
+			"(SELECT x->'" + kind + "_clock' FROM jsonb_array_elements(i.doc->'tasks') x WHERE x->>'id' = t.id) AS clock FROM tasks t JOIN incidents i ON i.id = t.incident_id WHERE " +
 			strings.Join(conds, " AND ") + " ORDER BY t." + due + ", t.id LIMIT " + page + ")"
 	}
 	var parts []string
@@ -233,7 +241,8 @@ func (s *Store) OverdueTasks(ctx context.Context, sc Scope, f OverdueFilter) ([]
 	for rows.Next() {
 		var o OverdueTask
 		var level int32
-		if err := rows.Scan(&o.IncidentID, &o.TaskID, &o.Department, &o.Street, &o.Item, &o.ItemName, &o.Kind, &o.Due, &level); err != nil {
+		var clock *incident.Clock
+		if err := rows.Scan(&o.IncidentID, &o.TaskID, &o.Department, &o.Street, &o.Item, &o.ItemName, &o.Kind, &o.Due, &level, &o.Description, &clock); err != nil {
 			return nil, "", fmt.Errorf("store: list overdue tasks: %w", err)
 		}
 		if len(out) == limit {
@@ -242,6 +251,11 @@ func (s *Store) OverdueTasks(ctx context.Context, sc Scope, f OverdueFilter) ([]
 			break
 		}
 		o.Level = int(level)
+		if clock != nil {
+			if next, at, ok := clock.NextLevel(); ok {
+				o.NextLevel, o.NextLevelAt = next, &at
+			}
+		}
 		o.OverdueSeconds = int64(now.Sub(o.Due) / time.Second)
 		out = append(out, o)
 	}

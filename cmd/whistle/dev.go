@@ -29,6 +29,7 @@ type devCmd struct {
 	DatabaseURL  string `name:"database-url" env:"DATABASE_URL" help:"Use this PostgreSQL instead of a private one."`
 	Debug
 	Temporal string `name:"temporal-port" default:"127.0.0.1:7233" help:"Where the embedded Temporal listens (a free port is used if taken)."`
+	MapTiles string `name:"map-tiles" env:"WHISTLE_MAP_TILES" help:"Tile address template of the console's map (https://{s}.tile.example/{z}/{x}/{y}.png); none draws the markers on a plain background."`
 }
 
 // devEndpoints is written to DATA_DIR/dev.json so other commands (bench,
@@ -94,7 +95,7 @@ func (c *devCmd) Run(ctx context.Context, log *slog.Logger) (err error) {
 	s, err := app.Open(ctx, app.Config{
 		DatabaseURL: pg.URL(), NATSURL: nats.ClientURL(), TemporalAddress: tmp.HostPort(),
 		TemporalNamespace: tmp.Namespace(), HTTPAddr: c.HTTP, JurisdictionFile: c.Jurisdiction,
-		JWTSecret: secret, Version: version, Logger: log,
+		JWTSecret: secret, Version: version, Logger: log, MapTiles: c.MapTiles,
 	})
 	if err != nil {
 		return err
@@ -135,8 +136,8 @@ var devUsers = []incident.Actor{
 
 func printBanner(w *os.File, ep devEndpoints, secret []byte, district string) error {
 	var b strings.Builder
-	fmt.Fprintf(&b, "\nWhistle is running.\n  API       %s   (OpenAPI: %s/openapi.json)\n  Temporal  %s\n  NATS      %s\n  Postgres  %s\n\nTokens (valid 30 days; mint more with `whistle token`):\n",
-		ep.HTTP, ep.HTTP, ep.Temporal, ep.NATS, redact(ep.DatabaseURL))
+	fmt.Fprintf(&b, "\nWhistle is running.\n  Console   %s/   (sign in at %s/login with a token below)\n  API       %s   (reference: %s/docs, OpenAPI: %s/openapi.json)\n  Temporal  %s\n  NATS      %s\n  Postgres  %s\n\nTokens (valid 30 days; mint more with `whistle token`); paste one at the sign-in address beside it:\n",
+		ep.HTTP, ep.HTTP, ep.HTTP, ep.HTTP, ep.HTTP, ep.Temporal, ep.NATS, redact(ep.DatabaseURL))
 	for _, u := range devUsers {
 		if u.Org == "" {
 			u.Org = district
@@ -145,7 +146,7 @@ func printBanner(w *os.File, ep devEndpoints, secret []byte, district string) er
 		if err != nil {
 			return err
 		}
-		fmt.Fprintf(&b, "  %-11s %-9s export TOKEN_%s=%s\n", u.Role, u.Org, strings.ToUpper(strings.ReplaceAll(string(u.Role)+"_"+u.Org, "-", "_")), tok)
+		fmt.Fprintf(&b, "  %-11s %-9s %s/login  export TOKEN_%s=%s\n", u.Role, u.Org, ep.HTTP, strings.ToUpper(strings.ReplaceAll(string(u.Role)+"_"+u.Org, "-", "_")), tok)
 	}
 	b.WriteString("\nCtrl-C stops it; a restart carries on every incident in flight.\n")
 	_, err := w.WriteString(b.String())

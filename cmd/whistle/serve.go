@@ -17,6 +17,7 @@ type serveCmd struct {
 	Debug
 	HTTP         string `name:"http" env:"WHISTLE_HTTP_ADDR" default:"127.0.0.1:8080" help:"Address the API listens on."`
 	Jurisdiction string `name:"jurisdiction" env:"WHISTLE_JURISDICTION" type:"existingfile" help:"Jurisdiction YAML (default: the shipped district)."`
+	MapTiles     string `name:"map-tiles" env:"WHISTLE_MAP_TILES" help:"Tile address template of the console's map (https://{s}.tile.example/{z}/{x}/{y}.png); none draws the markers on a plain background."`
 }
 
 func (c *serveCmd) Run(ctx context.Context, log *slog.Logger) error {
@@ -41,7 +42,9 @@ func (c *serveCmd) Run(ctx context.Context, log *slog.Logger) error {
 }
 
 func (c *serveCmd) config(log *slog.Logger, secret []byte) app.Config {
-	return c.Services.config(log, secret, c.HTTP, c.Jurisdiction)
+	cfg := c.Services.config(log, secret, c.HTTP, c.Jurisdiction)
+	cfg.MapTiles = c.MapTiles
+	return cfg
 }
 
 func (s Services) config(log *slog.Logger, secret []byte, httpAddr, jur string) app.Config {
