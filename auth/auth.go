@@ -84,8 +84,18 @@ func Sign(secret []byte, a incident.Actor, ttl time.Duration) (string, error) {
 // unexpired exp claim, a known role and a non-empty org. Every error wraps
 // ErrUnauthorized (and ErrNoSecret for an empty secret).
 func Parse(secret []byte, token string) (incident.Actor, error) {
+	c, err := ParseClaims(secret, token)
+	if err != nil {
+		return incident.Actor{}, err
+	}
+	return c.Actor(), nil
+}
+
+// ParseClaims verifies token exactly as Parse does and returns its claims
+// (with exp, for a session that should end when the token does).
+func ParseClaims(secret []byte, token string) (*Claims, error) {
 	if len(secret) == 0 {
-		return incident.Actor{}, fmt.Errorf("%w: %w", ErrUnauthorized, ErrNoSecret)
+		return nil, fmt.Errorf("%w: %w", ErrUnauthorized, ErrNoSecret)
 	}
 	var c Claims
 	_, err := jwt.ParseWithClaims(token, &c,
@@ -94,10 +104,10 @@ func Parse(secret []byte, token string) (incident.Actor, error) {
 		jwt.WithExpirationRequired(),
 	)
 	if err != nil {
-		return incident.Actor{}, fmt.Errorf("%w: %w", ErrUnauthorized, err)
+		return nil, fmt.Errorf("%w: %w", ErrUnauthorized, err)
 	}
 	if err := c.check(); err != nil {
-		return incident.Actor{}, fmt.Errorf("%w: %w", ErrUnauthorized, err)
+		return nil, fmt.Errorf("%w: %w", ErrUnauthorized, err)
 	}
-	return c.Actor(), nil
+	return &c, nil
 }

@@ -1,11 +1,11 @@
 package console
 
 import (
-	"encoding/json"
 	"errors"
 	"net/http"
 	"net/url"
 	"reflect"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -92,7 +92,7 @@ func (con *Console) actionsFor(s *session, in *incident.Incident) []actionForm {
 	}
 	for _, c := range incident.Commands {
 		d := c.Doc()
-		if !roleIn(s.actor.Role, d.Roles) {
+		if !slices.Contains(d.Roles, s.actor.Role) {
 			continue
 		}
 		if !d.OnTask {
@@ -110,15 +110,6 @@ func (con *Console) actionsFor(s *session, in *incident.Incident) []actionForm {
 		}
 	}
 	return out
-}
-
-func roleIn(r incident.Role, roles []incident.Role) bool {
-	for _, x := range roles {
-		if x == r {
-			return true
-		}
-	}
-	return false
 }
 
 // command sends one command from its form: the form's fields become the
@@ -152,10 +143,7 @@ func (con *Console) command(w http.ResponseWriter, r *http.Request) {
 
 // formBody turns a command's form into its JSON body.
 func (con *Console) formBody(c incident.Command, form url.Values) (map[string]any, error) {
-	loc, err := time.LoadLocation(con.cfg.Jurisdiction().Timezone())
-	if err != nil {
-		loc = time.UTC
-	}
+	loc := con.cfg.Jurisdiction().Location()
 	body := map[string]any{}
 	for _, f := range formFields(c) {
 		vals := form[f.Name]
@@ -198,10 +186,4 @@ func (con *Console) formBody(c incident.Command, form url.Values) (map[string]an
 		}
 	}
 	return body, nil
-}
-
-// jsonText is a value as JSON text for a data- attribute.
-func jsonText(v any) string {
-	b, _ := json.Marshal(v)
-	return string(b)
 }

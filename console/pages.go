@@ -321,12 +321,14 @@ type inboxView struct {
 	Items []api.TaskRow
 }
 
-// inboxTabs are the clerk's tabs: the API's status filter of each, and
-// whether only overdue ones count.
-var inboxTabs = []struct {
+// inboxTabDef is one of the clerk's tabs: the API's status filter, or
+// (overdue) the open tasks past a deadline.
+type inboxTabDef struct {
 	key, label, status string
 	overdue            bool
-}{
+}
+
+var inboxTabs = []inboxTabDef{
 	{"ack", "待报到", "pending_ack", false},
 	{"doing", "处置中", "acknowledged", false},
 	{"overdue", "已超时", "", true},
@@ -338,12 +340,7 @@ var inboxTabs = []struct {
 func (con *Console) inbox(r *http.Request) (inboxView, error) {
 	s := sessionFrom(r.Context())
 	tab := r.URL.Query().Get("tab")
-	if !slices.ContainsFunc(inboxTabs, func(t struct {
-		key, label, status string
-		overdue            bool
-	}) bool {
-		return t.key == tab
-	}) {
+	if !slices.ContainsFunc(inboxTabs, func(t inboxTabDef) bool { return t.key == tab }) {
 		tab = "ack"
 	}
 	v := inboxView{Tab: tab}
@@ -495,10 +492,7 @@ func (con *Console) leaguePage(w http.ResponseWriter, r *http.Request) {
 }
 
 func (con *Console) leagueParams(r *http.Request) leagueView {
-	loc, err := time.LoadLocation(con.cfg.Jurisdiction().Timezone())
-	if err != nil {
-		loc = time.UTC
-	}
+	loc := con.cfg.Jurisdiction().Location()
 	now := con.now().In(loc)
 	v := leagueView{Month: r.URL.Query().Get("month"), Dim: r.URL.Query().Get("dim")}
 	if _, err := time.Parse("2006-01", v.Month); err != nil {

@@ -137,24 +137,8 @@ func (v *view) T(s string) string { return tr(v.Lang, s) }
 
 // Dept, Street and Item name a department, street or item by its code
 // ("CG 城管委"); an unknown code is shown as it is.
-func (v *view) Dept(code string) string {
-	if d, ok := v.j.Department(code); ok {
-		return d.Name
-	}
-	return code
-}
-func (v *view) Street(code string) string {
-	if s, ok := v.j.Street(code); ok {
-		return s.Name
-	}
-	return code
-}
-func (v *view) Item(code string) string {
-	if it, ok := v.j.Item(code); ok {
-		return it.Name
-	}
-	return ""
-}
+func (v *view) Dept(code string) string   { return nameOf(v.j, "departments", code) }
+func (v *view) Street(code string) string { return nameOf(v.j, "streets", code) }
 
 // Time shows an instant in the district's time zone.
 func (v *view) Time(t time.Time) string {
@@ -275,12 +259,8 @@ func nav(role incident.Role, here string) []navItem {
 // newView returns the view of r for page data.
 func (con *Console) newView(r *http.Request, s *session, title string, data any) *view {
 	j := con.cfg.Jurisdiction()
-	loc, err := time.LoadLocation(j.Timezone())
-	if err != nil {
-		loc = time.UTC
-	}
 	v := &view{S: s, Lang: s.lang, CSRF: s.csrf, Path: r.URL.Path, Data: data, TileURL: con.cfg.TileURL,
-		j: j, loc: loc, now: con.now()}
+		j: j, loc: j.Location(), now: con.now()}
 	v.Title = v.T(title)
 	if s.token != "" {
 		v.Nav = nav(s.actor.Role, r.URL.Path)
@@ -333,26 +313,18 @@ type errorView struct {
 
 // fail shows an error page (or, to htmx, a fragment in the flash area).
 func (con *Console) fail(w http.ResponseWriter, r *http.Request, status int, msg string) {
-	s := sessionFrom(r.Context())
-	if s == nil {
-		s = &session{lang: langOf(r)}
-	}
 	if r.Header.Get("HX-Request") != "" {
 		con.flash(w, r, status, "", msg)
 		return
 	}
-	con.render(w, r, status, "error", s, errorView{Status: status, Message: msg})
+	con.render(w, r, status, "error", sessionOr(r), errorView{Status: status, Message: msg})
 }
 
 // flash answers an htmx action with a message for the flash area (ok or
 // error), swapped in by hx-target="#flash" (an error keeps its status so
 // htmx's response handling lets the page stay as it was).
 func (con *Console) flash(w http.ResponseWriter, r *http.Request, status int, ok, bad string) {
-	s := sessionFrom(r.Context())
-	if s == nil {
-		s = &session{lang: langOf(r)}
-	}
-	v := con.newView(r, s, "", nil)
+	v := con.newView(r, sessionOr(r), "", nil)
 	v.Flash, v.Error = ok, bad
 	con.renderView(w, status, "error#flash", v)
 }

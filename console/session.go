@@ -11,9 +11,6 @@ import (
 	"net/url"
 	"slices"
 	"strings"
-	"time"
-
-	"github.com/golang-jwt/jwt/v5"
 
 	"github.com/whistle-city/whistle/auth"
 	"github.com/whistle-city/whistle/incident"
@@ -93,37 +90,41 @@ func (con *Console) signedIn(r *http.Request) *session {
 // to /login, or 401 for htmx and event requests) held by one of roles
 // (none: any role).
 func (con *Console) page(h http.HandlerFunc, roles ...incident.Role) http.Handler {
+	return con.guard(h, false, roles)
+}
+
+// action wraps a state-changing handler: a page whose request must also
+// come from this origin and carry the session's CSRF token.
+func (con *Console) action(h http.HandlerFunc, roles ...incident.Role) http.Handler {
+	return con.guard(h, true, roles)
+}
+
+func (con *Console) guard(h http.HandlerFunc, csrf bool, roles []incident.Role) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		s := con.signedIn(r)
 		if s == nil {
 			con.toLogin(w, r)
 			return
 		}
-		if len(roles) > 0 && !slices.Contains(roles, s.actor.Role) {
-			con.fail(w, r.WithContext(context.WithValue(r.Context(), sessionKey{}, s)), http.StatusForbidden, tr(s.lang, "您的角色不能使用此页面。"))
-			return
+		r = r.WithContext(context.WithValue(r.Context(), sessionKey{}, s))
+		switch {
+		case csrf && (!sameOrigin(r) || !validCSRF(r, s.csrf)):
+			con.fail(w, r, http.StatusForbidden, tr(s.lang, "页面已过期或来自别处：请刷新后再试。"))
+		case len(roles) > 0 && !slices.Contains(roles, s.actor.Role):
+			con.fail(w, r, http.StatusForbidden, tr(s.lang, "您的角色不能使用此页面。"))
+		default:
+			h(w, r)
 		}
-		h(w, r.WithContext(context.WithValue(r.Context(), sessionKey{}, s)))
 	})
 }
 
-// action wraps a state-changing handler: a page whose request must come
-// from this origin and carry the session's CSRF token.
-func (con *Console) action(h http.HandlerFunc, roles ...incident.Role) http.Handler {
-	inner := con.page(h, roles...)
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		s := con.signedIn(r)
-		if s == nil {
-			con.toLogin(w, r)
-			return
-		}
-		if !sameOrigin(r) || !validCSRF(r, s.csrf) {
-			con.fail(w, r.WithContext(context.WithValue(r.Context(), sessionKey{}, s)), http.StatusForbidden,
-				tr(s.lang, "页面已过期或来自别处：请刷新后再试。"))
-			return
-		}
-		inner.ServeHTTP(w, r)
-	})
+// sessionOr returns the session of r, or a session of nobody in the
+// visitor's language (for pages shown before or without signing in).
+func sessionOr(r *http.Request) *session {
+	if s := sessionFrom(r.Context()); s != nil {
+		return s
+	}
+	return &session{lang: langOf(r)}
 }
 
 func validCSRF(r *http.Request, want string) bool {
@@ -208,22 +209,16 @@ func (con *Console) login(w http.ResponseWriter, r *http.Request) {
 	}
 	token := strings.TrimSpace(r.PostFormValue("token"))
 	token = strings.TrimPrefix(token, "Bearer ")
-	a, err := auth.Parse(con.cfg.Secret, token)
+	claims, err := auth.ParseClaims(con.cfg.Secret, token)
 	if err != nil {
 		con.renderLogin(w, r, http.StatusUnauthorized, tr(lang, "令牌无效或已过期：请用 whistle token 重新生成。"))
 		return
 	}
-	exp := time.Now().Add(12 * time.Hour)
-	if claims, _, err := jwt.NewParser().ParseUnverified(token, &auth.Claims{}); err == nil {
-		if e, err := claims.Claims.GetExpirationTime(); err == nil && e != nil {
-			exp = e.Time
-		}
-	}
 	http.SetCookie(w, &http.Cookie{Name: sessionCookie, Value: token, Path: "/", HttpOnly: true,
-		SameSite: http.SameSiteStrictMode, Secure: r.TLS != nil, Expires: exp})
+		SameSite: http.SameSiteStrictMode, Secure: r.TLS != nil, Expires: claims.ExpiresAt.Time})
 	http.SetCookie(w, &http.Cookie{Name: loginCookie, Value: "", Path: "/login", MaxAge: -1})
-	con.log.Info("signed in", "actor", a.String())
-	http.Redirect(w, r, homeOf(a.Role), http.StatusSeeOther)
+	con.log.Info("signed in", "actor", claims.Actor().String())
+	http.Redirect(w, r, homeOf(claims.Role), http.StatusSeeOther)
 }
 
 // logout ends the session: the cookie is cleared.

@@ -379,6 +379,12 @@ func (j *Jurisdiction) EnforcementTeams(it Item) []string {
 	return teams
 }
 
+// Location returns the district's time zone (loaded once per name; UTC for
+// a name that cannot be loaded, which validation refuses).
+func (j *Jurisdiction) Location() *time.Location {
+	return Calendar{Timezone: j.Timezone()}.Location()
+}
+
 // Timezone returns the district's time zone name.
 func (j *Jurisdiction) Timezone() string {
 	if j.District.Timezone == "" {
