@@ -19,6 +19,9 @@ type field struct {
 	Name  string // JSON name, the form field's name
 	Label string // Chinese label (translated by the template)
 	Kind  string // text, textarea, bool, int, datetime, rating, departments, department
+	// Required is set for a field the command cannot do without (its JSON
+	// name has no omitempty): the browser asks for it before sending.
+	Required bool
 }
 
 // actionForm is a command the person may send now, with its form.
@@ -52,7 +55,7 @@ func formFields(c incident.Command) []field {
 	var out []field
 	for i := range t.NumField() {
 		f := t.Field(i)
-		name, _, _ := strings.Cut(f.Tag.Get("json"), ",")
+		name, opts, _ := strings.Cut(f.Tag.Get("json"), ",")
 		if name == "" || name == "-" || name == "task_id" {
 			continue
 		}
@@ -73,7 +76,8 @@ func formFields(c incident.Command) []field {
 		case name == "result" || name == "reason" || name == "comment" || (name == "note" && f.Tag.Get("minLength") != ""):
 			kind = "textarea"
 		}
-		out = append(out, field{Name: name, Label: fieldLabels[name], Kind: kind})
+		out = append(out, field{Name: name, Label: fieldLabels[name], Kind: kind,
+			Required: kind != "bool" && !strings.Contains(opts, "omitempty")})
 	}
 	return out
 }
