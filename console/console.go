@@ -26,6 +26,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/klauspost/compress/gzhttp"
 	"github.com/nats-io/nats.go"
 
 	"github.com/whistle-city/whistle/incident"
@@ -145,7 +146,7 @@ func (con *Console) routes() {
 	m.HandleFunc("POST /login", con.login)
 	m.HandleFunc("POST /logout", con.logout)
 	m.HandleFunc("POST /lang", con.setLang)
-	m.Handle("GET /static/", con.cacheStatic(con.static))
+	m.Handle("GET /static/", gzhttp.GzipHandler(con.cacheStatic(con.static)))
 	m.HandleFunc("GET /docs", con.docs)
 
 	// Pages and their fragments; signed in, any role unless said.

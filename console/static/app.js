@@ -51,7 +51,7 @@
   // The live marker of the wall board says when the event stream is down.
   var live = document.getElementById("live");
   if (live) {
-    document.body.addEventListener("htmx:sseOpen", function () { live.textContent = live.dataset.on; live.classList.remove("down"); });
-    document.body.addEventListener("htmx:sseError", function () { live.textContent = live.dataset.off; live.classList.add("down"); });
+    document.body.addEventListener("htmx:sseOpen", function () { live.textContent = live.dataset.live; live.classList.remove("down"); });
+    document.body.addEventListener("htmx:sseError", function () { live.textContent = live.dataset.lost; live.classList.add("down"); });
   }
 })();

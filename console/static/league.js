@@ -7,6 +7,7 @@
   var chart = echarts.init(el, null, { renderer: "canvas" });
   fetch(el.dataset.src, { credentials: "same-origin" }).then(function (r) { return r.json(); }).then(function (d) {
     chart.setOption({
+      animation: false, // a table of record, drawn at once (and so in a screenshot)
       tooltip: { trigger: "axis" },
       legend: { type: "scroll", top: 0 },
       grid: { left: 40, right: 16, top: 40, bottom: 30 },

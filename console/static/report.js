@@ -39,9 +39,13 @@
   var search = document.getElementById("cat-search"), select = form.elements.category;
   search.addEventListener("input", function () {
     var q = search.value.trim().toLowerCase();
-    Array.prototype.forEach.call(select.options, function (o) {
-      o.hidden = q !== "" && o.textContent.toLowerCase().indexOf(q) < 0 &&
-        o.parentNode.label.toLowerCase().indexOf(q) < 0;
+    Array.prototype.forEach.call(select.querySelectorAll("optgroup"), function (g) {
+      var domain = g.label.toLowerCase().indexOf(q) >= 0, any = false;
+      Array.prototype.forEach.call(g.children, function (o) {
+        o.hidden = q !== "" && !domain && o.textContent.toLowerCase().indexOf(q) < 0;
+        any = any || !o.hidden;
+      });
+      g.hidden = !any;
     });
   });
   document.getElementById("locate").addEventListener("click", function () {
