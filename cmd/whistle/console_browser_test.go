@@ -111,6 +111,7 @@ func TestConsoleInBrowser(t *testing.T) {
 	}
 	grid, street, cg, scjg, district := token("grid_worker", "FH-01-01"), token("street", "FH"),
 		token("department", "CG"), token("department", "SCJG"), token("district", "DA")
+	zj, admin := token("department", "ZJ"), token("admin", "DA")
 
 	shots := os.Getenv("WHISTLE_SCREENSHOTS")
 	if shots == "" {
@@ -347,8 +348,62 @@ func TestConsoleInBrowser(t *testing.T) {
 	t.Logf("the late task showed on the open board %s after its report (ack deadline 20 s)", time.Since(start).Round(100*time.Millisecond))
 	shot("board-1920.png")
 	accessible("board")
+	do("board on a phone", size(390, 844, true), chromedp.Reload(), chromedp.WaitVisible(`#board-rows`, chromedp.ByQuery))
+	waitText("board on a phone", "#board-rows", "无人报到", 10*time.Second)
+	shot("board-390.png")
 	do("map", size(1280, 900, false), chromedp.Navigate(a.base+"/c/map"), chromedp.WaitVisible(`#map .leaflet-interactive`, chromedp.ByQuery))
 	shot("map-1280.png")
+
+	// 8. A dispute: ZJ returns its task (退单); the street overrules it.
+	lateTask := late.IncidentID + "-t1"
+	signIn(zj)
+	ret := `form[hx-post="/c/cmd/return/` + lateTask + `"]`
+	do("return", chromedp.Navigate(a.base+"/c/incidents/"+late.IncidentID), chromedp.WaitVisible(`details.action`, chromedp.ByQuery),
+		chromedp.Evaluate(`document.querySelectorAll("details.action").forEach(d => d.open = true)`, nil),
+		chromedp.SendKeys(ret+` textarea[name="reason"]`, "校门口道路归交通部门养护", chromedp.ByQuery))
+	submit("return", ret)
+	signIn(street)
+	over := `form[hx-post="/c/cmd/overrule/` + lateTask + `"]`
+	do("disputes", chromedp.Navigate(a.base+"/c/disputes"), chromedp.WaitVisible(over, chromedp.ByQuery))
+	waitText("dispute shows the reason", "main", "归交通部门养护", 5*time.Second)
+	accessible("disputes")
+	shot("disputes-1280.png")
+	do("overrule", chromedp.SendKeys(over+` input[name="note"]`, "清单规定住建牵头", chromedp.ByQuery))
+	submit("overrule", over)
+	if _, err := a.waitIncident(ctx, late.IncidentID, street, "overruled", func(in *incident.Incident) bool {
+		return in.Task(lateTask).Status == incident.TaskPendingAck
+	}); err != nil {
+		t.Fatal(err)
+	}
+
+	// 9. In English.
+	do("english", chromedp.Click(`form[action="/lang"] button`, chromedp.ByQuery))
+	waitText("english", "main h1", "Disputes", 10*time.Second)
+	do("english board", chromedp.Navigate(a.base+"/c/board"), chromedp.WaitVisible(`#board-rows`, chromedp.ByQuery))
+	waitText("english board", "main h1", "Overdue board", 5*time.Second)
+	shot("board-en-1280.png")
+	do("chinese", chromedp.Click(`form[action="/lang"] button`, chromedp.ByQuery))
+	waitText("chinese", "main h1", "超期看板", 10*time.Second)
+
+	// 10. The admin: an item's versions, an edit with a reason.
+	signIn(admin)
+	edit := `form[hx-post="/c/catalogue/JT-002"]`
+	do("catalogue", chromedp.WaitVisible(`a[href="/c/catalogue/JT-002"]`, chromedp.ByQuery), chromedp.Click(`a[href="/c/catalogue/JT-002"]`, chromedp.ByQuery),
+		chromedp.WaitVisible(edit, chromedp.ByQuery),
+		chromedp.Evaluate(`(() => { const t = document.getElementById("item-json"); const it = JSON.parse(t.value); it.name = "公交站台设施损坏（含候车亭）"; t.value = JSON.stringify(it, null, 2); })()`, nil),
+		chromedp.SendKeys(edit+` input[name="reason"]`, "候车亭并入此项", chromedp.ByQuery))
+	submit("edit item", edit)
+	waitText("item versions", ".versions", "候车亭并入此项", 10*time.Second)
+	accessible("item")
+	shot("item-1280.png")
+
+	// 11. The API reference works offline (this browser has no internet).
+	var png []byte
+	do("docs", chromedp.Navigate(a.base+"/docs"), chromedp.WaitVisible(`.swagger-ui .opblock`, chromedp.ByQuery),
+		chromedp.CaptureScreenshot(&png)) // its first screen: the whole reference is 7,000 px tall
+	if err := os.WriteFile(filepath.Join(shots, "docs-1280.png"), png, 0o644); err != nil {
+		t.Fatal(err)
+	}
 
 	metricsCheck(t, env, "--data-dir", dataDir)
 }
