@@ -152,6 +152,7 @@ func TestOpenAPI(t *testing.T) {
 		"/v1/supervision/overdue":            {"get"},
 		"/v1/supervision/disputes":           {"get"},
 		"/v1/supervision/review":             {"get"},
+		"/v1/supervision/extensions":         {"get"},
 		"/healthz":                           {"get"},
 		"/readyz":                            {"get"},
 	}

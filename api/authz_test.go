@@ -54,6 +54,7 @@ func TestAuthorizationMatrix(t *testing.T) {
 		"listOverdue":             {roles: readers, scoped: true, path: "/v1/supervision/overdue?street=FH"},
 		"listDisputes":            {roles: readers, scoped: true, path: "/v1/supervision/disputes?street=FH"},
 		"listReview":              {roles: readers, scoped: true, path: "/v1/supervision/review?street=FH"},
+		"listExtensions":          {roles: readers, scoped: true, path: "/v1/supervision/extensions?street=FH"},
 		"createDelegation":        {roles: []incident.Role{incident.RoleDepartment}, path: "/v1/delegations", body: map[string]any{"item": "LJ-001", "street": "FH", "note": "a quarrel"}},
 		"listDelegations":         {roles: []incident.Role{incident.RoleStreet, incident.RoleDepartment, incident.RoleDistrict, incident.RoleAdmin}, scoped: true, path: "/v1/delegations?street=FH&department=CG"},
 		"getCatalogue":            {roles: allRoles, path: "/v1/catalogue"},

@@ -213,13 +213,7 @@ func startOfDay(t time.Time, loc *time.Location) time.Time {
 
 // location is the district's time zone, in which dates of queries are
 // read (UTC if the jurisdiction's cannot be loaded).
-func (s *Server) location() *time.Location {
-	loc, err := time.LoadLocation(s.jur().Timezone())
-	if err != nil {
-		return time.UTC
-	}
-	return loc
-}
+func (s *Server) location() *time.Location { return s.jur().Location() }
 
 // parseBound reads an RFC 3339 time or a YYYY-MM-DD date at midnight in loc;
 // a date that ends a period includes its whole day (the next midnight).

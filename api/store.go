@@ -36,6 +36,9 @@ type Store interface {
 	// Disputes lists the returned tasks awaiting arbitration, oldest
 	// return first, a page at a time.
 	Disputes(ctx context.Context, sc store.Scope, f store.DisputeFilter) ([]store.OpenDispute, string, error)
+	// Extensions lists the extension requests awaiting a decision,
+	// oldest request first, a page at a time.
+	Extensions(ctx context.Context, sc store.Scope, f store.ExtensionFilter) ([]store.PendingExtension, string, error)
 	// Review lists the timeline entries the district reviews, newest
 	// first, a page at a time; an unknown type is a CodeInvalid error.
 	Review(ctx context.Context, sc store.Scope, f store.ReviewFilter) ([]store.ReviewEntry, string, error)

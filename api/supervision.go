@@ -116,6 +116,40 @@ type disputesOutput struct {
 	Body DisputePage
 }
 
+// ExtensionItem is a department's request to move a task's resolution
+// deadline (延期) that awaits the street's decision.
+type ExtensionItem struct {
+	IncidentID  string    `json:"incident_id"`
+	TaskID      string    `json:"task_id"`
+	Department  string    `json:"department" example:"CG" doc:"The department that asked."`
+	Street      string    `json:"street" example:"FH"`
+	Item        string    `json:"item" example:"SR-001" doc:"Item code of the responsibility list (the incident's category)."`
+	ItemName    string    `json:"item_name" example:"占道经营" doc:"Item name."`
+	Description string    `json:"description" doc:"The incident's description: what the report says."`
+	ResolveDue  time.Time `json:"resolve_due" doc:"The resolution deadline in force."`
+	Until       time.Time `json:"until" doc:"The resolution deadline asked for."`
+	Reason      string    `json:"reason" doc:"Why the department needs more time."`
+	RequestedAt time.Time `json:"requested_at"`
+	RequestedBy string    `json:"requested_by" example:"department:CG:chen" doc:"Who asked: role:org:sub."`
+}
+
+// ExtensionPage is a page of the extension requests.
+type ExtensionPage struct {
+	Items      []ExtensionItem `json:"items"`
+	NextCursor string          `json:"next_cursor" doc:"Pass as cursor to get the next page; empty on the last page."`
+}
+
+type extensionsInput struct {
+	Street     string `query:"street" maxLength:"64" doc:"Only requests of this street (a street user may only give its own, which is also the default)."`
+	Department string `query:"department" maxLength:"64" doc:"Only requests of this department."`
+	Limit      int    `query:"limit" minimum:"1" maximum:"200" default:"50" doc:"Page size."`
+	Cursor     string `query:"cursor" maxLength:"1000" doc:"next_cursor of the previous page."`
+}
+
+type extensionsOutput struct {
+	Body ExtensionPage
+}
+
 // ReviewItem is one timeline entry the district reviews.
 type ReviewItem struct {
 	IncidentID string    `json:"incident_id"`
@@ -159,6 +193,14 @@ func (s *Server) registerDisputes() {
 		Errors: []int{http.StatusUnprocessableEntity},
 	}, incident.RoleStreet, incident.RoleDistrict, incident.RoleAdmin), s.listDisputes)
 	huma.Register(s.api, secured(huma.Operation{
+		OperationID: "listExtensions", Method: http.MethodGet, Path: "/v1/supervision/extensions", Tags: []string{"Supervision"},
+		Summary: "Extension requests to decide",
+		Description: "Open tasks whose department asked to move the resolution deadline (延期) and that await the " +
+			"street's decision (POST /v1/tasks/{id}/extension/decision), oldest request first. A street supervisor " +
+			"sees its own street only (asking for another street answers 403); district and admin see every street.",
+		Errors: []int{http.StatusUnprocessableEntity},
+	}, incident.RoleStreet, incident.RoleDistrict, incident.RoleAdmin), s.listExtensions)
+	huma.Register(s.api, secured(huma.Operation{
 		OperationID: "listReview", Method: http.MethodGet, Path: "/v1/supervision/review", Tags: []string{"Supervision"},
 		Summary: "The district's review",
 		Description: "Timeline entries of the street's powers over the responsibility list and the departments' " +
@@ -183,6 +225,20 @@ func (s *Server) listDisputes(ctx context.Context, in *disputesInput) (*disputes
 			ItemName: r.ItemName, Reason: r.Reason, ReturnedAt: r.ReturnedAt, Returns: r.Returns, Referred: r.Referred,
 			ReferredAt: r.ReferredAt, ReferNote: r.ReferNote,
 		}
+	}
+	return out, nil
+}
+
+func (s *Server) listExtensions(ctx context.Context, in *extensionsInput) (*extensionsOutput, error) {
+	rows, next, err := s.cfg.Store.Extensions(ctx, scopeOf(ctx), store.ExtensionFilter{
+		Street: in.Street, Department: in.Department, Limit: in.Limit, Cursor: in.Cursor,
+	})
+	if err != nil {
+		return nil, s.fail(ctx, err, "query", "list extension requests")
+	}
+	out := &extensionsOutput{Body: ExtensionPage{Items: make([]ExtensionItem, len(rows)), NextCursor: next}}
+	for i, r := range rows {
+		out.Body.Items[i] = ExtensionItem(r)
 	}
 	return out, nil
 }

@@ -253,13 +253,8 @@ func (con *Console) triagePage(w http.ResponseWriter, r *http.Request) {
 
 type disputesView struct {
 	Disputes []api.DisputeItem
-	Pending  []pendingExtension
+	Pending  []api.ExtensionItem
 	Depts    []jurisdiction.Department
-}
-
-type pendingExtension struct {
-	Incident *incident.Incident
-	Task     *incident.Task
 }
 
 // disputesPage lists the returns to arbitrate and the extension requests
@@ -271,17 +266,12 @@ func (con *Console) disputesPage(w http.ResponseWriter, r *http.Request) {
 		con.fail(w, r, statusOf(err), words(s.lang, err))
 		return
 	}
-	v := disputesView{Disputes: d.Items, Depts: con.cfg.Jurisdiction().Departments}
-	var page api.IncidentPage
-	if err := con.call(r, http.MethodGet, "/v1/incidents?status=dispatched&limit=200", nil, &page); err == nil {
-		for _, in := range page.Items {
-			for _, t := range in.Tasks {
-				if t.Extension != nil && t.Extension.Decision == "" {
-					v.Pending = append(v.Pending, pendingExtension{Incident: in, Task: t})
-				}
-			}
-		}
+	var e api.ExtensionPage
+	if err := con.call(r, http.MethodGet, "/v1/supervision/extensions?limit=100", nil, &e); err != nil {
+		con.fail(w, r, statusOf(err), words(s.lang, err))
+		return
 	}
+	v := disputesView{Disputes: d.Items, Pending: e.Items, Depts: con.cfg.Jurisdiction().Departments}
 	con.render(w, r, http.StatusOK, "disputes", s, v)
 }
 

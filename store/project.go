@@ -195,7 +195,7 @@ func queueTasks(b *pgx.Batch, in *incident.Incident) {
 		referNotes                                               = make([]string, n)
 		extensions, maxLevels                                    = make([]int32, n), make([]int32, n)
 		ratings                                                  = make([]*int32, n)
-		ratedAt                                                  = make([]*time.Time, n)
+		ratedAt, extRequested                                    = make([]*time.Time, n), make([]*time.Time, n)
 	)
 	for i, t := range in.Tasks {
 		ids[i], deps[i], roles[i], statuses[i] = t.ID, clean(t.Department), string(t.Role), string(t.Status)
@@ -210,26 +210,29 @@ func queueTasks(b *pgx.Batch, in *incident.Incident) {
 		returns[i], returnedAt[i], referredAt[i], referNotes[i] = int32(t.Returns), d.returnedAt, d.referredAt, clean(d.referNote)
 		extensions[i], maxLevels[i] = int32(t.Extensions), maxLevel(in, t)
 		ratings[i], ratedAt[i] = taskRating(t)
+		extRequested[i] = pendingExtension(t)
 	}
 	b.Queue(`
 INSERT INTO tasks (id, incident_id, department, street, category, role, status, round, created_at,
                    ack_due, resolve_due, acked_at, completed_at, result, return_reason, reassigned_to,
                    escalation_level, ack_overdue, resolve_overdue, inbox_rank, inbox_key, running,
-                   returns, returned_at, referred_at, refer_note, extensions, max_level, rating, rated_at)
+                   returns, returned_at, referred_at, refer_note, extensions, max_level, rating, rated_at,
+                   extension_requested_at)
 SELECT t.id, $1, t.department, $2, $3, t.role, t.status, t.round, t.created_at,
        t.ack_due, t.resolve_due, t.acked_at, t.completed_at, t.result, t.return_reason, t.reassigned_to,
        t.escalation_level, t.ack_overdue, t.resolve_overdue, t.inbox_rank, t.inbox_key, t.running,
-       t.returns, t.returned_at, t.referred_at, t.refer_note, t.extensions, t.max_level, t.rating, t.rated_at
+       t.returns, t.returned_at, t.referred_at, t.refer_note, t.extensions, t.max_level, t.rating, t.rated_at,
+       t.extension_requested_at
 FROM unnest($5::text[], $6::text[], $7::text[], $8::text[], $9::int[], $10::timestamptz[],
             $11::timestamptz[], $12::timestamptz[], $13::timestamptz[], $14::timestamptz[],
             $15::text[], $16::text[], $17::text[], $18::int[], $19::bool[], $20::bool[],
             $21::smallint[], $22::bigint[], $23::bool[],
             $24::int[], $25::timestamptz[], $26::timestamptz[], $27::text[],
-            $28::int[], $29::int[], $30::int[], $31::timestamptz[])
+            $28::int[], $29::int[], $30::int[], $31::timestamptz[], $32::timestamptz[])
      AS t(id, department, role, status, round, created_at, ack_due, resolve_due, acked_at, completed_at,
           result, return_reason, reassigned_to, escalation_level, ack_overdue, resolve_overdue,
           inbox_rank, inbox_key, running, returns, returned_at, referred_at, refer_note,
-          extensions, max_level, rating, rated_at)
+          extensions, max_level, rating, rated_at, extension_requested_at)
 WHERE (SELECT version FROM incidents WHERE id = $1) = $4
 ON CONFLICT (id) DO UPDATE SET
     department = EXCLUDED.department, street = EXCLUDED.street, category = EXCLUDED.category,
@@ -242,11 +245,21 @@ ON CONFLICT (id) DO UPDATE SET
     inbox_key = EXCLUDED.inbox_key, running = EXCLUDED.running, returns = EXCLUDED.returns,
     returned_at = EXCLUDED.returned_at, referred_at = EXCLUDED.referred_at, refer_note = EXCLUDED.refer_note,
     extensions = EXCLUDED.extensions, max_level = EXCLUDED.max_level, rating = EXCLUDED.rating,
-    rated_at = EXCLUDED.rated_at`,
+    rated_at = EXCLUDED.rated_at, extension_requested_at = EXCLUDED.extension_requested_at`,
 		in.ID, clean(in.Street), clean(in.Category), in.Version,
 		ids, deps, roles, statuses, rounds, created, ackDue, resolveDue, ackedAt, completedAt,
 		results, reasons, reassigned, levels, ackOver, resolveOver, ranks, keys, running,
-		returns, returnedAt, referredAt, referNotes, extensions, maxLevels, ratings, ratedAt)
+		returns, returnedAt, referredAt, referNotes, extensions, maxLevels, ratings, ratedAt, extRequested)
+}
+
+// pendingExtension is when t's extension request awaiting a decision was
+// made, while t is open; nil otherwise (the extension queue's column).
+func pendingExtension(t *incident.Task) *time.Time {
+	if x := t.Extension; x != nil && x.Decision == "" && t.Open() {
+		at := x.RequestedAt
+		return &at
+	}
+	return nil
 }
 
 func queueTimeline(b *pgx.Batch, in *incident.Incident) {

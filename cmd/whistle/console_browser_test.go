@@ -376,7 +376,36 @@ func TestConsoleInBrowser(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	// 9. In English.
+	// 9. ZJ acknowledges and asks for more time; the street approves from
+	// its queue of extension requests.
+	signIn(zj)
+	ext := `form[hx-post="/c/cmd/extension/` + lateTask + `"]`
+	do("ack again", chromedp.Navigate(a.base+"/c/inbox"), chromedp.WaitVisible(`input[name="task"][value="`+lateTask+`"]`, chromedp.ByQuery),
+		chromedp.Click(`input[name="task"][value="`+lateTask+`"]`, chromedp.ByQuery), chromedp.Click(`#bulk-ack`, chromedp.ByQuery))
+	waitText("ack again", "#flash", "已报到 1", 30*time.Second)
+	shanghai, err := time.LoadLocation("Asia/Shanghai")
+	if err != nil {
+		t.Fatal(err)
+	}
+	until := time.Now().In(shanghai).AddDate(0, 1, 0).Format("2006-01-02T15:04")
+	do("ask for time", chromedp.Navigate(a.base+"/c/incidents/"+late.IncidentID), chromedp.WaitVisible(ext, chromedp.ByQuery),
+		chromedp.Evaluate(`document.querySelectorAll("details.action").forEach(d => d.open = true)`, nil),
+		chromedp.SetValue(ext+` input[name="until"]`, until, chromedp.ByQuery),
+		chromedp.SendKeys(ext+` textarea[name="reason"]`, "沥青需等气温回升", chromedp.ByQuery))
+	submit("ask for time", ext)
+	signIn(street)
+	decide := `form[hx-post="/c/cmd/extension_decision/` + lateTask + `"]`
+	do("extensions", chromedp.Navigate(a.base+"/c/disputes"), chromedp.WaitVisible(decide, chromedp.ByQuery))
+	waitText("the request shows its reason", "main", "沥青需等气温回升", 5*time.Second)
+	shot("extensions-1280.png")
+	submit("approve", decide)
+	if _, err := a.waitIncident(ctx, late.IncidentID, street, "extended", func(in *incident.Incident) bool {
+		return in.Task(lateTask).Extensions == 1
+	}); err != nil {
+		t.Fatal(err)
+	}
+
+	// 10. In English.
 	do("english", chromedp.Click(`form[action="/lang"] button`, chromedp.ByQuery))
 	waitText("english", "main h1", "Disputes", 10*time.Second)
 	do("english board", chromedp.Navigate(a.base+"/c/board"), chromedp.WaitVisible(`#board-rows`, chromedp.ByQuery))
@@ -385,7 +414,7 @@ func TestConsoleInBrowser(t *testing.T) {
 	do("chinese", chromedp.Click(`form[action="/lang"] button`, chromedp.ByQuery))
 	waitText("chinese", "main h1", "超期看板", 10*time.Second)
 
-	// 10. The admin: an item's versions, an edit with a reason.
+	// 11. The admin: an item's versions, an edit with a reason.
 	signIn(admin)
 	edit := `form[hx-post="/c/catalogue/JT-002"]`
 	do("catalogue", chromedp.WaitVisible(`a[href="/c/catalogue/JT-002"]`, chromedp.ByQuery), chromedp.Click(`a[href="/c/catalogue/JT-002"]`, chromedp.ByQuery),
@@ -397,7 +426,7 @@ func TestConsoleInBrowser(t *testing.T) {
 	accessible("item")
 	shot("item-1280.png")
 
-	// 11. The API reference works offline (this browser has no internet).
+	// 12. The API reference works offline (this browser has no internet).
 	var png []byte
 	do("docs", chromedp.Navigate(a.base+"/docs"), chromedp.WaitVisible(`.swagger-ui .opblock`, chromedp.ByQuery),
 		chromedp.CaptureScreenshot(&png)) // its first screen: the whole reference is 7,000 px tall
