@@ -75,6 +75,6 @@ var english = map[string]string{
 	"部门（第一个为牵头）": "Departments (the first leads)", "配合": "Cooperating", "重办": "Reopened", "重复上报": "Duplicate",
 	"重复诉求": "Repeat", "重复诉求最多": "Most repeats", "问题已解决": "The problem is solved", "问题描述": "Description",
 	"页面已过期或来自别处：请刷新后再试。": "This page expired or came from elsewhere: reload it and try again.",
-	"领域": "Domains", "驳回理由": "Why it is overruled", "驳回退单": "Overrule", "其他": "Other", "剩余": "left",
+	"领域": "Domains", "驳回理由": "Why it is overruled", "驳回退单": "Overrule", "其他": "Other",
 	"超时": "overdue by", "已超时": "Overdue", "没有这个页面。": "No such page.",
 }

@@ -156,14 +156,18 @@ func (v *view) TimePtr(t *time.Time) string {
 	return v.Time(*t)
 }
 
-// Left says how long until t ("2小时5分" / "2h 5m"), or how long ago it
-// passed ("超时 …" / "… overdue").
+// Left says how long until t ("剩余 2小时5分" / "2h 5m left"), or how
+// long ago it passed ("超时 5分钟" / "overdue by 5m").
 func (v *view) Left(t time.Time) string {
 	d := t.Sub(v.now)
-	if d < 0 {
+	switch {
+	case d < 0:
 		return v.T("超时") + " " + v.span(-d)
+	case v.Lang == "en":
+		return v.span(d) + " left"
+	default:
+		return "剩余 " + v.span(d)
 	}
-	return v.T("剩余") + " " + v.span(d)
 }
 
 func (v *view) span(d time.Duration) string {

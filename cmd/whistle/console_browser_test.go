@@ -249,6 +249,29 @@ func TestConsoleInBrowser(t *testing.T) {
 	waitText("my reports", "main table", "纸箱", 10*time.Second)
 	shot("mine-390.png")
 
+	// A community-tier case (小事不出社区) the grid worker resolves on the
+	// phone, from its incident page.
+	var small struct {
+		IncidentID string `json:"incident_id"`
+	}
+	raw := a.must(t, http.StatusAccepted, http.MethodPost, "/v1/reports", grid, map[string]any{
+		"category": "SR-002", "grid": "FH-01-01", "description": "单元门口堆放旧家具",
+		"location": map[string]any{"lat": 29.3511, "lng": 104.7702, "address": "凤凰路 12 号 3 单元"}})
+	if err := json.Unmarshal(raw, &small); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := a.waitIncident(ctx, small.IncidentID, grid, "with the community", func(in *incident.Incident) bool { return in.Status == "community" }); err != nil {
+		t.Fatal(err)
+	}
+	resolve := `form[hx-post="/c/cmd/resolve/` + small.IncidentID + `"]`
+	do("community case", chromedp.Navigate(a.base+"/c/incidents/"+small.IncidentID), chromedp.WaitVisible(`details.action`, chromedp.ByQuery),
+		chromedp.Evaluate(`document.querySelectorAll("details.action").forEach(d => d.open = true)`, nil),
+		chromedp.SendKeys(resolve+` textarea[name="note"]`, "与居民一起清走旧家具", chromedp.ByQuery))
+	accessible("incident on a phone")
+	shot("incident-community-390.png")
+	submit("resolve", resolve)
+	waitText("resolved", "main .card h2", "待回访", 10*time.Second)
+
 	// 2. The street whistles from the triage queue (the item's lead is
 	// preselected).
 	do("desktop", size(1280, 900, false))
@@ -337,7 +360,7 @@ func TestConsoleInBrowser(t *testing.T) {
 	var late struct {
 		IncidentID string `json:"incident_id"`
 	}
-	raw := a.must(t, http.StatusAccepted, http.MethodPost, "/v1/reports", grid, map[string]any{
+	raw = a.must(t, http.StatusAccepted, http.MethodPost, "/v1/reports", grid, map[string]any{
 		"category": "JS-002", "grid": "FH-01-01", "description": "学校门口路面坑洼，无人报到",
 		"location": map[string]any{"lat": 29.352, "lng": 104.771, "address": "凤凰路小学门口"}})
 	if err := json.Unmarshal(raw, &late); err != nil {

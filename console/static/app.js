@@ -42,7 +42,8 @@
     document.querySelectorAll(".countdown[data-at]").forEach(function (el) {
       var at = Date.parse(el.getAttribute("data-at"));
       if (isNaN(at)) return;
-      el.textContent = (lang === "en" ? "in " : "还有 ") + span(at - now);
+      // The same words as the server's first rendering (view.Left).
+      el.textContent = lang === "en" ? span(at - now) + " left" : "剩余 " + span(at - now);
       el.classList.toggle("soon", at - now < 600000);
     });
   }
