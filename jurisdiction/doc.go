@@ -8,8 +8,9 @@
 // line and field (see ValidationError). Duration is an SLA length in clock
 // time ("2h") or working days ("3wd"); Calendar turns working days into
 // deadlines using the official Chinese holiday calendar shipped in the binary
-// (Official) plus the file's local overrides. Default returns the district
-// shipped with Whistle.
+// (Official) plus the file's local overrides. Grids may have boundaries
+// (GeoJSON polygons); Locate finds the grid of a location. Default returns
+// the district shipped with Whistle.
 //
 // The package is pure Go: apart from reading the file in Load it does no I/O,
 // and Calendar and Duration are plain data with deterministic methods, so

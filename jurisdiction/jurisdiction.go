@@ -69,6 +69,7 @@ type Jurisdiction struct {
 	departments map[string]int
 	streets     map[string]int
 	grids       map[string]gridPlace
+	loc         *locator // grids by location; built by index, read-only after
 }
 
 type gridPlace struct{ street, community string }
@@ -98,11 +99,20 @@ type Street struct {
 	Communities []Community `yaml:"communities" json:"communities"`
 }
 
-// Community is a community (社区) or village (村) in a street.
+// Community is a community (社区) or village (村) in a street. In the file
+// each of its grids is a code or a mapping {code, boundary} (see
+// UnmarshalYAML).
 type Community struct {
-	Code  string   `yaml:"code" json:"code"`
-	Name  string   `yaml:"name" json:"name"`
+	Code string `yaml:"code" json:"code"`
+	Name string `yaml:"name" json:"name"`
+	// Grids are the codes of the community's grids, in the file's order.
 	Grids []string `yaml:"grids" json:"grids"`
+	// Boundaries holds the boundary of each grid the file gives one, by
+	// grid code; a grid without one is not in it (nil when none has one).
+	// Only grids with a boundary can be found by location (Locate).
+	Boundaries map[string]Boundary `yaml:"-" json:"boundaries,omitempty"`
+
+	notes *decodeNotes // problems met while decoding; Parse reports them and clears this
 }
 
 // Assessment holds the weights of a department's score (they sum to 1) and
@@ -250,6 +260,9 @@ type Item struct {
 	// Escalation overrides the district's escalation for this item; fields
 	// it leaves out are taken from the district's.
 	Escalation *Escalation `yaml:"escalation,omitempty" json:"escalation,omitempty"`
+	// Attributes are the questions a report of the item answers beyond
+	// its description (Open311 service attributes), in order.
+	Attributes []Attribute `yaml:"attributes,omitempty" json:"attributes,omitempty"`
 	// Version is the item's version in the living catalogue (1, 2, …; see
 	// package catalogue); 0 for an item read straight from a file. It is
 	// not part of the item's content: neither the file nor its JSON carry it.
@@ -427,7 +440,8 @@ func (j *Jurisdiction) MissingCalendarYears(now time.Time) []int {
 	return missing
 }
 
-// index builds the lookup maps; Parse calls it after validation.
+// index builds the lookup maps and the locator; Parse calls it after
+// validation.
 func (j *Jurisdiction) index() {
 	j.items = make(map[string]int, len(j.Items))
 	for i, it := range j.Items {
@@ -454,6 +468,10 @@ func (j *Jurisdiction) index() {
 				}
 			}
 		}
+	}
+	// A copy sharing the streets (WithItems, WithItem) keeps the locator.
+	if j.loc == nil || !j.loc.builtFrom(j.Streets) {
+		j.loc = newLocator(j.Streets)
 	}
 }
 

@@ -41,6 +41,10 @@ func Load(path string) (*Jurisdiction, []byte, error) {
 // incident.DefaultLimits.MaxReopens; duplicates.distance_m 50, duplicates.window 24h
 // and duplicates.repeat_window 720h (DefaultDuplicates).
 //
+// A grid may be given as a mapping {code, boundary} with a GeoJSON Polygon
+// or MultiPolygon (see Community.UnmarshalYAML); Parse checks each boundary
+// and that no two overlap, and indexes them for Locate.
+//
 // When anything is wrong, Parse returns a *ValidationError listing every
 // problem found (not just the first), each with file, line and field path.
 func Parse(filename string, data []byte) (*Jurisdiction, error) {
@@ -78,6 +82,7 @@ func Parse(filename string, data []byte) (*Jurisdiction, error) {
 			problems = append(problems, ix.decodeProblem(filename, m))
 		}
 	}
+	problems = append(problems, j.takeDecodeNotes(filename, ix)...)
 	j.applyDefaults(ix)
 
 	v := &validator{file: filename, ix: ix, skip: problems}
@@ -89,6 +94,34 @@ func Parse(filename string, data []byte) (*Jurisdiction, error) {
 	}
 	j.index()
 	return &j, nil
+}
+
+// takeDecodeNotes returns the problems the communities met while decoding
+// (see Community.UnmarshalYAML), with their files and full fields, and
+// clears them from the communities.
+func (j *Jurisdiction) takeDecodeNotes(filename string, ix *nodeIndex) []Problem {
+	var problems []Problem
+	for i := range j.Streets {
+		for k := range j.Streets[i].Communities {
+			c := &j.Streets[i].Communities[k]
+			if c.notes == nil {
+				continue
+			}
+			cp := idx(idx("streets", i)+".communities", k)
+			for _, m := range c.notes.typeErrs {
+				problems = append(problems, ix.decodeProblem(filename, m))
+			}
+			for _, p := range c.notes.problems {
+				p.File, p.Field = filename, join(cp, p.Field)
+				if p.Line == 0 {
+					p.Line = ix.line(p.Field) // a missing field: where it should have been
+				}
+				problems = append(problems, p)
+			}
+			c.notes = nil
+		}
+	}
+	return problems
 }
 
 var yamlLineRE = regexp.MustCompile(`^yaml: line (\d+): (.*)$`)

@@ -9,6 +9,9 @@ import (
 	"strings"
 	"time"
 
+	"github.com/paulmach/orb"
+	"gopkg.in/yaml.v3"
+
 	"github.com/whistle-city/whistle/incident"
 )
 
@@ -126,7 +129,7 @@ func (v *validator) jurisdiction(j *Jurisdiction) {
 				v.unique(communities, "community", cp+".code", c.Code)
 			}
 			for g, grid := range c.Grids {
-				gp := idx(cp+".grids", g)
+				gp := v.gridField(idx(cp+".grids", g))
 				if !v.code(gp, grid) {
 					continue
 				}
@@ -146,6 +149,8 @@ func (v *validator) jurisdiction(j *Jurisdiction) {
 			}
 		}
 	}
+
+	v.boundaries(j)
 
 	v.assessment(j.Assessment)
 	if !j.Assessment.RatingWindow.Positive() {
@@ -177,6 +182,15 @@ func (v *validator) jurisdiction(j *Jurisdiction) {
 			v.unique(items, "item", p+".code", it.Code)
 		}
 	}
+}
+
+// gridField returns the field of the grid code of the grid entry at path:
+// path itself for a plain code, path.code for a {code, boundary} mapping.
+func (v *validator) gridField(path string) string {
+	if v.ix != nil && v.ix.kind(path) == yaml.MappingNode {
+		return path + ".code"
+	}
+	return path
 }
 
 // communityAt returns the code of the community whose code field is at path
@@ -317,6 +331,15 @@ func (v *validator) item(j *Jurisdiction, p string, it Item) {
 	if it.Escalation != nil {
 		v.escalation(join(p, "escalation"), *it.Escalation)
 	}
+	ap := join(p, "attributes")
+	for i, a := range it.Attributes {
+		for _, msg := range a.check() {
+			v.addf(idx(ap, i), "%s", msg)
+		}
+		if slices.ContainsFunc(it.Attributes[:i], func(b Attribute) bool { return b.Code == a.Code }) {
+			v.addf(idx(ap, i), "attribute code %q twice", a.Code)
+		}
+	}
 }
 
 // duration checks an SLA duration: required ones must be present, and any
@@ -330,5 +353,166 @@ func (v *validator) duration(field string, d Duration, required bool) {
 	}
 	if !d.Positive() {
 		v.addf(field, "must be positive, got %v", d)
+	}
+}
+
+// gridShape is a grid boundary that passed the checks of one boundary and
+// takes part in the overlap check.
+type gridShape struct {
+	code  string
+	field string // the boundary's path, "streets[0].communities[1].grids[2].boundary"
+	polys orb.MultiPolygon
+}
+
+// boundaries checks every grid boundary of the file: each on its own
+// (boundary), then that no two overlap (overlaps).
+func (v *validator) boundaries(j *Jurisdiction) {
+	var shapes []gridShape
+	seen := map[string]bool{}
+	for i, s := range j.Streets {
+		for k, c := range s.Communities {
+			cp := idx(idx("streets", i)+".communities", k)
+			for g, code := range c.Grids {
+				b, ok := c.Boundaries[code]
+				if !ok || seen[code] {
+					continue
+				}
+				seen[code] = true
+				bp := idx(cp+".grids", g) + ".boundary"
+				if v.boundary(bp, b) {
+					shapes = append(shapes, gridShape{code, bp, b.MultiPolygon()})
+				}
+			}
+		}
+	}
+	v.overlaps(shapes)
+}
+
+// boundary checks one grid's boundary, at path bp: a Polygon or
+// MultiPolygon with at least one polygon, each polygon with an outer ring,
+// each ring valid (ring), and each hole inside its polygon's outer ring.
+// It reports whether the boundary passed.
+func (v *validator) boundary(bp string, b Boundary) bool {
+	_, multi := b.Geometry.(orb.MultiPolygon)
+	polys := b.MultiPolygon()
+	if polys == nil {
+		v.addf(bp, "want a Polygon or MultiPolygon")
+		return false
+	}
+	if len(polys) == 0 {
+		v.addf(bp+".coordinates", "a MultiPolygon needs at least one polygon")
+		return false
+	}
+	good := true
+	for k, poly := range polys {
+		pp := bp + ".coordinates"
+		if multi {
+			pp = idx(pp, k)
+		}
+		if len(poly) == 0 {
+			v.addf(pp, "a polygon needs at least its outer ring")
+			good = false
+			continue
+		}
+		rings := true
+		for r, ring := range poly {
+			rings = v.ring(idx(pp, r), ring) && rings
+		}
+		if !rings {
+			good = false
+			continue
+		}
+		for r := 1; r < len(poly); r++ {
+			if !holeInside(poly[0], poly[r]) {
+				v.addf(idx(pp, r), "the hole is not inside the polygon's outer ring (ring 0)")
+				good = false
+			}
+		}
+	}
+	return good
+}
+
+// ring checks one ring at path rp: at least 4 positions, each [lng, lat]
+// in range, closed (the last position is the first), at least 3 distinct
+// corners, and not intersecting itself. It reports the first problem and
+// whether there was none.
+func (v *validator) ring(rp string, r orb.Ring) bool {
+	if len(r) < 4 {
+		v.addf(rp, "a ring needs at least 4 positions (3 corners and the first again), got %d", len(r))
+		return false
+	}
+	for p, pt := range r {
+		if !(pt[0] >= -180 && pt[0] <= 180) {
+			v.addf(idx(rp, p), "longitude %v is outside -180..180 (a position is [lng, lat])", pt[0])
+			return false
+		}
+		if !(pt[1] >= -90 && pt[1] <= 90) {
+			v.addf(idx(rp, p), "latitude %v is outside -90..90 (a position is [lng, lat]: are they swapped?)", pt[1])
+			return false
+		}
+	}
+	if first, last := r[0], r[len(r)-1]; first != last {
+		v.addf(rp, "the ring is not closed: its last position %s differs from its first %s", position(last), position(first))
+		return false
+	}
+	if pts, _ := corners(r); len(pts) < 4 {
+		v.addf(rp, "the ring has fewer than 3 distinct corners")
+		return false
+	}
+	if a, b, cross, found := selfIntersection(r); found {
+		how := "touches"
+		if cross {
+			how = "crosses"
+		}
+		v.addf(rp, "the ring intersects itself: its edge from position %d %s its edge from position %d", a, how, b)
+		return false
+	}
+	return true
+}
+
+// position formats a point as the file writes it, [lng, lat].
+func position(p orb.Point) string { return fmt.Sprintf("[%v, %v]", p[0], p[1]) }
+
+// overlaps reports every pair of grids whose boundaries overlap (their
+// interiors meet; sharing edges or corners is fine), at the boundary that
+// comes later in the file and naming the other with its line, and every
+// grid whose own polygons overlap. Polygons are swept in order of their
+// west edge and only those whose bounding boxes overlap are compared
+// edge by edge, so 10,000 grids cost about as many comparisons as
+// neighbours.
+func (v *validator) overlaps(shapes []gridShape) {
+	type part struct {
+		shape, poly int
+		b           orb.Bound
+	}
+	var parts []part
+	for s, sh := range shapes {
+		for k, poly := range sh.polys {
+			parts = append(parts, part{s, k, poly.Bound()})
+		}
+	}
+	slices.SortFunc(parts, func(a, b part) int { return cmpFloat(a.b.Min[0], b.b.Min[0]) })
+	reported := map[[2]int]bool{}
+	for i, a := range parts {
+		for _, b := range parts[i+1:] {
+			if b.b.Min[0] >= a.b.Max[0] {
+				break
+			}
+			if b.b.Min[1] >= a.b.Max[1] || a.b.Min[1] >= b.b.Max[1] {
+				continue
+			}
+			pair := [2]int{min(a.shape, b.shape), max(a.shape, b.shape)}
+			if reported[pair] || !interiorsMeet(shapes[a.shape].polys[a.poly], shapes[b.shape].polys[b.poly]) {
+				continue
+			}
+			reported[pair] = true
+			first, second := shapes[pair[0]], shapes[pair[1]]
+			if pair[0] == pair[1] {
+				v.addf(first.field, "polygons %d and %d of the boundary overlap", min(a.poly, b.poly), max(a.poly, b.poly))
+				continue
+			}
+			v.addf(second.field, "grid %s overlaps grid %s (line %d): neighbouring grids may share edges and corners, not area",
+				second.code, first.code, v.line(first.field))
+		}
 	}
 }

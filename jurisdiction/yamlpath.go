@@ -72,6 +72,15 @@ func (ix *nodeIndex) has(path string) bool {
 	return ok
 }
 
+// kind returns the kind of the node at path: the element itself for a list
+// element, the key for a mapping entry; 0 when path is not in the file.
+func (ix *nodeIndex) kind(path string) yaml.Kind {
+	if n, ok := ix.byPath[path]; ok {
+		return resolveAlias(n).Kind
+	}
+	return 0
+}
+
 // line returns the line of path, or of its nearest ancestor present in the
 // file when path itself is missing (a required field that is absent is
 // reported where it should have been).

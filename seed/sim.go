@@ -72,6 +72,27 @@ func (s *sim) pop() event {
 	return e
 }
 
+// location draws where the incident is reported: within about 200 m of
+// the point PointIn gives for its grid, kept only when Locate places it in
+// that grid (else that point itself), or anywhere in 29.30–29.40 N,
+// 104.72–104.82 E when the grid has no boundary. It draws the same numbers
+// either way, so the rest of the simulation does not depend on the
+// jurisdiction's boundaries.
+func (s *sim) location(r *rand.Rand) incident.Location {
+	dLat, dLng := float64(r.IntN(100000))/1e6, float64(r.IntN(100000))/1e6
+	loc := incident.Location{Lat: 29.30 + dLat, Lng: 104.72 + dLng}
+	j := s.g.o.Jurisdiction
+	if lat, lng, ok := j.PointIn(s.p.grid); ok {
+		loc.Lat, loc.Lng = lat, lng
+		near := incident.Location{Lat: lat + (dLat-0.05)*0.04, Lng: lng + (dLng-0.05)*0.04}
+		if g, _, _, ok := j.Locate(near.Lat, near.Lng); ok && g == s.p.grid {
+			loc.Lat, loc.Lng = near.Lat, near.Lng
+		}
+	}
+	loc.Address = roads[r.IntN(len(roads))] + strconv.Itoa(1+r.IntN(300)) + "号"
+	return loc
+}
+
 // run reports the incident, then applies its planned steps up to Now.
 func (s *sim) run() error {
 	now := s.g.o.Now
@@ -80,13 +101,10 @@ func (s *sim) run() error {
 	rep := incident.Report{
 		IncidentID: id, Category: s.item.Code, Street: s.p.street, Community: s.p.community, Grid: s.p.grid,
 		Description: fmt.Sprintf("%s：%s%s%d号附近", s.item.Name, s.p.streetName, roads[r.IntN(len(roads))], 1+r.IntN(300)),
-		Location: incident.Location{
-			Lat: 29.30 + float64(r.IntN(100000))/1e6, Lng: 104.72 + float64(r.IntN(100000))/1e6,
-			Address: roads[r.IntN(len(roads))] + strconv.Itoa(1+r.IntN(300)) + "号",
-		},
-		Photos:     []string{},
-		ReportedAt: s.reported,
-		Reporter:   gridWorker(r, s.p).Sub,
+		Location:    s.location(r),
+		Photos:      []string{},
+		ReportedAt:  s.reported,
+		Reporter:    gridWorker(r, s.p).Sub,
 	}
 	if r.Float64() < 0.6 {
 		rep.Photos = append(rep.Photos, "https://img.example/seed/"+id+"/1.jpg")
