@@ -164,6 +164,7 @@ func NewServer(c Config) (*Server, error) {
 	s.registerMonthlyReport()
 	s.registerSupervision()
 	s.registerDelegations()
+	s.registerOpen311Keys()
 	s.documentDomain()
 	s.mux.HandleFunc("/", s.notFound)
 

@@ -134,6 +134,8 @@ func TestOpenAPI(t *testing.T) {
 		"/v1/tasks/{id}/refer":               {"post"},
 		"/v1/tasks/{id}/rate":                {"post"},
 		"/v1/delegations":                    {"get", "post"},
+		"/v1/open311/keys":                   {"get", "post"},
+		"/v1/open311/keys/{id}":              {"delete"},
 		"/v1/incidents/{id}/urge":            {"post"},
 		"/v1/incidents/{id}/note":            {"post"},
 		"/v1/incidents/{id}/suspend":         {"post"},

@@ -1,6 +1,7 @@
 package api_test
 
 import (
+	"context"
 	"net/http"
 	"reflect"
 	"slices"
@@ -9,6 +10,7 @@ import (
 	"time"
 
 	"github.com/whistle-city/whistle/incident"
+	"github.com/whistle-city/whistle/store"
 )
 
 // rule is what an operation allows: the roles that may call it (none: no
@@ -44,6 +46,12 @@ func TestAuthorizationMatrix(t *testing.T) {
 	e := newEnv(t, envOptions{})
 	in := e.project("FH-01-01", "SR-001", nil) // FH's, tasks of CG (lead) and SCJG
 	id, task := in.ID, in.Tasks[0].ID
+	k, _, err := e.store.CreateOpen311Key(context.Background(), store.Everything,
+		store.Open311Key{Client: "fms", RatePerMinute: 60, MaxBodyBytes: 65536})
+	if err != nil {
+		t.Fatal(err)
+	}
+	keyID := k.ID
 	rules := map[string]rule{
 		"healthz":                 {path: "/healthz"},
 		"readyz":                  {path: "/readyz"},
@@ -55,6 +63,9 @@ func TestAuthorizationMatrix(t *testing.T) {
 		"listDisputes":            {roles: readers, scoped: true, path: "/v1/supervision/disputes?street=FH"},
 		"listReview":              {roles: readers, scoped: true, path: "/v1/supervision/review?street=FH"},
 		"listExtensions":          {roles: readers, scoped: true, path: "/v1/supervision/extensions?street=FH"},
+		"listOpen311Keys":         {roles: []incident.Role{incident.RoleAdmin, incident.RoleDistrict}, path: "/v1/open311/keys"},
+		"createOpen311Key":        {roles: []incident.Role{incident.RoleAdmin}, path: "/v1/open311/keys", body: map[string]any{"client": "fms"}},
+		"revokeOpen311Key":        {roles: []incident.Role{incident.RoleAdmin}, path: "/v1/open311/keys/" + keyID},
 		"createDelegation":        {roles: []incident.Role{incident.RoleDepartment}, path: "/v1/delegations", body: map[string]any{"item": "LJ-001", "street": "FH", "note": "a quarrel"}},
 		"listDelegations":         {roles: []incident.Role{incident.RoleStreet, incident.RoleDepartment, incident.RoleDistrict, incident.RoleAdmin}, scoped: true, path: "/v1/delegations?street=FH&department=CG"},
 		"getCatalogue":            {roles: allRoles, path: "/v1/catalogue"},

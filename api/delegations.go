@@ -124,7 +124,7 @@ func (s *Server) createDelegation(ctx context.Context, in *delegationInput) (*de
 	}
 	r := incident.Report{
 		IncidentID: iid.String(), Category: it.Code, Street: b.Street, Description: b.Note,
-		Photos: []string{}, ReportedAt: now, Reporter: a.String(), Delegation: d.ID,
+		Photos: []string{}, ReportedAt: now, Reporter: a.String(), Delegation: d.ID, Channel: incident.ChannelDelegation,
 	}
 	if b.Location != nil {
 		r.Location = incident.Location{Lat: b.Location.Lat, Lng: b.Location.Lng, Address: b.Location.Address}

@@ -11,8 +11,9 @@ import (
 	"github.com/whistle-city/whistle/store"
 )
 
-// readers are the roles that may read incidents (each within its scope).
-var readers = []incident.Role{incident.RoleGridWorker, incident.RoleStreet, incident.RoleDepartment, incident.RoleDistrict, incident.RoleAdmin}
+// readers are the roles that may read incidents (each within its scope: an
+// intake system reads what came in by its channel).
+var readers = []incident.Role{incident.RoleGridWorker, incident.RoleStreet, incident.RoleDepartment, incident.RoleDistrict, incident.RoleAdmin, incident.RoleIntake}
 
 type incidentPath struct {
 	ID string `path:"id" maxLength:"200" doc:"Incident id."`

@@ -50,6 +50,13 @@ type Store interface {
 	Delegate(ctx context.Context, d store.Delegation, r incident.Report, item incident.Item, idemKey string) (store.Delegation, bool, error)
 	// Delegations lists delegation attempts newest first, a page at a time.
 	Delegations(ctx context.Context, sc store.Scope, f store.DelegationFilter) ([]store.Delegation, string, error)
+	// CreateOpen311Key stores a new Open311 API key (admin only) and
+	// returns it, the key itself only this once.
+	CreateOpen311Key(ctx context.Context, sc store.Scope, k store.Open311Key) (store.Open311Key, string, error)
+	// Open311Keys lists every Open311 key, revoked ones included.
+	Open311Keys(ctx context.Context, sc store.Scope) ([]store.Open311Key, error)
+	// RevokeOpen311Key revokes an Open311 key (admin only).
+	RevokeOpen311Key(ctx context.Context, sc store.Scope, id, by string) (store.Open311Key, error)
 	// Ping checks that the database answers.
 	Ping(ctx context.Context) error
 }

@@ -27,6 +27,7 @@ import (
 	"github.com/whistle-city/whistle/dispatcher"
 	"github.com/whistle-city/whistle/jurisdiction"
 	"github.com/whistle-city/whistle/metrics"
+	"github.com/whistle-city/whistle/open311"
 	"github.com/whistle-city/whistle/store"
 	"github.com/whistle-city/whistle/workflows"
 )
@@ -169,10 +170,10 @@ func (s *Services) Close() {
 	}
 }
 
-// Handler returns the HTTP API and the web console (package console) on
-// the paths it serves.
+// Handler returns the HTTP API, the web console (package console) and
+// the Open311 endpoint (package open311) on the paths they serve.
 func (s *Services) Handler() http.Handler {
-	h, _ := api.New(api.Config{
+	srv, err := api.NewServer(api.Config{
 		Store:         s.Store,
 		Metrics:       s.Metrics,
 		Publisher:     s.Bus,
@@ -184,14 +185,23 @@ func (s *Services) Handler() http.Handler {
 		Version:       s.Config.Version,
 		UpdateTimeout: s.Config.UpdateTimeout,
 	})
+	if err != nil {
+		panic(err) // Open checked the store, the catalogue and the secret
+	}
 	con, err := console.New(console.Config{
-		API: h, Secret: s.Config.JWTSecret, Jurisdiction: s.Catalogue.Current, Conn: s.Bus.Conn(),
+		API: srv, Secret: s.Config.JWTSecret, Jurisdiction: s.Catalogue.Current, Conn: s.Bus.Conn(),
 		TileURL: s.Config.MapTiles, Logger: s.Logger,
 	})
 	if err != nil {
 		panic(err) // the API's own config was complete, so is the console's
 	}
-	return console.Handler(con, h)
+	o311, err := open311.New(open311.Config{
+		Reports: srv, Store: s.Store, Jurisdiction: s.Catalogue.Current, Logger: s.Logger,
+	})
+	if err != nil {
+		panic(err)
+	}
+	return open311.Handler(o311, console.Handler(con, srv))
 }
 
 // Serve runs the HTTP API on ln, the dispatcher and the sweeper of stranded

@@ -85,7 +85,7 @@ func (c Complete) apply(in *Incident, who string, now time.Time, _ Rules) {
 	t := in.Task(c.TaskID)
 	t.Status, t.CompletedAt, t.Result = TaskCompleted, &now, c.Result
 	in.record(now, EventCompleted, who, c.Result+noteSuffix(c.Note), t.ID, t.Department)
-	if lead := in.roundLead(); t.Role == TaskCooperating && lead != nil {
+	if lead := in.RoundLead(); t.Role == TaskCooperating && lead != nil {
 		// Joint handling: a cooperating department reports to the lead.
 		lead.Contributions = append(lead.Contributions, Contribution{TaskID: t.ID, Department: t.Department, Result: c.Result, At: now})
 	}

@@ -24,9 +24,20 @@ type Incident struct {
 	Reporter    string     `json:"reporter"`
 	// Delegation is the id of the delegation that handed the matter down
 	// to the street, if a department did.
-	Delegation string  `json:"delegation,omitempty"`
-	Tasks      []*Task `json:"tasks"`
-	Round      int     `json:"round"`
+	Delegation string `json:"delegation,omitempty"`
+	// Channel is how the report came in (ChannelGrid, ChannelHotline,
+	// ChannelAPI, "open311:<client>", ChannelDelegation); "" in an incident
+	// started before channels were recorded, which ChannelOf reads as its
+	// grid or delegation.
+	Channel string `json:"channel,omitempty"`
+	// ExternalRef is the sender's own reference (a 12345 work order
+	// number, an Open311 client's id), unique per channel; "" for none.
+	ExternalRef string `json:"external_ref,omitempty"`
+	// Attributes are the answers to the item's attributes (Open311
+	// service attributes), by code; nil when it has none.
+	Attributes map[string][]string `json:"attributes,omitempty"`
+	Tasks      []*Task             `json:"tasks"`
+	Round      int                 `json:"round"`
 
 	EscalationLevel int  `json:"escalation_level"`
 	Overdue         bool `json:"overdue"` // computed when read; see OverdueAt
@@ -172,6 +183,7 @@ func (in *Incident) Report() Report {
 		IncidentID: in.ID, Category: in.Category, Street: in.Street, Community: in.Community, Grid: in.Grid,
 		Description: in.Description, Location: in.Location, Photos: in.Photos, OccurredAt: in.OccurredAt,
 		ReportedAt: in.ReportedAt, Reporter: in.Reporter, Delegation: in.Delegation,
+		Channel: in.Channel, ExternalRef: in.ExternalRef, Attributes: in.Attributes,
 		DuplicateOf: in.DuplicateOf, RepeatOf: in.RepeatOf,
 	}
 }

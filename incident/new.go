@@ -41,7 +41,8 @@ func New(r Report, item Item, now time.Time, rules Rules) *Incident {
 		ID: r.IncidentID, Status: StatusReceived, Category: r.Category, Item: item, Tier: item.Tier,
 		Street: r.Street, Community: r.Community, Grid: r.Grid, Description: r.Description,
 		Location: r.Location, Photos: r.Photos, OccurredAt: r.OccurredAt, ReportedAt: r.ReportedAt,
-		Reporter: r.Reporter, Round: 1, Tasks: []*Task{},
+		Reporter: r.Reporter, Round: 1, Tasks: []*Task{}, Channel: r.Channel, ExternalRef: r.ExternalRef,
+		Attributes: r.Attributes,
 	}
 	lim := rules.Limits()
 	in.MaxReopens, in.MaxReturns = lim.MaxReopens, lim.MaxReturns
@@ -49,6 +50,9 @@ func New(r Report, item Item, now time.Time, rules Rules) *Incident {
 		in.Photos = []string{}
 	}
 	reporter := "grid_worker:" + r.Grid + ":" + r.Reporter
+	if r.Channel != "" && r.Channel != ChannelGrid {
+		reporter = string(RoleIntake) + ":" + r.Channel + ":" + r.Reporter
+	}
 	if r.Delegation != "" {
 		in.Delegation, reporter = r.Delegation, r.Reporter // "department:CG:sub"
 	}

@@ -200,9 +200,9 @@ func (in *Incident) roundTaskOf(d string) *Task {
 	return nil
 }
 
-// roundLead returns the lead task of the current round that is open or
+// RoundLead returns the lead task of the current round that is open or
 // completed (after a reassignment, the new one), or nil.
-func (in *Incident) roundLead() *Task {
+func (in *Incident) RoundLead() *Task {
 	var lead *Task
 	for _, t := range in.roundTasks() {
 		if t.Role == TaskLead && (t.Open() || t.Status == TaskCompleted) {

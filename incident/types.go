@@ -4,7 +4,10 @@
 // workflow can run it deterministically and tests can run it directly.
 package incident
 
-import "time"
+import (
+	"strings"
+	"time"
+)
 
 // Status is where an incident is in the loop.
 type Status string
@@ -62,10 +65,66 @@ const (
 	RoleDepartment Role = "department"
 	RoleDistrict   Role = "district"
 	RoleAdmin      Role = "admin"
+	// RoleIntake is a system that sends reports on residents' behalf (the
+	// 12345 hotline's work orders, an app, an Open311 client); its org is
+	// its channel (ChannelHotline, ChannelAPI, "open311:<client>"). It
+	// reports anywhere in the district and reads only what it sent.
+	RoleIntake Role = "intake"
 )
 
 // Roles lists every role, in the order they are printed.
-var Roles = []Role{RoleGridWorker, RoleStreet, RoleDepartment, RoleDistrict, RoleAdmin}
+var Roles = []Role{RoleGridWorker, RoleStreet, RoleDepartment, RoleDistrict, RoleAdmin, RoleIntake}
+
+// Channels an incident comes in by (Incident.Channel). An Open311 client's
+// channel is ChannelOpen311Prefix + its name.
+const (
+	ChannelGrid          = "grid"       // a grid worker's report
+	ChannelHotline       = "hotline"    // a 12345 hotline work order
+	ChannelAPI           = "api"        // another system through POST /v1/reports
+	ChannelDelegation    = "delegation" // a department handing a matter down (准入)
+	ChannelOpen311Prefix = "open311:"
+)
+
+// MaxExternalRefLen bounds Report.ExternalRef.
+const MaxExternalRefLen = 200
+
+// ValidChannel reports whether c is a channel an intake system may send
+// by: ChannelHotline, ChannelAPI or "open311:<client>" with a client name
+// of letters, digits, '-', '_' and '.', at most 64 bytes.
+func ValidChannel(c string) bool {
+	if c == ChannelHotline || c == ChannelAPI {
+		return true
+	}
+	name, ok := strings.CutPrefix(c, ChannelOpen311Prefix)
+	return ok && ValidClientName(name)
+}
+
+// ValidClientName reports whether name may name an Open311 client: 1 to 64
+// letters, digits, '-', '_' or '.'.
+func ValidClientName(name string) bool {
+	if name == "" || len(name) > 64 {
+		return false
+	}
+	for _, r := range name {
+		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-' || r == '_' || r == '.') {
+			return false
+		}
+	}
+	return true
+}
+
+// ChannelOf returns the channel in came in by, reading an incident started
+// before channels were recorded (Channel "") as a delegation's or a grid
+// worker's.
+func ChannelOf(in *Incident) string {
+	switch {
+	case in.Channel != "":
+		return in.Channel
+	case in.Delegation != "":
+		return ChannelDelegation
+	}
+	return ChannelGrid
+}
 
 // Valid reports whether r is a known role.
 func (r Role) Valid() bool {
@@ -160,6 +219,14 @@ type Report struct {
 	// handed this matter down to the street; "" for a grid worker's report.
 	// Reporter is then the department's actor ("department:CG:sub").
 	Delegation string `json:"delegation,omitempty"`
+	// Channel is how the report came in ("" is ChannelGrid, or
+	// ChannelDelegation with a Delegation); ExternalRef the sender's own
+	// reference, unique per channel ("" for none).
+	Channel     string `json:"channel,omitempty"`
+	ExternalRef string `json:"external_ref,omitempty"`
+	// Attributes are the answers to the item's attributes (Open311
+	// service attributes), by code; nil when it has none.
+	Attributes map[string][]string `json:"attributes,omitempty"`
 	// DuplicateOf, set by the dispatcher, is the open incident of the same
 	// item at the same place that this report duplicates: the incident
 	// starts closed, without tasks (New).

@@ -65,8 +65,20 @@ type IncidentFilter struct {
 	// Overdue, when set, keeps only incidents that are (true) or are not
 	// (false) overdue now (incident.Incident.OverdueAt).
 	Overdue *bool
-	Limit   int    // page size: DefaultLimit when 0, at most MaxLimit
-	Cursor  string // "" for the first page, else the next cursor of the previous page
+	// Channel keeps only the incidents that came in by this channel.
+	Channel string
+	// Category keeps only the incidents of these items (any, when empty).
+	Category []string
+	// IDs keeps only the incidents with these ids (any, when empty).
+	IDs []string
+	// ReportedFrom and ReportedTo keep only the incidents reported in
+	// [ReportedFrom, ReportedTo); a zero bound is open.
+	ReportedFrom, ReportedTo time.Time
+	// Closed, when set, keeps only incidents that are (true) or are not
+	// (false) closed or rejected.
+	Closed *bool
+	Limit  int    // page size: DefaultLimit when 0, at most MaxLimit
+	Cursor string // "" for the first page, else the next cursor of the previous page
 }
 
 type incidentCursor struct {
@@ -102,6 +114,29 @@ func (s *Store) Incidents(ctx context.Context, sc Scope, f IncidentFilter) (item
 	}
 	if f.DuplicateOf != "" {
 		w.and("i.duplicate_of = " + w.arg(f.DuplicateOf))
+	}
+	if f.Channel != "" {
+		w.and("i.channel = " + w.arg(f.Channel))
+	}
+	if len(f.Category) > 0 {
+		w.and("i.category = ANY(" + w.arg(f.Category) + ")")
+	}
+	if len(f.IDs) > 0 {
+		w.and("i.id = ANY(" + w.arg(f.IDs) + ")")
+	}
+	if !f.ReportedFrom.IsZero() {
+		w.and("i.reported_at >= " + w.arg(f.ReportedFrom))
+	}
+	if !f.ReportedTo.IsZero() {
+		w.and("i.reported_at < " + w.arg(f.ReportedTo))
+	}
+	if f.Closed != nil {
+		ended := w.arg([]string{string(incident.StatusClosed), string(incident.StatusRejected)})
+		if *f.Closed {
+			w.and("i.status = ANY(" + ended + ")")
+		} else {
+			w.and("i.status <> ALL(" + ended + ")")
+		}
 	}
 	if f.Repeat != nil {
 		if *f.Repeat {

@@ -15,8 +15,9 @@ import (
 // "received" (Version 0, no tasks, empty timeline), so that GET right after
 // the 202 never answers 404. idemKey ("" = none) is unique per reporter: a
 // second call with the same (r.Reporter, idemKey) creates nothing and returns
-// the first incident's id with created=false. A second call with the same
-// r.IncidentID likewise returns created=false.
+// the first incident's id with created=false. r.ExternalRef ("" = none) is
+// unique in r's channel (incident.ChannelOf) in the same way, and a second
+// call with the same r.IncidentID likewise returns created=false.
 func (s *Store) CreateReceived(ctx context.Context, r incident.Report, item incident.Item, idemKey string) (id string, created bool, err error) {
 	if r.IncidentID == "" {
 		return "", false, incident.Invalid("incident_id", "incident id is required")
@@ -26,7 +27,7 @@ func (s *Store) CreateReceived(ctx context.Context, r incident.Report, item inci
 		Street: r.Street, Community: r.Community, Grid: r.Grid, Description: r.Description,
 		Location: r.Location, Photos: r.Photos, OccurredAt: r.OccurredAt, ReportedAt: r.ReportedAt,
 		Reporter: r.Reporter, Delegation: r.Delegation, Round: 1, Tasks: []*incident.Task{}, Timeline: []incident.Entry{},
-		UpdatedAt: r.ReportedAt,
+		UpdatedAt: r.ReportedAt, Channel: r.Channel, ExternalRef: r.ExternalRef, Attributes: r.Attributes,
 	}
 	if in.Photos == nil {
 		in.Photos = []string{}
@@ -36,11 +37,16 @@ func (s *Store) CreateReceived(ctx context.Context, r incident.Report, item inci
 		return "", false, fmt.Errorf("store: encode incident %s: %w", in.ID, err)
 	}
 	doc = cleanJSON(doc)
-	var key *string
+	var key, ref *string
 	if idemKey != "" {
 		k := clean(idemKey)
 		key = &k
 	}
+	if r.ExternalRef != "" {
+		x := clean(r.ExternalRef)
+		ref = &x
+	}
+	channel := clean(incident.ChannelOf(in))
 	// The location is a column from the start: Near finds a report that is
 	// still received, so two dispatched at once see each other.
 	lat, lng := locationColumns(in.Location)
@@ -50,26 +56,31 @@ func (s *Store) CreateReceived(ctx context.Context, r incident.Report, item inci
 	for range 3 {
 		err = s.pool.QueryRow(ctx, `
 INSERT INTO incidents (id, status, category, item_name, tier, street, community, grid, reporter,
-                       idempotency_key, reported_at, updated_at, version, round, doc, lat, lng, domain)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $11, 0, 1, $12, $13, $14, $15)
+                       idempotency_key, reported_at, updated_at, version, round, doc, lat, lng, domain,
+                       channel, external_ref)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $11, 0, 1, $12, $13, $14, $15, $16, $17)
 ON CONFLICT DO NOTHING
 RETURNING id`,
 			in.ID, in.Status, clean(in.Category), clean(item.Name), in.Tier, clean(in.Street), clean(in.Community),
-			clean(in.Grid), clean(in.Reporter), key, in.ReportedAt, doc, lat, lng, clean(item.Domain)).Scan(&id)
+			clean(in.Grid), clean(in.Reporter), key, in.ReportedAt, doc, lat, lng, clean(item.Domain),
+			channel, ref).Scan(&id)
 		if err == nil {
 			return id, true, nil
 		}
 		if !errors.Is(err, pgx.ErrNoRows) {
 			return "", false, fmt.Errorf("store: create incident %s: %w", in.ID, err)
 		}
-		// The idempotency key decides first; the id is the fallback for a
-		// call without a key (or a report projected before it was received).
+		// The idempotency key decides first, then the sender's reference
+		// in its channel; the id is the fallback for a call without either
+		// (or a report projected before it was received).
 		err = s.pool.QueryRow(ctx, `
 SELECT id FROM (
     SELECT id, 0 AS pref FROM incidents WHERE reporter = $1 AND idempotency_key = $2
     UNION ALL
-    SELECT id, 1 FROM incidents WHERE id = $3
-) m ORDER BY pref LIMIT 1`, clean(in.Reporter), key, in.ID).Scan(&id)
+    SELECT id, 1 FROM incidents WHERE channel = $4 AND external_ref = $5
+    UNION ALL
+    SELECT id, 2 FROM incidents WHERE id = $3
+) m ORDER BY pref LIMIT 1`, clean(in.Reporter), key, in.ID, channel, ref).Scan(&id)
 		if err == nil {
 			return id, false, nil
 		}
@@ -126,8 +137,8 @@ func (s *Store) Project(ctx context.Context, in *incident.Incident) error {
 	b.Queue(`
 INSERT INTO incidents AS i (id, status, category, item_name, tier, street, community, grid, reporter,
                             reported_at, updated_at, closed_at, version, round, escalation_level,
-                            reopen_count, overdue_from, doc, lat, lng, duplicate_of, repeat_of, domain)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23)
+                            reopen_count, overdue_from, doc, lat, lng, duplicate_of, repeat_of, domain, channel)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24)
 ON CONFLICT (id) DO UPDATE SET
     status = EXCLUDED.status, category = EXCLUDED.category, item_name = EXCLUDED.item_name,
     tier = EXCLUDED.tier, street = EXCLUDED.street, community = EXCLUDED.community, grid = EXCLUDED.grid,
@@ -135,11 +146,13 @@ ON CONFLICT (id) DO UPDATE SET
     closed_at = EXCLUDED.closed_at, version = EXCLUDED.version, round = EXCLUDED.round,
     escalation_level = EXCLUDED.escalation_level, reopen_count = EXCLUDED.reopen_count,
     overdue_from = EXCLUDED.overdue_from, doc = EXCLUDED.doc, lat = EXCLUDED.lat, lng = EXCLUDED.lng,
-    duplicate_of = EXCLUDED.duplicate_of, repeat_of = EXCLUDED.repeat_of, domain = EXCLUDED.domain
+    duplicate_of = EXCLUDED.duplicate_of, repeat_of = EXCLUDED.repeat_of, domain = EXCLUDED.domain,
+    channel = EXCLUDED.channel
 WHERE i.version < EXCLUDED.version`,
 		in.ID, in.Status, clean(in.Category), clean(in.Item.Name), in.Tier, clean(in.Street), clean(in.Community),
 		clean(in.Grid), clean(in.Reporter), in.ReportedAt, in.UpdatedAt, in.ClosedAt, in.Version, in.Round, in.EscalationLevel,
-		in.ReopenCount, overdueFrom(in), doc, lat, lng, cleanPtr(in.DuplicateOf), cleanPtr(in.RepeatOf), clean(in.Item.Domain))
+		in.ReopenCount, overdueFrom(in), doc, lat, lng, cleanPtr(in.DuplicateOf), cleanPtr(in.RepeatOf), clean(in.Item.Domain),
+		clean(incident.ChannelOf(in)))
 
 	if len(in.Tasks) > 0 {
 		queueTasks(b, in)

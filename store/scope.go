@@ -14,6 +14,8 @@ import (
 //     and the delegations towards it;
 //   - a department, the incidents it has a task on or handed down to a
 //     street (准入), its own tasks and its own delegations;
+//   - an intake system (the hotline, an Open311 client), the incidents
+//     that came in by its channel;
 //   - the district and the admin, everything.
 //
 // A filter that asks for more than the scope (another street, say) is a
@@ -68,6 +70,10 @@ func (sc Scope) incidents(w *where) {
 		w.and("i.grid = " + w.arg(sc.org))
 	case sc.role == incident.RoleStreet:
 		w.and("i.street = " + w.arg(sc.org))
+	case sc.role == incident.RoleIntake:
+		// An intake system (the hotline, an Open311 client) reads what
+		// came in by its own channel, and nothing else.
+		w.and("i.channel = " + w.arg(sc.org))
 	case sc.role == incident.RoleDepartment:
 		d := w.arg(sc.org)
 		w.and("(EXISTS (SELECT 1 FROM tasks st WHERE st.incident_id = i.id AND st.department = " + d + ")" +

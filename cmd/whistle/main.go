@@ -38,6 +38,7 @@ type cli struct {
 	Worker       workerCmd       `cmd:"" help:"Run the Temporal worker against external services."`
 	Migrate      migrateCmd      `cmd:"" help:"Apply the database migrations."`
 	Token        tokenCmd        `cmd:"" help:"Print one signed token for a role, alone, on stdout."`
+	Open311Key   open311KeyCmd   `cmd:"" name:"open311-key" help:"Print a new API key of an Open311 client, alone, on stdout."`
 	Bench        benchCmd        `cmd:"" help:"Push N incidents through the whole loop against a running Whistle and report latencies."`
 	Seed         seedCmd         `cmd:"" help:"Fill the read model with a synthetic year of the district (no workflows behind it): for measuring reads."`
 	BenchOverdue benchOverdueCmd `cmd:"" name:"bench-overdue" help:"Measure the overdue board query on filter combinations and report p50/p95/p99/max."`

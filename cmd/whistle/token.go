@@ -12,8 +12,8 @@ import (
 )
 
 type tokenCmd struct {
-	Role    string        `name:"role" required:"" enum:"grid_worker,street,department,district,admin" help:"grid_worker, street, department, district or admin."`
-	Org     string        `name:"org" required:"" help:"Grid, street, department or district code."`
+	Role    string        `name:"role" required:"" enum:"grid_worker,street,department,district,admin,intake" help:"grid_worker, street, department, district, admin or intake (a system sending reports: the hotline, another app)."`
+	Org     string        `name:"org" required:"" help:"Grid, street, department or district code; for intake its channel: hotline, api or open311:<client>."`
 	Sub     string        `name:"sub" help:"Subject (user name); default ROLE-ORG."`
 	TTL     time.Duration `name:"ttl" default:"720h" help:"How long the token is valid."`
 	DataDir string        `name:"data-dir" default:".whistle" help:"Where whistle dev keeps its secret (when WHISTLE_JWT_SECRET is unset)."`
@@ -73,6 +73,11 @@ func (c *tokenCmd) checkOrg() string {
 	case incident.RoleDepartment:
 		_, ok = j.Department(c.Org)
 		kind = "department"
+	case incident.RoleIntake:
+		if !incident.ValidChannel(c.Org) {
+			return fmt.Sprintf("the intake token's org %q is not a channel (hotline, api or open311:<client>): it may report nothing", c.Org)
+		}
+		return ""
 	default:
 		ok, kind = c.Org == j.District.Code, "district"
 	}
