@@ -14,13 +14,14 @@ func tr(lang, zh string) string {
 
 // english is the console's English.
 var english = map[string]string{
-	"上报": "Report", "上报时间": "Reported", "上报街道": "Escalated to the street", "上报问题": "Report a problem",
+	"渠道": "Channel", "上报": "Report", "上报时间": "Reported", "上报街道": "Escalated to the street", "上报问题": "Report a problem",
 	"下一级": "Next step", "下一页": "Next page", "下载月报 CSV": "Download monthly report (CSV)", "不同意": "Refuse",
 	"不同意延期": "Extension refused", "不满意": "Unsatisfied", "主导航": "Main navigation", "争议与延期": "Disputes & extensions",
 	"事件": "Incidents", "事件详情": "Incident", "事项": "Items", "事项不是有效的 JSON：": "The item is not valid JSON: ",
 	"事项与描述": "Item and description", "事项（JSON）": "Item (JSON)",
-	"令牌无效或已过期：请用 whistle token 重新生成。": "The token is invalid or expired: mint a new one with whistle token.",
-	"令牌（whistle token 生成）":            "Token (from whistle token)", "任务": "Tasks", "位置": "Place", "低于目标": "below target",
+	"令牌无效或已过期：请用 whistle token 重新生成。":   "The token is invalid or expired: mint a new one with whistle token.",
+	"这是接入系统（intake）的令牌，只能调用接口，不能登录控制台。": "This is an intake system's token (role intake): it calls the API and cannot sign in to the console.",
+	"令牌（whistle token 生成）":              "Token (from whistle token)", "任务": "Tasks", "位置": "Place", "低于目标": "below target",
 	"保存新版本": "Save as a new version", "修改": "Edit", "修改理由": "Why it changes", "停用": "Retire",
 	"停用此事项": "Retire this item", "停用理由": "Why it is retired", "催办": "Urge", "全选": "Select all", "全部": "All",
 	"全部完成": "All tasks completed", "内容太长。": "Too long.", "出错了": "Something went wrong", "出错了：": "Something went wrong: ",

@@ -214,6 +214,12 @@ func (con *Console) login(w http.ResponseWriter, r *http.Request) {
 		con.renderLogin(w, r, http.StatusUnauthorized, tr(lang, "令牌无效或已过期：请用 whistle token 重新生成。"))
 		return
 	}
+	if claims.Role == incident.RoleIntake {
+		// A system's token (the hotline, an app) reports through the API;
+		// no page of the console is for it.
+		con.renderLogin(w, r, http.StatusForbidden, tr(lang, "这是接入系统（intake）的令牌，只能调用接口，不能登录控制台。"))
+		return
+	}
 	http.SetCookie(w, &http.Cookie{Name: sessionCookie, Value: token, Path: "/", HttpOnly: true,
 		SameSite: http.SameSiteStrictMode, Secure: r.TLS != nil, Expires: claims.ExpiresAt.Time})
 	http.SetCookie(w, &http.Cookie{Name: loginCookie, Value: "", Path: "/login", MaxAge: -1})

@@ -132,12 +132,13 @@ var devUsers = []incident.Actor{
 	{Sub: "zhou.scjg", Role: incident.RoleDepartment, Org: "SCJG"},
 	{Sub: "sun.district", Role: incident.RoleDistrict, Org: ""},
 	{Sub: "admin", Role: incident.RoleAdmin, Org: ""},
+	{Sub: "12345", Role: incident.RoleIntake, Org: incident.ChannelHotline},
 }
 
 func printBanner(w *os.File, ep devEndpoints, secret []byte, district string) error {
 	var b strings.Builder
-	fmt.Fprintf(&b, "\nWhistle is running.\n  Console   %s/   (sign in at %s/login with a token below)\n  API       %s   (reference: %s/docs, OpenAPI: %s/openapi.json)\n  Temporal  %s\n  NATS      %s\n  Postgres  %s\n\nTokens (valid 30 days; mint more with `whistle token`); paste one at the sign-in address beside it:\n",
-		ep.HTTP, ep.HTTP, ep.HTTP, ep.HTTP, ep.HTTP, ep.Temporal, ep.NATS, redact(ep.DatabaseURL))
+	fmt.Fprintf(&b, "\nWhistle is running.\n  Console   %s/   (sign in at %s/login with a token below)\n  API       %s   (reference: %s/docs, OpenAPI: %s/openapi.json)\n  Open311   %s/open311/v2/   (discovery: %s/open311/discovery.json; a key: whistle open311-key --client NAME)\n  Temporal  %s\n  NATS      %s\n  Postgres  %s\n\nTokens (valid 30 days; mint more with `whistle token`); paste one at the sign-in address beside it:\n",
+		ep.HTTP, ep.HTTP, ep.HTTP, ep.HTTP, ep.HTTP, ep.HTTP, ep.HTTP, ep.Temporal, ep.NATS, redact(ep.DatabaseURL))
 	for _, u := range devUsers {
 		if u.Org == "" {
 			u.Org = district
@@ -146,7 +147,11 @@ func printBanner(w *os.File, ep devEndpoints, secret []byte, district string) er
 		if err != nil {
 			return err
 		}
-		fmt.Fprintf(&b, "  %-11s %-9s %s/login  export TOKEN_%s=%s\n", u.Role, u.Org, ep.HTTP, strings.ToUpper(strings.ReplaceAll(string(u.Role)+"_"+u.Org, "-", "_")), tok)
+		signIn := ep.HTTP + "/login"
+		if u.Role == incident.RoleIntake {
+			signIn = "(API only)"
+		}
+		fmt.Fprintf(&b, "  %-11s %-9s %s  export TOKEN_%s=%s\n", u.Role, u.Org, signIn, strings.ToUpper(strings.ReplaceAll(string(u.Role)+"_"+u.Org, "-", "_")), tok)
 	}
 	b.WriteString("\nCtrl-C stops it; a restart carries on every incident in flight.\n")
 	_, err := w.WriteString(b.String())
