@@ -89,6 +89,24 @@ func TestIntakeChannels(t *testing.T) {
 		t.Errorf("a grid worker's channel %q", in.Channel)
 	}
 
+	t.Run("league tables of a channel", func(t *testing.T) {
+		district := token(t, incident.RoleDistrict, "DA")
+		var rep struct {
+			Channel string           `json:"channel"`
+			Items   []map[string]any `json:"items"`
+		}
+		r := e.do(http.MethodGet, "/v1/metrics/departments?channel=hotline", district, nil)
+		r.json(t, &rep)
+		if r.status != http.StatusOK || rep.Channel != "hotline" || rep.Items == nil {
+			t.Errorf("departments of the hotline: %d %s", r.status, r.body)
+		}
+		r = e.do(http.MethodGet, "/v1/reports/monthly?month=2026-11&channel=hotline", district, nil)
+		r.json(t, &rep)
+		if r.status != http.StatusOK || rep.Channel != "hotline" {
+			t.Errorf("the hotline's monthly report: %d %s", r.status, r.body)
+		}
+	})
+
 	t.Run("refusals", func(t *testing.T) {
 		before := e.count("incidents")
 		wantProblem(t, e.do(http.MethodPost, "/v1/reports", token(t, incident.RoleGridWorker, "FH-01-01"),

@@ -48,6 +48,7 @@ type MetricsReport[T any] struct {
 	Target            float64   `json:"target" example:"0.95" doc:"The satisfaction target."`
 	MinCases          int       `json:"min_cases" example:"10" doc:"Rows with fewer dispatched tasks are too_few_cases and not ranked."`
 	DefinitionVersion string    `json:"definition_version" example:"2026-12-v4" doc:"Version of the definitions (docs/metrics.md)."`
+	Channel           string    `json:"channel,omitempty" example:"hotline" doc:"Set when the table is narrowed to one channel's incidents."`
 	Items             []T       `json:"items"`
 }
 
@@ -56,6 +57,8 @@ type metricsInput struct {
 	To     string `query:"to" doc:"End: YYYY-MM-DD (that whole day included), or RFC 3339 (exclusive), widened to the end of its local day unless it is a midnight. Default: the first day of the next month."`
 	Period string `query:"period" enum:"day,week,month," doc:"Instead of from/to: the day, week (Monday to Sunday) or month containing date."`
 	Date   string `query:"date" doc:"With period: a day YYYY-MM-DD (default today)."`
+	// Channel narrows the table to the incidents of one channel.
+	Channel string `query:"channel" maxLength:"72" doc:"Only the incidents that came in by this channel (grid, hotline, api, delegation, open311:<client>); the rows then have no latencies, which are not kept per channel."`
 }
 
 type departmentMetricsOutput struct {
@@ -82,7 +85,7 @@ func (s *Server) registerMetrics() {
 		if err != nil {
 			return nil, err
 		}
-		out := &departmentMetricsOutput{Body: MetricsReport[DepartmentRates]{From: rep.From, To: rep.To, Target: rep.Target,
+		out := &departmentMetricsOutput{Body: MetricsReport[DepartmentRates]{From: rep.From, To: rep.To, Target: rep.Target, Channel: rep.Channel,
 			MinCases: rep.MinCases, DefinitionVersion: rep.DefinitionVersion, Items: make([]DepartmentRates, 0, len(rep.Items))}}
 		for _, r := range rep.Items {
 			out.Body.Items = append(out.Body.Items, DepartmentRates{Department: r.Key, LeagueRow: r})
@@ -100,7 +103,7 @@ func (s *Server) registerMetrics() {
 		if err != nil {
 			return nil, err
 		}
-		out := &streetMetricsOutput{Body: MetricsReport[StreetRates]{From: rep.From, To: rep.To, Target: rep.Target,
+		out := &streetMetricsOutput{Body: MetricsReport[StreetRates]{From: rep.From, To: rep.To, Target: rep.Target, Channel: rep.Channel,
 			MinCases: rep.MinCases, DefinitionVersion: rep.DefinitionVersion, Items: make([]StreetRates, 0, len(rep.Items))}}
 		for _, r := range rep.Items {
 			if a.Role == incident.RoleStreet && r.Key != a.Org {
@@ -137,11 +140,16 @@ func (s *Server) league(ctx context.Context, d metrics.Dimension, in *metricsInp
 		return MetricsReport[LeagueRow]{}, err
 	}
 	g := metrics.GradingOf(s.jur().Assessment)
-	rows, err := s.cfg.Metrics.League(ctx, d, from, to, g)
+	var rows []metrics.LeagueRow
+	if in.Channel != "" {
+		rows, err = s.cfg.Metrics.ChannelLeague(ctx, d, from, to, in.Channel, g)
+	} else {
+		rows, err = s.cfg.Metrics.League(ctx, d, from, to, g)
+	}
 	if err != nil {
 		return MetricsReport[LeagueRow]{}, s.fail(ctx, err, "query", "compute the "+string(d)+" league table")
 	}
-	rep := MetricsReport[LeagueRow]{From: from, To: to, Target: g.Target, MinCases: g.MinCases,
+	rep := MetricsReport[LeagueRow]{From: from, To: to, Target: g.Target, MinCases: g.MinCases, Channel: in.Channel,
 		DefinitionVersion: MetricsDefinitionVersion, Items: make([]LeagueRow, 0, len(rows))}
 	for _, r := range rows {
 		rep.Items = append(rep.Items, LeagueRow{LeagueRow: r, Feedback: r.Visits})

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/danielgtaylor/huma/v2"
@@ -36,6 +37,7 @@ type monthlyReportInput struct {
 	Month    string `query:"month" required:"true" example:"2026-10" doc:"The month, YYYY-MM (local days in the district's time zone); not in the future. The current month is reported so far."`
 	Format   string `query:"format" enum:"json,csv" default:"json" doc:"json (default) or csv: one table for a spreadsheet, a leading section column (docs/api.md)."`
 	Street   string `query:"street" maxLength:"64" doc:"Narrow the report to this street (district and admin). A street user always gets its own street's report; naming another answers 403."`
+	Channel  string `query:"channel" maxLength:"72" doc:"Narrow the report to the incidents that came in by this channel (grid, hotline, api, delegation, open311:<client>): both league tables (without latencies) and the items."`
 	Top      int    `query:"top" minimum:"1" maximum:"100" default:"10" doc:"Items per top list (items tied with the last are kept)."`
 	MinRated int    `query:"min_rated" minimum:"1" maximum:"100000" default:"5" doc:"Fewest rated return visits an item needs in the month for lowest_satisfaction."`
 }
@@ -89,7 +91,7 @@ func (s *Server) monthlyReport(ctx context.Context, in *monthlyReportInput) (*mo
 		}
 	}
 	r, err := s.cfg.Metrics.MonthlyReport(ctx, metrics.MonthlyReportQuery{Year: m.Year(), Month: m.Month(), Street: street,
-		Grading: metrics.GradingOf(j.Assessment), Top: in.Top, MinRated: in.MinRated})
+		Channel: in.Channel, Grading: metrics.GradingOf(j.Assessment), Top: in.Top, MinRated: in.MinRated})
 	if err != nil {
 		return nil, s.fail(ctx, err, "query", "build the monthly report")
 	}
@@ -100,6 +102,9 @@ func (s *Server) monthlyReport(ctx context.Context, in *monthlyReportInput) (*mo
 		name := "whistle-report-" + r.Month
 		if street != "" {
 			name += "-" + street
+		}
+		if in.Channel != "" {
+			name += "-" + strings.NewReplacer(":", "-", "/", "-").Replace(in.Channel)
 		}
 		out.ContentType, out.ContentDisposition = csvContentType, `attachment; filename="`+name+`.csv"`
 	}

@@ -38,13 +38,13 @@ func monthlyFixture(t *testing.T, e *env) {
 		{"2026-02-02", "CG", "FH", 10, 5, 10, 10},
 	} {
 		// The day's row and its month's (each month has one row here).
-		_, err := e.store.Pool().Exec(ctx, `INSERT INTO metrics_daily (day, department, street, item, domain, tasks,
-acked_on_time, completed, completed_on_time, visits, rated, satisfied) VALUES ($1, $2, $3, 'SR-001', '', $4, $5, $5, $5, $6, $6, $7)`,
+		_, err := e.store.Pool().Exec(ctx, `INSERT INTO metrics_daily (day, department, street, item, domain, channel, tasks,
+acked_on_time, completed, completed_on_time, visits, rated, satisfied) VALUES ($1, $2, $3, 'SR-001', '', 'grid', $4, $5, $5, $5, $6, $6, $7)`,
 			r.day, r.dept, r.street, r.tasks, r.onTime, r.rated, r.satisfied)
 		require.NoError(t, err)
-		_, err = e.store.Pool().Exec(ctx, `INSERT INTO metrics_monthly (month, department, street, item, domain, tasks,
+		_, err = e.store.Pool().Exec(ctx, `INSERT INTO metrics_monthly (month, department, street, item, domain, channel, tasks,
 acked_on_time, completed, completed_on_time, visits, rated, satisfied)
-VALUES (date_trunc('month', $1::date)::date, $2, $3, 'SR-001', '', $4, $5, $5, $5, $6, $6, $7)`,
+VALUES (date_trunc('month', $1::date)::date, $2, $3, 'SR-001', '', 'grid', $4, $5, $5, $5, $6, $6, $7)`,
 			r.day, r.dept, r.street, r.tasks, r.onTime, r.rated, r.satisfied)
 		require.NoError(t, err)
 	}

@@ -69,6 +69,9 @@ type Metrics interface {
 	// League returns the league table of a dimension over the local days
 	// [from, to), from the metrics rollups, ranked.
 	League(ctx context.Context, d metrics.Dimension, from, to time.Time, g metrics.Grading) ([]metrics.LeagueRow, error)
+	// ChannelLeague is League narrowed to the incidents of one channel,
+	// without latencies.
+	ChannelLeague(ctx context.Context, d metrics.Dimension, from, to time.Time, channel string, g metrics.Grading) ([]metrics.LeagueRow, error)
 	// MonthlyReport builds the monthly report of a month (for the
 	// district, or narrowed to one street).
 	MonthlyReport(ctx context.Context, q metrics.MonthlyReportQuery) (*metrics.MonthlyReport, error)

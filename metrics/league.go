@@ -188,6 +188,20 @@ func (m *Metrics) League(ctx context.Context, d Dimension, from, to time.Time, g
 	return rows, err
 }
 
+// ChannelLeague returns the league table of dimension d over the local
+// days [from, to) of the incidents that came in by channel (incident.
+// ChannelOf), from the rollups, graded and ranked among themselves. The
+// latency histograms are not kept per channel, so its latencies are nil.
+func (m *Metrics) ChannelLeague(ctx context.Context, d Dimension, from, to time.Time, channel string, g Grading) ([]LeagueRow, error) {
+	var rows []LeagueRow
+	err := m.inSnapshot(ctx, func(tx pgx.Tx) error {
+		var err error
+		rows, err = countsLeague(ctx, tx, d, from, to, narrow{channel: channel}, g)
+		return err
+	})
+	return rows, err
+}
+
 // inSnapshot runs fn in a read-only REPEATABLE READ transaction: every
 // statement of fn sees the same committed state. Project writes an
 // incident's rows and its rollup change in one transaction, so a snapshot
@@ -202,7 +216,7 @@ func league(ctx context.Context, q querier, d Dimension, from, to time.Time, g G
 	if err != nil {
 		return nil, err
 	}
-	byKey, err := leagueCounts(ctx, q, d, from, to, "")
+	byKey, err := leagueCounts(ctx, q, d, from, to, narrow{})
 	if err != nil {
 		return nil, err
 	}
@@ -240,10 +254,14 @@ func league(ctx context.Context, q querier, d Dimension, from, to time.Time, g G
 	return finish(byKey, g), nil
 }
 
+// narrow restricts the counters of a league table to the incidents of a
+// street, or of a channel, or both; the zero value is the whole district.
+type narrow struct{ street, channel string }
+
 // leagueCounts sums the rollups' counters over the local days [from, to)
-// (spanOf) by dimension d, for the whole district or (street not "") one
-// street's incidents: a row per key, latencies still empty.
-func leagueCounts(ctx context.Context, q querier, d Dimension, from, to time.Time, street string) (map[string]*LeagueRow, error) {
+// (spanOf) by dimension d, for the whole district or the incidents n
+// narrows to: a row per key, latencies still empty.
+func leagueCounts(ctx context.Context, q querier, d Dimension, from, to time.Time, n narrow) (map[string]*LeagueRow, error) {
 	col := map[Dimension]string{ByDepartment: "department", ByStreet: "street", ByItem: "item", ByDomain: "domain"}[d]
 	if col == "" {
 		return nil, fmt.Errorf("metrics: unknown dimension %q", d)
@@ -266,12 +284,13 @@ func leagueCounts(ctx context.Context, q querier, d Dimension, from, to time.Tim
 	if d == ByDepartment {
 		where = " AND department <> ''"
 	}
-	cols := "department, street, item, domain, " + rollup.Format("%[1]s", ", ")
+	cols := rollup.Key + ", " + rollup.Format("%[1]s", ", ")
 	rows, err := q.Query(ctx, `SELECT `+col+`, `+sums+` FROM (
     SELECT `+cols+` FROM metrics_monthly WHERE month >= $1::date AND month < $2::date
     UNION ALL
     SELECT `+cols+` FROM metrics_daily WHERE day >= $3::date AND day < $4::date OR day >= $5::date AND day < $6::date
-) r WHERE ($7 = '' OR street = $7)`+where+` GROUP BY 1`, append(spanOf(from, to).args(), street)...)
+) r WHERE ($7 = '' OR street = $7) AND ($8 = '' OR channel = $8)`+where+` GROUP BY 1`,
+		append(spanOf(from, to).args(), n.street, n.channel)...)
 	if err != nil {
 		return nil, fmt.Errorf("metrics: %s league: %w", d, err)
 	}

@@ -223,7 +223,7 @@ func TestLeagueOverTheHandComputedFixture(t *testing.T) {
 	for _, d := range diffs {
 		found = append(found, string(d.Dimension)+" "+d.Key)
 	}
-	assert.Contains(t, found, "month 2026-03 ZJ/FH/D-ZJ/")
+	assert.Contains(t, found, "month 2026-03 ZJ/FH/D-ZJ//grid")
 	assert.Contains(t, found, "department ZJ")
 	assert.Contains(t, found, "street FH")
 }

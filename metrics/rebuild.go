@@ -237,12 +237,12 @@ func (r *rebuilder) build(ctx context.Context) error {
 		n := rollup.Next
 		cols := rollup.Format("%[1]s", ", ")
 		stmts = append(stmts, `
-INSERT INTO `+n.Days+` (day, department, street, item, domain, `+cols+`)
-SELECT day, department, street, item, domain, `+cols+` FROM (`+rollup.Contribution(rollup.AllIncidents)+`) c
-ORDER BY 1, 2, 3, 4, 5`, `
-INSERT INTO `+n.Months+` (month, department, street, item, domain, `+cols+`)
-SELECT date_trunc('month', day)::date, department, street, item, domain, `+rollup.Format("sum(%[1]s)", ", ")+`
-FROM `+n.Days+` GROUP BY 1, 2, 3, 4, 5 ORDER BY 1, 2, 3, 4, 5`, `
+INSERT INTO `+n.Days+` (day, `+rollup.Key+`, `+cols+`)
+SELECT day, `+rollup.Key+`, `+cols+` FROM (`+rollup.Contribution(rollup.AllIncidents)+`) c
+ORDER BY 1, 2, 3, 4, 5, 6`, `
+INSERT INTO `+n.Months+` (month, `+rollup.Key+`, `+cols+`)
+SELECT date_trunc('month', day)::date, `+rollup.Key+`, `+rollup.Format("sum(%[1]s)", ", ")+`
+FROM `+n.Days+` GROUP BY 1, 2, 3, 4, 5, 6 ORDER BY 1, 2, 3, 4, 5, 6`, `
 INSERT INTO `+n.LatencyDays+` (day, dim, value, kind, bucket, n)
 SELECT day, dim, value, kind, bucket, n FROM (`+rollup.LatencyContribution(rollup.AllIncidents)+`) c
 ORDER BY dim, day, value, kind, bucket`, `
@@ -268,9 +268,9 @@ INSERT INTO metrics_journal_batch SELECT daily, latency FROM j WHERE NOT pg_visi
 // catchUpAddSQL adds the batch's changes, summed per key, to the shadow
 // tables.
 var catchUpAddSQL = rollup.Add(rollup.Next, `(
-    SELECT day, department, street, item, domain, `+rollup.Format("sum(%[1]s) AS %[1]s", ", ")+`
+    SELECT day, `+rollup.Key+`, `+rollup.Format("sum(%[1]s) AS %[1]s", ", ")+`
     FROM metrics_journal_batch b, json_to_recordset(b.daily) AS x(`+rollup.DailyColumns+`)
-    GROUP BY 1, 2, 3, 4, 5) s`, `(
+    GROUP BY 1, 2, 3, 4, 5, 6) s`, `(
     SELECT day, dim, value, kind, bucket, sum(n) AS n
     FROM metrics_journal_batch b, json_to_recordset(b.latency) AS x(`+rollup.LatencyColumns+`)
     GROUP BY 1, 2, 3, 4, 5) s`)

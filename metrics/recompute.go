@@ -29,7 +29,7 @@ func (m *Metrics) Recompute(ctx context.Context, d Dimension, from, to time.Time
 	if _, err := d.code(); err != nil {
 		return nil, err
 	}
-	tables, err := recountOn(ctx, m.pool, from, to, d)
+	tables, err := recountOn(ctx, m.pool, from, to, "", d)
 	if err != nil {
 		return nil, err
 	}
@@ -71,9 +71,10 @@ type recordVisit struct {
 	incident string
 }
 
-// recountOn reads the record of the local days [from, to) on q and
-// returns the rows of each of dims, not yet finished.
-func recountOn(ctx context.Context, q querier, from, to time.Time, dims ...Dimension) (map[Dimension]map[string]*LeagueRow, error) {
+// recountOn reads the record of the local days [from, to) on q, of the
+// incidents of channel ("" for all), and returns the rows of each of dims,
+// not yet finished.
+func recountOn(ctx context.Context, q querier, from, to time.Time, channel string, dims ...Dimension) (map[Dimension]map[string]*LeagueRow, error) {
 	loc, err := metricsTimezone(ctx, q)
 	if err != nil {
 		return nil, err
@@ -98,12 +99,12 @@ func recountOn(ctx context.Context, q querier, from, to time.Time, dims ...Dimen
 	// it yet) is not in the record yet.
 	rows, err := q.Query(ctx, `
 SELECT id, street, category, domain, reported_at, duplicate_of IS NULL, repeat_of IS NOT NULL FROM incidents
-WHERE version > 0 AND id IN (
+WHERE version > 0 AND ($4 = '' OR `+channelOfDoc+` = $4) AND id IN (
     SELECT incident_id FROM timeline WHERE type = ANY($3) AND at >= $1 AND at < $2
     UNION SELECT incident_id FROM feedback WHERE at >= $1 AND at < $2
     UNION SELECT id FROM incidents WHERE reported_at >= $1 AND reported_at < $2)`, r.lo, r.hi,
 		[]string{incident.EventTaskCreated, incident.EventRated, incident.EventReturned, incident.EventOverruled,
-			incident.EventRoutingOverride, incident.EventClosed})
+			incident.EventRoutingOverride, incident.EventClosed}, channel)
 	if err != nil {
 		return fail(err)
 	}
@@ -415,7 +416,9 @@ const ByMonth Dimension = "month"
 // recomputation, or between a month and its days (ByMonth).
 type Difference struct {
 	Dimension Dimension `json:"dimension"`
-	Key       string    `json:"key"`
+	// Channel is the channel the tables were narrowed to ("" for none).
+	Channel string `json:"channel,omitempty"`
+	Key     string `json:"key"`
 	Rollup    *LeagueRow
 	Record    *LeagueRow
 }
@@ -482,9 +485,22 @@ func (m *Metrics) CheckRollups(ctx context.Context, from, to time.Time, g Gradin
 			return err
 		}
 		dims := []Dimension{ByDepartment, ByStreet, ByItem, ByDomain}
-		tables, err := recountOn(ctx, tx, from, to, dims...)
+		tables, err := recountOn(ctx, tx, from, to, "", dims...)
 		if err != nil {
 			return err
+		}
+		// Each channel's tables too (ChannelLeague): the record read
+		// again for the incidents of the channel by their snapshots, not
+		// by the column the rollups are keyed by.
+		channels, err := recordChannels(ctx, tx, from, to)
+		if err != nil {
+			return err
+		}
+		byChannel := map[string]map[Dimension]map[string]*LeagueRow{}
+		for _, c := range channels {
+			if byChannel[c], err = recountOn(ctx, tx, from, to, c, dims...); err != nil {
+				return err
+			}
 		}
 		betweenCheckReadings()
 		for _, d := range dims {
@@ -492,7 +508,14 @@ func (m *Metrics) CheckRollups(ctx context.Context, from, to time.Time, g Gradin
 			if err != nil {
 				return err
 			}
-			out = append(out, compareLeagues(d, a, finish(tables[d], g))...)
+			out = append(out, compareLeagues(d, "", a, finish(tables[d], g))...)
+			for _, c := range channels {
+				a, err := countsLeague(ctx, tx, d, from, to, narrow{channel: c}, g)
+				if err != nil {
+					return err
+				}
+				out = append(out, compareLeagues(d, c, a, finish(withoutLatencies(byChannel[c][d]), g))...)
+			}
 		}
 		return nil
 	})
@@ -506,9 +529,46 @@ func (m *Metrics) CheckRollups(ctx context.Context, from, to time.Time, g Gradin
 // before it reads the rollups: tests commit a projection there.
 var betweenCheckReadings = func() {}
 
-// compareLeagues returns the rows of dimension d that differ between the
-// rollups' table a and the record's b.
-func compareLeagues(d Dimension, a, b []LeagueRow) []Difference {
+// channelOfDoc is incident.ChannelOf in SQL, read from the incident's
+// snapshot (doc) rather than its channel column.
+const channelOfDoc = `CASE WHEN coalesce(doc->>'channel', '') <> '' THEN doc->>'channel'
+     WHEN coalesce(doc->>'delegation', '') <> '' THEN 'delegation' ELSE 'grid' END`
+
+// recordChannels returns every channel of the incidents (a skip scan of
+// their channel index) and of the rollups' rows of the local days
+// [from, to), in order: every channel whose tables the period may hold.
+func recordChannels(ctx context.Context, q querier, from, to time.Time) ([]string, error) {
+	rows, err := q.Query(ctx, `
+WITH RECURSIVE c AS (
+    (SELECT channel FROM incidents ORDER BY channel LIMIT 1)
+    UNION ALL
+    SELECT (SELECT i.channel FROM incidents i WHERE i.channel > c.channel ORDER BY i.channel LIMIT 1)
+    FROM c WHERE c.channel IS NOT NULL)
+SELECT channel FROM c WHERE channel IS NOT NULL
+UNION SELECT channel FROM metrics_daily WHERE day >= $1::date AND day < $2::date
+ORDER BY 1`, dateOf(from), dateOf(to))
+	if err != nil {
+		return nil, fmt.Errorf("metrics: channels of the period: %w", err)
+	}
+	out, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		return nil, fmt.Errorf("metrics: channels of the period: %w", err)
+	}
+	return out, nil
+}
+
+// withoutLatencies empties the rows' latency histograms: what a table
+// narrowed to a channel holds.
+func withoutLatencies(rows map[string]*LeagueRow) map[string]*LeagueRow {
+	for _, r := range rows {
+		r.ack, r.complete = Histogram{}, Histogram{}
+	}
+	return rows
+}
+
+// compareLeagues returns the rows of dimension d (narrowed to channel,
+// when not "") that differ between the rollups' table a and the record's b.
+func compareLeagues(d Dimension, channel string, a, b []LeagueRow) []Difference {
 	var out []Difference
 	am, bm := map[string]*LeagueRow{}, map[string]*LeagueRow{}
 	for i := range a {
@@ -519,12 +579,12 @@ func compareLeagues(d Dimension, a, b []LeagueRow) []Difference {
 	}
 	for k, x := range am {
 		if y := bm[k]; y == nil || !reflect.DeepEqual(x, y) {
-			out = append(out, Difference{Dimension: d, Key: k, Rollup: x, Record: y})
+			out = append(out, Difference{Dimension: d, Channel: channel, Key: k, Rollup: x, Record: y})
 		}
 	}
 	for k, y := range bm {
 		if am[k] == nil {
-			out = append(out, Difference{Dimension: d, Key: k, Record: y})
+			out = append(out, Difference{Dimension: d, Channel: channel, Key: k, Record: y})
 		}
 	}
 	return out
@@ -542,12 +602,12 @@ func checkMonths(ctx context.Context, q querier, from, to time.Time) ([]Differen
 	nonzero := rollup.Format("%[1]s <> 0", " OR ")
 	rows, err := q.Query(ctx, `
 WITH m AS (
-    SELECT month, department, street, item, domain, `+rollup.Format("%[1]s", ", ")+` FROM metrics_monthly
+    SELECT month, `+rollup.Key+`, `+rollup.Format("%[1]s", ", ")+` FROM metrics_monthly
     WHERE month >= $1::date AND month < $2::date AND (`+nonzero+`)
 ), d AS (
-    SELECT date_trunc('month', day)::date AS month, department, street, item, domain, `+rollup.Format("sum(%[1]s) AS %[1]s", ", ")+`
+    SELECT date_trunc('month', day)::date AS month, `+rollup.Key+`, `+rollup.Format("sum(%[1]s) AS %[1]s", ", ")+`
     FROM metrics_daily WHERE day >= $1::date AND day < $2::date
-    GROUP BY 1, 2, 3, 4, 5 HAVING `+rollup.Format("sum(%[1]s) <> 0", " OR ")+`
+    GROUP BY 1, 2, 3, 4, 5, 6 HAVING `+rollup.Format("sum(%[1]s) <> 0", " OR ")+`
 ), lm AS (
     SELECT month, dim, value, kind, bucket, n FROM metrics_latency_monthly
     WHERE month >= $1::date AND month < $2::date AND n <> 0
@@ -555,7 +615,7 @@ WITH m AS (
     SELECT date_trunc('month', day)::date AS month, dim, value, kind, bucket, sum(n) AS n FROM metrics_latency
     WHERE day >= $1::date AND day < $2::date GROUP BY 1, 2, 3, 4, 5 HAVING sum(n) <> 0
 )
-SELECT DISTINCT to_char(month, 'YYYY-MM') || ' ' || department || '/' || street || '/' || item || '/' || domain
+SELECT DISTINCT to_char(month, 'YYYY-MM') || ' ' || department || '/' || street || '/' || item || '/' || domain || '/' || channel
 FROM ((TABLE m EXCEPT TABLE d) UNION ALL (TABLE d EXCEPT TABLE m)) x
 UNION ALL
 SELECT DISTINCT to_char(month, 'YYYY-MM') || ' latency ' || dim::text || '/' || value || '/' || kind::text || '/' || bucket

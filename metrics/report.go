@@ -30,6 +30,10 @@ type MonthlyReportQuery struct {
 	// departments' work on its incidents, its own row of the streets'
 	// table (ranked among all streets) and its incidents' items.
 	Street string
+	// Channel, when not empty, narrows the report to the incidents that
+	// came in by that channel (incident.ChannelOf): both league tables,
+	// without latencies, and the items.
+	Channel string
 	// Grading scores and ranks the league tables.
 	Grading Grading
 	// Top is how many items each list holds; DefaultReportTop when 0 or
@@ -50,6 +54,7 @@ type MonthlyReport struct {
 	From              time.Time `json:"from" doc:"Start of the month (inclusive): midnight of its first day in the district's time zone."`
 	To                time.Time `json:"to" doc:"End of the month (exclusive)."`
 	Street            string    `json:"street,omitempty" doc:"Set when the report is narrowed to one street (a street's own report)."`
+	Channel           string    `json:"channel,omitempty" doc:"Set when the report is narrowed to the incidents of one channel (grid, hotline, api, delegation, open311:<client>); its league tables then have no latencies."`
 	DefinitionVersion string    `json:"definition_version" example:"2026-12-v4" doc:"Version of the metric definitions (docs/metrics.md)."`
 	Target            float64   `json:"target" example:"0.95" doc:"The satisfaction target (meets_target)."`
 	MinCases          int       `json:"min_cases" example:"10" doc:"Rows with fewer dispatched tasks are too_few_cases and not ranked."`
@@ -146,7 +151,7 @@ func monthlyReport(ctx context.Context, db querier, q MonthlyReportQuery) (*Mont
 	from := time.Date(q.Year, q.Month, 1, 0, 0, 0, 0, loc)
 	to, prev := from.AddDate(0, 1, 0), from.AddDate(0, -1, 0)
 	r := &MonthlyReport{
-		Month: from.Format("2006-01"), PreviousMonth: prev.Format("2006-01"), From: from, To: to, Street: q.Street,
+		Month: from.Format("2006-01"), PreviousMonth: prev.Format("2006-01"), From: from, To: to, Street: q.Street, Channel: q.Channel,
 		DefinitionVersion: DefinitionVersion, Target: q.Grading.Target, MinCases: q.Grading.MinCases,
 		MinRated: q.MinRated, Top: q.Top,
 	}
@@ -155,9 +160,16 @@ func monthlyReport(ctx context.Context, db querier, q MonthlyReportQuery) (*Mont
 		d   Dimension
 		out *[]ReportRow
 	}{{ByDepartment, &r.Departments}, {ByStreet, &r.Streets}} {
+		// A street's report narrows the departments' table to its
+		// incidents (its row of the streets' table is ranked among all);
+		// a channel's narrows both.
+		n := narrow{channel: q.Channel}
+		if t.d == ByDepartment {
+			n.street = q.Street
+		}
 		var cur []LeagueRow
-		if q.Street != "" && t.d == ByDepartment {
-			cur, err = countsLeague(ctx, db, t.d, from, to, q.Street, q.Grading)
+		if n != (narrow{}) {
+			cur, err = countsLeague(ctx, db, t.d, from, to, n, q.Grading)
 		} else {
 			cur, err = league(ctx, db, t.d, from, to, q.Grading)
 		}
@@ -166,11 +178,7 @@ func monthlyReport(ctx context.Context, db querier, q MonthlyReportQuery) (*Mont
 		}
 		// Last month's score, satisfaction and rank do not need its
 		// latencies.
-		street := ""
-		if t.d == ByDepartment {
-			street = q.Street
-		}
-		last, err := countsLeague(ctx, db, t.d, prev, from, street, q.Grading)
+		last, err := countsLeague(ctx, db, t.d, prev, from, n, q.Grading)
 		if err != nil {
 			return nil, err
 		}
@@ -187,7 +195,7 @@ func monthlyReport(ctx context.Context, db querier, q MonthlyReportQuery) (*Mont
 		*t.out = rows
 	}
 
-	items, err := itemMonths(ctx, db, prev, from, q.Street)
+	items, err := itemMonths(ctx, db, prev, from, narrow{q.Street, q.Channel})
 	if err != nil {
 		return nil, err
 	}
@@ -214,7 +222,7 @@ type itemMonth struct {
 // itemMonths reads the items' figures of the months from and prev from
 // the monthly rollups (the incident's rows, department ""), for the whole
 // district or one street's incidents.
-func itemMonths(ctx context.Context, db querier, prev, from time.Time, street string) ([]*itemMonth, error) {
+func itemMonths(ctx context.Context, db querier, prev, from time.Time, n narrow) ([]*itemMonth, error) {
 	rows, err := db.Query(ctx, `
 SELECT item, `+strings.Join(func() []string {
 		var out []string
@@ -224,8 +232,8 @@ SELECT item, `+strings.Join(func() []string {
 		return out
 	}(), ", ")+`
 FROM metrics_monthly
-WHERE month IN ($1::date, $2::date) AND department = '' AND ($3 = '' OR street = $3)
-GROUP BY item`, dateOf(prev), dateOf(from), street)
+WHERE month IN ($1::date, $2::date) AND department = '' AND ($3 = '' OR street = $3) AND ($4 = '' OR channel = $4)
+GROUP BY item`, dateOf(prev), dateOf(from), n.street, n.channel)
 	if err != nil {
 		return nil, fmt.Errorf("metrics: report items: %w", err)
 	}
@@ -274,12 +282,12 @@ func compare(cur, last []LeagueRow) []ReportRow {
 }
 
 // countsLeague is League's table of d without the latencies, for the
-// whole district or (street not "") narrowed to the incidents of street:
-// the same counters (filtered by their street column), the same grading
-// and ranking. The latency rollups keep one dimension per row, so they
-// cannot be narrowed to a street; the latencies stay nil.
-func countsLeague(ctx context.Context, db querier, d Dimension, from, to time.Time, street string, g Grading) ([]LeagueRow, error) {
-	byKey, err := leagueCounts(ctx, db, d, from, to, street)
+// whole district or narrowed by n to the incidents of a street or a
+// channel: the same counters (filtered by their street and channel
+// columns), the same grading and ranking. The latency rollups keep one
+// dimension per row, so they cannot be narrowed; the latencies stay nil.
+func countsLeague(ctx context.Context, db querier, d Dimension, from, to time.Time, n narrow, g Grading) ([]LeagueRow, error) {
+	byKey, err := leagueCounts(ctx, db, d, from, to, n)
 	if err != nil {
 		return nil, err
 	}

@@ -54,14 +54,14 @@ func reportFixture(t *testing.T, s *testDB) {
 		{"2026-04-01", "CG", "FH", 9, 0, 0, 9, 0},
 		{"2026-01-31", "ZJ", "FH", 9, 0, 0, 9, 0},
 	} {
-		_, err := s.pool.Exec(ctx, `INSERT INTO metrics_daily (day, department, street, item, domain, tasks, acked_on_time,
-completed, completed_on_time, visits, rated, satisfied) VALUES ($1, $2, $3, 'L-1', '', $4, $5, $6, $6, $7, $7, $8)`,
+		_, err := s.pool.Exec(ctx, `INSERT INTO metrics_daily (day, department, street, item, domain, channel, tasks, acked_on_time,
+completed, completed_on_time, visits, rated, satisfied) VALUES ($1, $2, $3, 'L-1', '', 'grid', $4, $5, $6, $6, $7, $7, $8)`,
 			d.day, d.department, d.street, d.tasks, d.acked, d.onTime, d.rated, d.satisfied)
 		require.NoError(t, err)
-		_, err = s.pool.Exec(ctx, `INSERT INTO metrics_monthly AS m (month, department, street, item, domain, tasks, acked_on_time,
+		_, err = s.pool.Exec(ctx, `INSERT INTO metrics_monthly AS m (month, department, street, item, domain, channel, tasks, acked_on_time,
 completed, completed_on_time, visits, rated, satisfied)
-VALUES (date_trunc('month', $1::date)::date, $2, $3, 'L-1', '', $4, $5, $6, $6, $7, $7, $8)
-ON CONFLICT (month, department, street, item, domain) DO UPDATE SET tasks = m.tasks + EXCLUDED.tasks,
+VALUES (date_trunc('month', $1::date)::date, $2, $3, 'L-1', '', 'grid', $4, $5, $6, $6, $7, $7, $8)
+ON CONFLICT (month, department, street, item, domain, channel) DO UPDATE SET tasks = m.tasks + EXCLUDED.tasks,
     acked_on_time = m.acked_on_time + EXCLUDED.acked_on_time, completed = m.completed + EXCLUDED.completed,
     completed_on_time = m.completed_on_time + EXCLUDED.completed_on_time, visits = m.visits + EXCLUDED.visits,
     rated = m.rated + EXCLUDED.rated, satisfied = m.satisfied + EXCLUDED.satisfied`,

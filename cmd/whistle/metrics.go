@@ -154,7 +154,11 @@ func (c *metricsCheckCmd) Run() error {
 				fmt.Fprintf(os.Stdout, "month %q: the monthly rollup is not the sum of its days\n", d.Key)
 				continue
 			}
-			fmt.Fprintf(os.Stdout, "%s%s %q (rollups ≠ record): %s\n", prefix, d.Dimension, d.Key, strings.Join(d.Changes(), "; "))
+			of := ""
+			if d.Channel != "" {
+				of = " of channel " + d.Channel
+			}
+			fmt.Fprintf(os.Stdout, "%s%s %q%s (rollups ≠ record): %s\n", prefix, d.Dimension, d.Key, of, strings.Join(d.Changes(), "; "))
 		}
 		if len(diffs) > 0 {
 			fmt.Fprintf(os.Stderr, "%s: %d rows differ between the rollups and the record\n", name, len(diffs))

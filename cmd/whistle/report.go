@@ -18,6 +18,7 @@ type reportCmd struct {
 	Month    string `name:"month" required:"" help:"The month, YYYY-MM (local days of the district's time zone); not in the future."`
 	Format   string `name:"format" enum:"json,csv" default:"json" help:"json or csv (one table with a leading section column; docs/api.md)."`
 	Street   string `name:"street" help:"Narrow the report to one street (its departments' work, its row, its items)."`
+	Channel  string `name:"channel" help:"Narrow the report to the incidents of one channel (grid, hotline, api, delegation, open311:<client>)."`
 	Top      int    `name:"top" default:"10" help:"Items per top list (items tied with the last are kept)."`
 	MinRated int    `name:"min-rated" default:"5" help:"Fewest rated return visits an item needs for the lowest-satisfaction list."`
 }
@@ -53,7 +54,7 @@ func (c *reportCmd) write(ctx context.Context, w io.Writer) error {
 			return fmt.Errorf("--street %q is not a street of the jurisdiction", c.Street)
 		}
 	}
-	r, err := metrics.New(st.Pool()).MonthlyReport(ctx, metrics.MonthlyReportQuery{Year: m.Year(), Month: m.Month(), Street: c.Street,
+	r, err := metrics.New(st.Pool()).MonthlyReport(ctx, metrics.MonthlyReportQuery{Year: m.Year(), Month: m.Month(), Street: c.Street, Channel: c.Channel,
 		Grading: metrics.GradingOf(j.Assessment), Top: c.Top, MinRated: c.MinRated})
 	if err != nil {
 		return err

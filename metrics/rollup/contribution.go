@@ -101,35 +101,39 @@ var visitAdds = map[string]string{
 func contributionCTEs(from string) string {
 	return `
 i AS MATERIALIZED (
-    SELECT inc.id, inc.street, inc.category AS item, inc.domain, inc.round, inc.reported_at, inc.duplicate_of, inc.repeat_of
+    SELECT inc.id, inc.street, inc.category AS item, inc.domain, inc.channel, inc.round, inc.reported_at, inc.duplicate_of, inc.repeat_of
     FROM ` + from + ` WHERE inc.version > 0),
 t AS MATERIALIZED (
     SELECT tk.incident_id, tk.department, tk.round, tk.status, tk.created_at, tk.ack_due, tk.resolve_due,
            tk.acked_at, tk.completed_at, tk.extensions, tk.max_level, tk.rating, tk.rated_at,
-           tk.ack_overdue, tk.resolve_overdue, i.street, i.item, i.domain
+           tk.ack_overdue, tk.resolve_overdue, i.street, i.item, i.domain, i.channel
     FROM i JOIN tasks tk ON tk.incident_id = i.id WHERE tk.status <> 'cancelled'),
 -- The departments that worked each round: a task of it neither returned
 -- nor cancelled.
 rd AS (SELECT DISTINCT incident_id, round, department FROM t WHERE status <> 'returned'),
 -- The timeline entries counted (each condition implies the predicate of
 -- the partial index timeline_metrics).
-e AS (SELECT tl.incident_id, tl.at, tl.type, tl.department, i.street, i.item, i.domain
+e AS (SELECT tl.incident_id, tl.at, tl.type, tl.department, i.street, i.item, i.domain, i.channel
       FROM i JOIN timeline tl ON tl.incident_id = i.id
       WHERE tl.type IN ('returned', 'overruled', 'routing_override')),
 v AS MATERIALIZED (
     SELECT f.incident_id, f.round, f.at, 1 AS visits, f.resolved::int AS resolved, (f.rating IS NOT NULL)::int AS rated,
            (f.rating IN ('satisfied', 'basically_satisfied') IS TRUE)::int AS satisfied,
-           (f.round < i.round)::int AS reopened, 0 AS unrated, i.street, i.item, i.domain
+           (f.round < i.round)::int AS reopened, 0 AS unrated, i.street, i.item, i.domain, i.channel
     FROM i JOIN feedback f ON f.incident_id = i.id
     UNION ALL
-    SELECT tl.incident_id, i.round, tl.at, 0, 0, 0, 0, 0, 1, i.street, i.item, i.domain
+    SELECT tl.incident_id, i.round, tl.at, 0, 0, 0, 0, 0, 1, i.street, i.item, i.domain, i.channel
     FROM i JOIN timeline tl ON tl.incident_id = i.id
     WHERE tl.type = 'closed' AND tl.actor = 'system')`
 }
 
+// Key is the key of metrics_daily after its day (and of metrics_monthly
+// after its month): the department ('' for the incident's own row), the
+// incident's street, item, domain and channel.
+const Key = "department, street, item, domain, channel"
+
 // Contribution is what the incidents of from add to metrics_daily: rows
-// with its columns (day, department, street, item, domain, counters…),
-// one per key.
+// with its columns (day, Key, counters…), one per key.
 func Contribution(from string) string {
 	var parts []string
 	for _, p := range contributionParts {
@@ -140,14 +144,14 @@ func Contribution(from string) string {
 				cols[i] = x
 			}
 		}
-		parts = append(parts, "    SELECT "+p.at+", "+p.department+", street, item, domain, "+strings.Join(cols, ", ")+" FROM "+p.from)
+		parts = append(parts, "    SELECT "+p.at+", "+p.department+", street, item, domain, channel, "+strings.Join(cols, ", ")+" FROM "+p.from)
 	}
 	return `WITH ` + contributionCTEs(from) + `,
-r (at, department, street, item, domain, ` + Format("%[1]s", ", ") + `) AS (
+r (at, ` + Key + `, ` + Format("%[1]s", ", ") + `) AS (
 ` + strings.Join(parts, "\n    UNION ALL\n") + `)
-SELECT (r.at AT TIME ZONE z.timezone)::date AS day, r.department, r.street, r.item, r.domain, ` + Format("sum(r.%[1]s) AS %[1]s", ", ") + `
+SELECT (r.at AT TIME ZONE z.timezone)::date AS day, r.department, r.street, r.item, r.domain, r.channel, ` + Format("sum(r.%[1]s) AS %[1]s", ", ") + `
 FROM r CROSS JOIN metrics_settings z
-GROUP BY 1, 2, 3, 4, 5`
+GROUP BY 1, 2, 3, 4, 5, 6`
 }
 
 // LatencyContribution is what the incidents of from add to
@@ -176,6 +180,6 @@ GROUP BY 1, 2, 3, 4, 5`
 // DailyColumns and LatencyColumns are the column definitions of rows
 // shaped as metrics_daily and metrics_latency, for json_to_recordset.
 var (
-	DailyColumns   = "day date, department text, street text, item text, domain text, " + Format("%[1]s bigint", ", ")
+	DailyColumns   = "day date, department text, street text, item text, domain text, channel text, " + Format("%[1]s bigint", ", ")
 	LatencyColumns = `day date, dim "char", value text, kind "char", bucket integer, n bigint`
 )

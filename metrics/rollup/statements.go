@@ -50,12 +50,12 @@ FROM applies`
 var DeltaSQL = `
 SELECT set_config('whistle.rollup_delta', CASE WHEN current_setting('whistle.rollup_old', true) <> '' THEN coalesce((
     SELECT json_agg(d)::text FROM (
-        SELECT day, department, street, item, domain, ` + Format("sum(%[1]s) AS %[1]s", ", ") + `
+        SELECT day, ` + Key + `, ` + Format("sum(%[1]s) AS %[1]s", ", ") + `
         FROM (SELECT * FROM (` + Contribution(SomeIncidents) + `) c
               UNION ALL
-              SELECT day, department, street, item, domain, ` + Format("-%[1]s", ", ") + `
+              SELECT day, ` + Key + `, ` + Format("-%[1]s", ", ") + `
               FROM json_to_recordset(current_setting('whistle.rollup_old', true)::json) AS o(` + DailyColumns + `)) x
-        GROUP BY day, department, street, item, domain
+        GROUP BY day, ` + Key + `
         HAVING ` + Format("sum(%[1]s) <> 0", " OR ") + `) d), '') ELSE '' END, true),
        set_config('whistle.latency_delta', CASE WHEN current_setting('whistle.latency_old', true) <> '' THEN coalesce((
     SELECT json_agg(d)::text FROM (
@@ -110,17 +110,17 @@ func (r Tables) List() []string {
 // order (no deadlock).
 func Add(r Tables, src, latency string) []string {
 	return []string{`
-INSERT INTO ` + r.Days + ` AS m (day, department, street, item, domain, ` + Format("%[1]s", ", ") + `)
-SELECT day, department, street, item, domain, ` + Format("%[1]s", ", ") + ` FROM ` + src + `
-ORDER BY day, department, street, item, domain
-ON CONFLICT (day, department, street, item, domain) DO UPDATE SET ` + Format("%[1]s = m.%[1]s + EXCLUDED.%[1]s", ", "),
+INSERT INTO ` + r.Days + ` AS m (day, ` + Key + `, ` + Format("%[1]s", ", ") + `)
+SELECT day, ` + Key + `, ` + Format("%[1]s", ", ") + ` FROM ` + src + `
+ORDER BY day, ` + Key + `
+ON CONFLICT (day, ` + Key + `) DO UPDATE SET ` + Format("%[1]s = m.%[1]s + EXCLUDED.%[1]s", ", "),
 		`
-INSERT INTO ` + r.Months + ` AS m (month, department, street, item, domain, ` + Format("%[1]s", ", ") + `)
-SELECT date_trunc('month', day)::date, department, street, item, domain, ` + Format("sum(%[1]s)", ", ") + `
+INSERT INTO ` + r.Months + ` AS m (month, ` + Key + `, ` + Format("%[1]s", ", ") + `)
+SELECT date_trunc('month', day)::date, ` + Key + `, ` + Format("sum(%[1]s)", ", ") + `
 FROM ` + src + `
-GROUP BY 1, 2, 3, 4, 5 HAVING ` + Format("sum(%[1]s) <> 0", " OR ") + `
-ORDER BY 1, 2, 3, 4, 5
-ON CONFLICT (month, department, street, item, domain) DO UPDATE SET ` + Format("%[1]s = m.%[1]s + EXCLUDED.%[1]s", ", "),
+GROUP BY 1, 2, 3, 4, 5, 6 HAVING ` + Format("sum(%[1]s) <> 0", " OR ") + `
+ORDER BY 1, 2, 3, 4, 5, 6
+ON CONFLICT (month, ` + Key + `) DO UPDATE SET ` + Format("%[1]s = m.%[1]s + EXCLUDED.%[1]s", ", "),
 		`
 INSERT INTO ` + r.LatencyDays + ` AS m (day, dim, value, kind, bucket, n)
 SELECT day, dim, value, kind, bucket, n FROM ` + latency + `
