@@ -419,8 +419,8 @@ type Difference struct {
 	// Channel is the channel the tables were narrowed to ("" for none).
 	Channel string `json:"channel,omitempty"`
 	Key     string `json:"key"`
-	Rollup    *LeagueRow
-	Record    *LeagueRow
+	Rollup  *LeagueRow
+	Record  *LeagueRow
 }
 
 // Changes lists what differs between d's rows, field by field in the
