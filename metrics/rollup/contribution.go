@@ -128,7 +128,7 @@ v AS MATERIALIZED (
 }
 
 // Key is the key of metrics_daily after its day (and of metrics_monthly
-// after its month): the department (” for the incident's own row), the
+// after its month): the department ("" for the incident's own row), the
 // incident's street, item, domain and channel.
 const Key = "department, street, item, domain, channel"
 
