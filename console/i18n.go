@@ -14,7 +14,7 @@ func tr(lang, zh string) string {
 
 // english is the console's English.
 var english = map[string]string{
-	"渠道": "Channel", "上报": "Report", "上报时间": "Reported", "上报街道": "Escalated to the street", "上报问题": "Report a problem",
+	"渠道": "Channel", "全部渠道": "All channels", "按渠道不含时长": "times are not kept per channel", "上报": "Report", "上报时间": "Reported", "上报街道": "Escalated to the street", "上报问题": "Report a problem",
 	"下一级": "Next step", "下一页": "Next page", "下载月报 CSV": "Download monthly report (CSV)", "不同意": "Refuse",
 	"不同意延期": "Extension refused", "不满意": "Unsatisfied", "主导航": "Main navigation", "争议与延期": "Disputes & extensions",
 	"事件": "Incidents", "事件详情": "Incident", "事项": "Items", "事项不是有效的 JSON：": "The item is not valid JSON: ",

@@ -433,12 +433,25 @@ type leagueReport struct {
 }
 
 type leagueView struct {
-	Month   string
-	Months  []string
-	Dim     string
-	Report  leagueReport
-	Topics  monthlyTopics
-	TopicsE string
+	Month  string
+	Months []string
+	Dim    string
+	// Channel narrows the tables to one channel's incidents ("" all);
+	// Channels are the choices.
+	Channel  string
+	Channels []string
+	Report   leagueReport
+	Topics   monthlyTopics
+	TopicsE  string
+}
+
+// channelQuery is the query parameter narrowing the API's tables to the
+// view's channel, or "".
+func (v leagueView) channelQuery() string {
+	if v.Channel == "" {
+		return ""
+	}
+	return "&channel=" + url.QueryEscape(v.Channel)
 }
 
 // monthlyTopics are the monthly report's lists a district picks its
@@ -457,7 +470,7 @@ var leagueDims = map[string]string{"departments": "部门", "streets": "街道",
 func (con *Console) leaguePage(w http.ResponseWriter, r *http.Request) {
 	s := sessionFrom(r.Context())
 	v := con.leagueParams(r)
-	if err := con.call(r, http.MethodGet, "/v1/metrics/"+v.Dim+"?period=month&date="+v.Month+"-01", nil, &v.Report); err != nil {
+	if err := con.call(r, http.MethodGet, "/v1/metrics/"+v.Dim+"?period=month&date="+v.Month+"-01"+v.channelQuery(), nil, &v.Report); err != nil {
 		con.fail(w, r, statusOf(err), words(s.lang, err))
 		return
 	}
@@ -474,7 +487,7 @@ func (con *Console) leaguePage(w http.ResponseWriter, r *http.Request) {
 		return *ra - *rb
 	})
 	if s.actor.Role != incident.RoleStreet {
-		if err := con.call(r, http.MethodGet, "/v1/reports/monthly?month="+v.Month, nil, &v.Topics); err != nil {
+		if err := con.call(r, http.MethodGet, "/v1/reports/monthly?month="+v.Month+v.channelQuery(), nil, &v.Topics); err != nil {
 			v.TopicsE = words(s.lang, err)
 		}
 	}
@@ -494,6 +507,24 @@ func (con *Console) leagueParams(r *http.Request) leagueView {
 	first := time.Date(now.Year(), now.Month(), 1, 0, 0, 0, 0, loc)
 	for i := range 12 {
 		v.Months = append(v.Months, first.AddDate(0, -i, 0).Format("2006-01"))
+	}
+	v.Channels = []string{incident.ChannelGrid, incident.ChannelHotline, incident.ChannelAPI, incident.ChannelDelegation}
+	var keys struct {
+		Items []struct {
+			Client string `json:"client"`
+		} `json:"items"`
+	}
+	// The Open311 clients, for those who may read the keys.
+	if s := sessionFrom(r.Context()); s != nil && (s.actor.Role == incident.RoleDistrict || s.actor.Role == incident.RoleAdmin) &&
+		con.call(r, http.MethodGet, "/v1/open311/keys", nil, &keys) == nil {
+		for _, k := range keys.Items {
+			if c := incident.ChannelOpen311Prefix + k.Client; !slices.Contains(v.Channels, c) {
+				v.Channels = append(v.Channels, c)
+			}
+		}
+	}
+	if c := r.URL.Query().Get("channel"); slices.Contains(v.Channels, c) || incident.ValidChannel(c) {
+		v.Channel = c
 	}
 	return v
 }
@@ -517,7 +548,7 @@ func (con *Console) leagueTrend(w http.ResponseWriter, r *http.Request) {
 	var keys []string
 	for i, m := range months {
 		var rep leagueReport
-		if err := con.call(r, http.MethodGet, "/v1/metrics/"+v.Dim+"?period=month&date="+m+"-01", nil, &rep); err != nil {
+		if err := con.call(r, http.MethodGet, "/v1/metrics/"+v.Dim+"?period=month&date="+m+"-01"+v.channelQuery(), nil, &rep); err != nil {
 			http.Error(w, words(s.lang, err), statusOf(err))
 			return
 		}
@@ -570,7 +601,7 @@ func nameOf(j *jurisdiction.Jurisdiction, dim, key string) string {
 // monthlyCSV downloads the monthly report as the API's CSV.
 func (con *Console) monthlyCSV(w http.ResponseWriter, r *http.Request) {
 	v := con.leagueParams(r)
-	res := con.raw(r, "/v1/reports/monthly?month="+v.Month, "text/csv")
+	res := con.raw(r, "/v1/reports/monthly?month="+v.Month+v.channelQuery(), "text/csv")
 	for _, h := range []string{"Content-Type", "Content-Disposition"} {
 		if x := res.Header.Get(h); x != "" {
 			w.Header().Set(h, x)

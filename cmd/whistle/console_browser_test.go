@@ -352,6 +352,20 @@ func TestConsoleInBrowser(t *testing.T) {
 	}
 	accessible("league")
 	shot("league-1280.png")
+	// Narrowed to a channel: the grid's reports hold CG's task, the
+	// hotline sent none.
+	do("league of the grid", chromedp.SetValue(`#channel`, "grid", chromedp.ByQuery), chromedp.Click(`form.filters button[type=submit]`, chromedp.ByQuery),
+		chromedp.WaitVisible(`table.league`, chromedp.ByQuery))
+	waitText("league of the grid", "table.league", "城", 10*time.Second)
+	waitText("league of the grid", "p.hint", "grid", 10*time.Second)
+	shot("league-grid-1280.png")
+	var hotlineRows int
+	do("league of the hotline", chromedp.Navigate(a.base+"/c/league?dim=departments&channel=hotline"), chromedp.WaitVisible(`p.hint`, chromedp.ByQuery),
+		chromedp.Evaluate(`[...document.querySelectorAll("table.league tbody tr")].filter(r => !r.querySelector("td.empty")).length`, &hotlineRows))
+	if hotlineRows != 0 {
+		t.Errorf("the hotline's league shows %d rows, though it sent nothing", hotlineRows)
+	}
+	accessible("league of a channel")
 
 	// 7. The wall board shows a task that runs late without a reload.
 	signIn(street)
