@@ -31,17 +31,18 @@ type CatalogueEscalation struct {
 
 // CatalogueItem is one item of the responsibility list (属地管理事项).
 type CatalogueItem struct {
-	Code        string               `json:"code" example:"SR-001"`
-	Version     int                  `json:"version" example:"1" doc:"The item's version in the living list (1, 2, …); GET /v1/catalogue/items/{code}/history lists them."`
-	Name        string               `json:"name" example:"占道经营"`
-	Gloss       string               `json:"gloss" example:"street vending that blocks the road"`
-	Domain      string               `json:"domain" example:"市容环境"`
-	Tier        incident.Tier        `json:"tier" enum:"community,street,department"`
-	Lead        string               `json:"lead" doc:"Department with primary responsibility (主体责任)."`
-	Cooperating []string             `json:"cooperating" doc:"Departments with cooperating responsibility (配合责任)."`
-	LegalBasis  string               `json:"legal_basis"`
-	SLA         CatalogueSLA         `json:"sla"`
-	Escalation  *CatalogueEscalation `json:"escalation,omitempty" doc:"The item's own escalation ladder, when it has one."`
+	Code        string                   `json:"code" example:"SR-001"`
+	Version     int                      `json:"version" example:"1" doc:"The item's version in the living list (1, 2, …); GET /v1/catalogue/items/{code}/history lists them."`
+	Name        string                   `json:"name" example:"占道经营"`
+	Gloss       string                   `json:"gloss" example:"street vending that blocks the road"`
+	Domain      string                   `json:"domain" example:"市容环境"`
+	Tier        incident.Tier            `json:"tier" enum:"community,street,department"`
+	Lead        string                   `json:"lead" doc:"Department with primary responsibility (主体责任)."`
+	Cooperating []string                 `json:"cooperating" doc:"Departments with cooperating responsibility (配合责任)."`
+	LegalBasis  string                   `json:"legal_basis"`
+	SLA         CatalogueSLA             `json:"sla"`
+	Escalation  *CatalogueEscalation     `json:"escalation,omitempty" doc:"The item's own escalation ladder, when it has one."`
+	Attributes  []jurisdiction.Attribute `json:"attributes,omitempty" doc:"Questions a report of the item answers beyond its description (Open311 service attributes), in order: POST /v1/reports takes the answers as attributes, Open311 as attribute[code]."`
 }
 
 // CatalogueDistrict is the district the catalogue belongs to.
@@ -131,7 +132,7 @@ func catalogueItemOf(it jurisdiction.Item) CatalogueItem {
 	}
 	out := CatalogueItem{
 		Code: it.Code, Version: it.Version, Name: it.Name, Gloss: it.Gloss, Domain: it.Domain, Tier: it.Tier, Lead: it.Lead,
-		Cooperating: coop, LegalBasis: it.LegalBasis,
+		Cooperating: coop, LegalBasis: it.LegalBasis, Attributes: it.Attributes,
 		SLA: CatalogueSLA{Ack: it.SLA.Ack.String(), Resolve: it.SLA.Resolve.String(), Feedback: it.SLA.Feedback.String()},
 	}
 	if e := it.Escalation; e != nil {
@@ -171,17 +172,18 @@ type CatalogueSLARequest struct {
 // CatalogueItemRequest is the body of PUT /v1/catalogue/items/{code}: the
 // item as in the jurisdiction file, and why it is added or changed.
 type CatalogueItemRequest struct {
-	Code        string               `json:"code,omitempty" maxLength:"64" example:"SR-001" doc:"Optional; when given it must equal the code in the path."`
-	Name        string               `json:"name" maxLength:"200" example:"占道经营"`
-	Gloss       string               `json:"gloss,omitempty" maxLength:"500" example:"street vending that blocks the road"`
-	Domain      string               `json:"domain,omitempty" maxLength:"100" example:"市容环境"`
-	Tier        incident.Tier        `json:"tier" enum:"community,street,department" doc:"Who handles it: the community, the street, or departments whistled by the street."`
-	Lead        string               `json:"lead,omitempty" maxLength:"64" example:"CG" doc:"Department with primary responsibility (主体责任); required for department tier."`
-	Cooperating []string             `json:"cooperating,omitempty" maxItems:"50" doc:"Departments with cooperating responsibility (配合责任): not the lead, no repeats."`
-	LegalBasis  string               `json:"legal_basis,omitempty" maxLength:"500" example:"《城市市容和环境卫生管理条例》"`
-	SLA         CatalogueSLARequest  `json:"sla"`
-	Escalation  *CatalogueEscalation `json:"escalation,omitempty" doc:"Overrides the district's escalation for this item; what it leaves out is the district's."`
-	Reason      string               `json:"reason" minLength:"1" maxLength:"2000" example:"the street vending item moves to market supervision" doc:"Why the item is added or changed; kept in its history."`
+	Code        string                   `json:"code,omitempty" maxLength:"64" example:"SR-001" doc:"Optional; when given it must equal the code in the path."`
+	Name        string                   `json:"name" maxLength:"200" example:"占道经营"`
+	Gloss       string                   `json:"gloss,omitempty" maxLength:"500" example:"street vending that blocks the road"`
+	Domain      string                   `json:"domain,omitempty" maxLength:"100" example:"市容环境"`
+	Tier        incident.Tier            `json:"tier" enum:"community,street,department" doc:"Who handles it: the community, the street, or departments whistled by the street."`
+	Lead        string                   `json:"lead,omitempty" maxLength:"64" example:"CG" doc:"Department with primary responsibility (主体责任); required for department tier."`
+	Cooperating []string                 `json:"cooperating,omitempty" maxItems:"50" doc:"Departments with cooperating responsibility (配合责任): not the lead, no repeats."`
+	LegalBasis  string                   `json:"legal_basis,omitempty" maxLength:"500" example:"《城市市容和环境卫生管理条例》"`
+	SLA         CatalogueSLARequest      `json:"sla"`
+	Escalation  *CatalogueEscalation     `json:"escalation,omitempty" doc:"Overrides the district's escalation for this item; what it leaves out is the district's."`
+	Attributes  []jurisdiction.Attribute `json:"attributes,omitempty" maxItems:"50" doc:"Questions a report answers beyond its description (docs/jurisdiction.md); left out, the item has none."`
+	Reason      string                   `json:"reason" minLength:"1" maxLength:"2000" example:"the street vending item moves to market supervision" doc:"Why the item is added or changed; kept in its history."`
 	// ExpectedVersion guards against two admins editing at once.
 	ExpectedVersion *int `json:"expected_version,omitempty" minimum:"0" doc:"The version this change is based on (0: the item must be new). When the item is at another version the PUT answers 409 and writes nothing."`
 }
@@ -381,7 +383,7 @@ func itemFromRequest(code string, b *CatalogueItemRequest) (jurisdiction.Item, e
 	}
 	it := jurisdiction.Item{
 		Code: code, Name: b.Name, Gloss: b.Gloss, Domain: b.Domain, Tier: b.Tier, Lead: b.Lead,
-		Cooperating: b.Cooperating, LegalBasis: b.LegalBasis,
+		Cooperating: b.Cooperating, LegalBasis: b.LegalBasis, Attributes: b.Attributes,
 		SLA: jurisdiction.SLA{
 			Ack:      duration("sla.ack", b.SLA.Ack),
 			Resolve:  duration("sla.resolve", b.SLA.Resolve),

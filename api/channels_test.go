@@ -176,3 +176,70 @@ func TestOpen311Keys(t *testing.T) {
 		t.Errorf("a revoked key still opens")
 	}
 }
+
+// TestItemAttributes: an admin gives an item attributes through the
+// catalogue (checked like the file), and a report must answer them:
+// required ones present, each of its datatype; the answers are kept.
+func TestItemAttributes(t *testing.T) {
+	e := newEnv(t, envOptions{catalogue: true})
+	admin := token(t, incident.RoleAdmin, "DA")
+	bad := changed(vendingItem("CG", "attributes"), func(m map[string]any) {
+		m["attributes"] = []map[string]any{{"code": "kind", "datatype": "singlevaluelist", "description": "摊位类型"}}
+	})
+	wantProblem(t, e.do(http.MethodPut, "/v1/catalogue/items/SR-001", admin, bad), http.StatusUnprocessableEntity, "invalid", "")
+	good := changed(vendingItem("CG", "attributes"), func(m map[string]any) {
+		m["attributes"] = []map[string]any{
+			{"code": "stalls", "datatype": "number", "description": "摊位数", "required": true},
+			{"code": "kind", "datatype": "singlevaluelist", "description": "摊位类型",
+				"values": []map[string]string{{"key": "fruit", "name": "水果"}, {"key": "food", "name": "小吃"}}},
+		}
+	})
+	if r := e.do(http.MethodPut, "/v1/catalogue/items/SR-001", admin, good); r.status != http.StatusOK {
+		t.Fatalf("PUT with attributes: %d %s", r.status, r.body)
+	}
+	var version struct {
+		Item struct {
+			Attributes []map[string]any `json:"attributes"`
+		} `json:"item"`
+	}
+	e.do(http.MethodGet, "/v1/catalogue/items/SR-001", admin, nil).json(t, &version)
+	if len(version.Item.Attributes) != 2 {
+		t.Fatalf("the item's attributes: %v", version.Item.Attributes)
+	}
+	// The catalogue reloads through NATS; poll until reports see it.
+	grid := token(t, incident.RoleGridWorker, "FH-01-01")
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		r := e.do(http.MethodPost, "/v1/reports", grid, validReport())
+		if r.status == http.StatusUnprocessableEntity {
+			wantProblem(t, r, http.StatusUnprocessableEntity, "invalid", "body.attributes.stalls")
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("a report without the required answer: %d %s", r.status, r.body)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	before := e.count("incidents")
+	p := wantProblem(t, e.do(http.MethodPost, "/v1/reports", grid, with(func(m map[string]any) {
+		m["attributes"] = map[string][]string{"stalls": {"many"}, "kind": {"shoes"}}
+	})), http.StatusUnprocessableEntity, "invalid", "body.attributes.kind")
+	if len(p.Errors) != 2 {
+		t.Errorf("errors %v, want stalls and kind", p.Errors)
+	}
+	if e.count("incidents") != before {
+		t.Fatal("a refused report made an incident")
+	}
+	r := e.do(http.MethodPost, "/v1/reports", grid, with(func(m map[string]any) {
+		m["attributes"] = map[string][]string{"stalls": {"3"}, "kind": {"fruit"}, "colour": {"red"}}
+	}))
+	var acc struct {
+		IncidentID string `json:"incident_id"`
+	}
+	r.json(t, &acc)
+	var in incident.Incident
+	e.do(http.MethodGet, "/v1/incidents/"+acc.IncidentID, admin, nil).json(t, &in)
+	if len(in.Attributes) != 2 || in.Attributes["stalls"][0] != "3" || in.Attributes["kind"][0] != "fruit" {
+		t.Errorf("kept answers %v, want stalls and kind (colour is not the item's)", in.Attributes)
+	}
+}
