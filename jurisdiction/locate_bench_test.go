@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/paulmach/orb"
+	"github.com/paulmach/orb/planar"
 )
 
 // tilingStep is the side of a tile of tiling, in degrees (about 100 m).
@@ -109,6 +110,40 @@ func BenchmarkLocate(b *testing.B) {
 		p := pts[i&(len(pts)-1)]
 		if _, _, _, ok := j.Locate(p[0], p[1]); ok {
 			found++
+		}
+		i++
+	}
+	if found != i {
+		b.Fatalf("%d of %d points placed", found, i)
+	}
+}
+
+// BenchmarkLocateScan places the same points by testing every grid's
+// boundary in turn (orb's planar containment, no index): the cost the
+// index saves, side by side with BenchmarkLocate.
+func BenchmarkLocateScan(b *testing.B) {
+	streets := tiling(100)
+	type shape struct {
+		code string
+		mp   orb.MultiPolygon
+	}
+	var shapes []shape
+	for _, s := range streets {
+		for _, c := range s.Communities {
+			for _, g := range c.Grids {
+				shapes = append(shapes, shape{g, c.Boundaries[g].MultiPolygon()})
+			}
+		}
+	}
+	pts := randomPoints(1<<12, 100)
+	found, i := 0, 0
+	for b.Loop() {
+		p := orb.Point{pts[i&(len(pts)-1)][1], pts[i&(len(pts)-1)][0]}
+		for _, sh := range shapes {
+			if planar.MultiPolygonContains(sh.mp, p) {
+				found++
+				break
+			}
 		}
 		i++
 	}
