@@ -45,11 +45,14 @@ type env struct {
 	t     *testing.T
 	url   string
 	store *store.Store
+	bus   *bus.Bus
 	jur   *jurisdiction.Jurisdiction
-	now   time.Time
 }
 
-func newEnv(t *testing.T) *env {
+func newEnv(t *testing.T) *env { return newEnvWith(t, true) }
+
+// newEnvWith is newEnv; without streams, every publish of a report fails.
+func newEnvWith(t *testing.T, streams bool) *env {
 	t.Helper()
 	ctx := context.Background()
 	raw, err := os.ReadFile("testdata/district.yaml")
@@ -74,8 +77,10 @@ func newEnv(t *testing.T) *env {
 		t.Fatalf("connect bus: %v", err)
 	}
 	t.Cleanup(b.Close)
-	if err := b.EnsureStreams(ctx); err != nil {
-		t.Fatalf("ensure streams: %v", err)
+	if streams {
+		if err := b.EnsureStreams(ctx); err != nil {
+			t.Fatalf("ensure streams: %v", err)
+		}
 	}
 	quiet := slog.New(slog.DiscardHandler)
 	jur := func() *jurisdiction.Jurisdiction { return j }
@@ -90,7 +95,7 @@ func newEnv(t *testing.T) *env {
 	}
 	hs := httptest.NewServer(open311.Handler(o, srv))
 	t.Cleanup(hs.Close)
-	return &env{t: t, url: hs.URL, store: st, jur: j}
+	return &env{t: t, url: hs.URL, store: st, bus: b, jur: j}
 }
 
 // key mints a key for client with the given limits (0: the defaults).
@@ -744,4 +749,32 @@ func jsonBool(t *testing.T, v any) string {
 	}
 	t.Errorf("%v is not a boolean", v)
 	return ""
+}
+
+// TestDispatchUnavailable: when the report cannot be queued for dispatch,
+// the client is told to retry (503 with Retry-After) and nothing is left
+// behind; the retry, once dispatch is back, makes one incident.
+func TestDispatchUnavailable(t *testing.T) {
+	e := newEnvWith(t, false)
+	key := e.key("fixmystreet", nil, nil, 0, 0)
+	f := form(inA, "api_key", key, "service_code", "BIN", "description", "垃圾桶满了")
+	res, err := http.PostForm(e.url+"/open311/v2/requests.xml", f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := read(t, res)
+	errorsOf(t, ".xml", r, http.StatusServiceUnavailable, "retry")
+	if res.Header.Get("Retry-After") == "" {
+		t.Error("a 503 without Retry-After")
+	}
+	if n := e.count(); n != 0 {
+		t.Fatalf("%d incidents left behind by a failed dispatch", n)
+	}
+	if err := e.bus.EnsureStreams(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	got := requestsOf(t, ".json", e.post("/open311/v2/requests.json", f))
+	if len(got) != 1 || got[0].ServiceRequestID == "" || e.count() != 1 {
+		t.Fatalf("the retry: %v, %d incidents", got, e.count())
+	}
 }
