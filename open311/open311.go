@@ -121,12 +121,11 @@ func Handler(s *Server, next http.Handler) http.Handler {
 
 // ServeHTTP routes /open311/discovery.{fmt} and /open311/v2/….{fmt}.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	path, ext, ok := strings.Cut(r.URL.Path, ".")
-	if i := strings.LastIndexByte(r.URL.Path, '.'); i >= 0 {
-		path, ext, ok = r.URL.Path[:i], r.URL.Path[i+1:], true
+	path, f := r.URL.Path, format("")
+	if i := strings.LastIndexByte(path, '.'); i >= 0 {
+		path, f = path[:i], format(path[i+1:])
 	}
-	f := format(ext)
-	if !ok || (f != formatJSON && f != formatXML) {
+	if f != formatJSON && f != formatXML {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		w.WriteHeader(http.StatusNotFound)
 		_, _ = w.Write([]byte("Not found. Open311 paths end in .json or .xml, e.g. /open311/v2/services.json; the discovery document is /open311/discovery.json\n"))
@@ -224,13 +223,9 @@ func postValue(r *http.Request, key string) string {
 	return ""
 }
 
-// postValues are the values of a form field of a parsed POST body.
-func postValues(r *http.Request, key string) []string {
-	if r.MultipartForm != nil {
-		return r.MultipartForm.Value[key]
-	}
-	return r.PostForm[key]
-}
+// postValues are the values of a form field of a parsed POST body
+// (ParseMultipartForm puts a multipart body's fields in PostForm too).
+func postValues(r *http.Request, key string) []string { return r.PostForm[key] }
 
 func itoa(n int) string { return strconv.Itoa(n) }
 

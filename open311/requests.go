@@ -215,15 +215,14 @@ func (s *Server) list(w http.ResponseWriter, r *http.Request, f format) {
 		flt.IDs = ids
 	} else {
 		flt.Category = commaList(q.Get("service_code"))
-		for _, st := range commaList(q.Get("status")) {
-			switch st {
-			case "open", "closed":
-			default:
+		statuses := commaList(q.Get("status"))
+		for _, st := range statuses {
+			if st != "open" && st != "closed" {
 				problems = append(problems, "status "+st+": open or closed")
 			}
 		}
-		if sts := commaList(q.Get("status")); len(sts) == 1 && len(problems) == 0 {
-			closed := sts[0] == "closed"
+		if len(statuses) == 1 { // both, or neither, is every request
+			closed := statuses[0] == "closed"
 			flt.Closed = &closed
 		}
 		var err error
