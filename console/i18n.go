@@ -14,6 +14,13 @@ func tr(lang, zh string) string {
 
 // english is the console's English.
 var english = map[string]string{
+	"Open311 客户端（居民应用、FixMyStreet 等）用密钥向 /open311/v2/ 上报；密钥只存其摘要。": "Open311 clients (residents' apps, FixMyStreet…) report to /open311/v2/ with a key; only its digest is stored.",
+	"客户端": "Client", "每分钟": "Per minute", "请求体上限": "Body limit", "创建": "Create", "已吊销": "Revoked",
+	"吊销后该密钥立即失效。": "Once revoked, the key stops working at once.", "吊销": "Revoke", "有效": "Active",
+	"还没有密钥。": "No keys yet.", "新建密钥": "New key", "客户端名称": "Client name",
+	"限定街道（不选为全部）": "Limit to streets (none: all)", "限定事项编号（逗号分隔，留空为全部）": "Limit to item codes (comma-separated; empty: all)",
+	"每分钟请求数": "Requests a minute", "请求体上限（字节）": "Body limit (bytes)", "请填写整数：": "Give a whole number: ",
+	"新密钥（只显示这一次，请立即保存）：": "New key (shown this once: store it now): ", "Open311 接入": "Open311",
 	"渠道": "Channel", "全部渠道": "All channels", "按渠道不含时长": "times are not kept per channel", "上报": "Report", "上报时间": "Reported", "上报街道": "Escalated to the street", "上报问题": "Report a problem",
 	"下一级": "Next step", "下一页": "Next page", "下载月报 CSV": "Download monthly report (CSV)", "不同意": "Refuse",
 	"不同意延期": "Extension refused", "不满意": "Unsatisfied", "主导航": "Main navigation", "争议与延期": "Disputes & extensions",

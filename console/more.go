@@ -10,6 +10,7 @@ import (
 
 	"github.com/whistle-city/whistle/api"
 	"github.com/whistle-city/whistle/incident"
+	"github.com/whistle-city/whistle/store"
 )
 
 // --- map ---
@@ -157,4 +158,74 @@ func (con *Console) docs(w http.ResponseWriter, r *http.Request) {
 <div id="swagger"></div>
 <script src="/static/vendor/swagger-ui/swagger-ui-bundle.js"></script>
 <script src="/static/docs.js"></script></body></html>`))
+}
+
+// open311View is the Open311 clients page: every key and, for the admin,
+// the forms to create and revoke them.
+type open311View struct {
+	Keys    []store.Open311Key
+	Streets []string
+}
+
+// open311Page lists the Open311 keys (never the keys themselves).
+func (con *Console) open311Page(w http.ResponseWriter, r *http.Request) {
+	s := sessionFrom(r.Context())
+	var keys struct {
+		Items []store.Open311Key `json:"items"`
+	}
+	if err := con.call(r, http.MethodGet, "/v1/open311/keys", nil, &keys); err != nil {
+		con.fail(w, r, statusOf(err), words(s.lang, err))
+		return
+	}
+	v := open311View{Keys: keys.Items}
+	for _, st := range con.cfg.Jurisdiction().Streets {
+		v.Streets = append(v.Streets, st.Code)
+	}
+	con.render(w, r, http.StatusOK, "open311", s, v)
+}
+
+// createOpen311Key creates a key and shows it, this once, in the flash.
+func (con *Console) createOpen311Key(w http.ResponseWriter, r *http.Request) {
+	s := sessionFrom(r.Context())
+	body := map[string]any{"client": strings.TrimSpace(r.PostFormValue("client"))}
+	if st := r.PostForm["streets"]; len(st) > 0 {
+		body["streets"] = st
+	}
+	var items []string
+	for _, it := range strings.FieldsFunc(r.PostFormValue("items"), func(c rune) bool { return c == ',' || c == ' ' || c == '，' }) {
+		items = append(items, it)
+	}
+	if len(items) > 0 {
+		body["items"] = items
+	}
+	for _, f := range []string{"rate_per_minute", "max_body_bytes"} {
+		if v := strings.TrimSpace(r.PostFormValue(f)); v != "" {
+			n, err := strconv.Atoi(v)
+			if err != nil {
+				con.flash(w, r, http.StatusUnprocessableEntity, "", tr(s.lang, "请填写整数：")+f)
+				return
+			}
+			body[f] = n
+		}
+	}
+	var created struct {
+		Key    string `json:"key"`
+		Client string `json:"client"`
+	}
+	if err := con.call(r, http.MethodPost, "/v1/open311/keys", body, &created); err != nil {
+		con.flash(w, r, statusOf(err), "", words(s.lang, err))
+		return
+	}
+	con.flash(w, r, http.StatusCreated, tr(s.lang, "新密钥（只显示这一次，请立即保存）：")+created.Client+" "+created.Key, "")
+}
+
+// revokeOpen311Key revokes a key at once.
+func (con *Console) revokeOpen311Key(w http.ResponseWriter, r *http.Request) {
+	s := sessionFrom(r.Context())
+	if err := con.call(r, http.MethodDelete, "/v1/open311/keys/"+url.PathEscape(r.PathValue("id")), nil, nil); err != nil {
+		con.flash(w, r, statusOf(err), "", words(s.lang, err))
+		return
+	}
+	w.Header().Set("HX-Refresh", "true")
+	con.flash(w, r, http.StatusOK, tr(s.lang, "已提交。"), "")
 }

@@ -251,7 +251,7 @@ func nav(role incident.Role, here string) []navItem {
 		items = []navItem{{Href: "/c/league", Label: "考核"}, {Href: "/c/board", Label: "超期看板"},
 			{Href: "/c/incidents", Label: "事件"}, {Href: "/c/disputes", Label: "争议与延期"}, {Href: "/c/map", Label: "地图"}}
 	default:
-		items = []navItem{{Href: "/c/catalogue", Label: "责任清单"}, {Href: "/c/league", Label: "考核"},
+		items = []navItem{{Href: "/c/catalogue", Label: "责任清单"}, {Href: "/c/open311", Label: "Open311 接入"}, {Href: "/c/league", Label: "考核"},
 			{Href: "/c/board", Label: "超期看板"}, {Href: "/c/incidents", Label: "事件"}, {Href: "/c/map", Label: "地图"}}
 	}
 	for i := range items {
@@ -307,7 +307,7 @@ func (con *Console) renderView(w http.ResponseWriter, status int, page string, v
 var titles = map[string]string{
 	"login": "登录", "report": "上报问题", "mine": "我的上报", "board": "超期看板", "triage": "分拨",
 	"incidents": "事件", "incident": "事件详情", "inbox": "待办", "disputes": "争议与延期", "map": "地图",
-	"league": "考核", "catalogue": "责任清单", "item": "清单事项", "error": "出错了",
+	"league": "考核", "catalogue": "责任清单", "open311": "Open311 接入", "item": "清单事项", "error": "出错了",
 }
 
 type errorView struct {

@@ -10,6 +10,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -462,6 +463,44 @@ func TestConsoleInBrowser(t *testing.T) {
 	waitText("item versions", ".versions", "候车亭并入此项", 10*time.Second)
 	accessible("item")
 	shot("item-1280.png")
+
+	// The admin gives an Open311 client a key limited to FH, which
+	// works at once, and revokes it, after which it does not.
+	create := `form[hx-post="/c/open311"]`
+	do("open311 keys", chromedp.Navigate(a.base+"/c/open311"), chromedp.WaitVisible(create, chromedp.ByQuery),
+		chromedp.SendKeys(create+` input[name="client"]`, "fms-console", chromedp.ByQuery),
+		chromedp.Click(create+` input[value="FH"]`, chromedp.ByQuery),
+		chromedp.Click(create+` button[type="submit"]`, chromedp.ByQuery))
+	waitText("new key", "#flash", "w311_", 10*time.Second)
+	var flash string
+	do("new key", chromedp.Text("#flash", &flash, chromedp.ByQuery))
+	key := flash[strings.Index(flash, "w311_"):]
+	if i := strings.IndexAny(key, " \n"); i > 0 {
+		key = key[:i]
+	}
+	lat, lng, _ := jurisdiction.Default().PointIn("FH-01-02")
+	open311 := func() int {
+		t.Helper()
+		res, err := http.PostForm(a.base+"/open311/v2/requests.json", url.Values{"api_key": {key}, "service_code": {"SR-002"},
+			"lat": {fmt.Sprint(lat)}, "long": {fmt.Sprint(lng)}, "description": {"楼下堆满杂物"}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		res.Body.Close()
+		return res.StatusCode
+	}
+	if code := open311(); code != http.StatusOK {
+		t.Fatalf("a report with the console's new key: %d", code)
+	}
+	do("open311 keys again", chromedp.Navigate(a.base+"/c/open311"), chromedp.WaitVisible(`form[hx-post$="/revoke"]`, chromedp.ByQuery),
+		chromedp.Evaluate(`window.confirm = () => true`, nil))
+	submit("revoke", `form[hx-post$="/revoke"]`)
+	waitText("revoked", "table.list", "已吊销", 10*time.Second)
+	accessible("open311")
+	shot("open311-1280.png")
+	if code := open311(); code != http.StatusForbidden {
+		t.Errorf("a report with the revoked key: %d, want 403", code)
+	}
 
 	// 12. The API reference works offline (this browser has no internet).
 	var png []byte
