@@ -622,6 +622,95 @@ func TestConformance(t *testing.T) {
 		}
 	})
 
+	t.Run("updates", func(t *testing.T) { // mySociety's servicerequestupdates, which FixMyStreet polls
+		ctx := context.Background()
+		in, err := e.store.Incident(ctx, store.Everything, second)
+		if err != nil {
+			t.Fatal(err)
+		}
+		it, _ := e.jur.Item("POT")
+		start := time.Now().UTC().Add(-time.Hour).Truncate(time.Second)
+		rules := incident.DueFunc(func(_ incident.SLAKind, from time.Time) time.Time { return from.Add(72 * time.Hour) })
+		at := start
+		live := incident.New(in.Report(), it.Snapshot(), at, rules)
+		project := func() {
+			t.Helper()
+			if err := e.store.Project(ctx, live.Clone()); err != nil {
+				t.Fatal(err)
+			}
+		}
+		live.Version = 1
+		project()
+		apply := func(a incident.Actor, cmd incident.Command) {
+			t.Helper()
+			at = at.Add(time.Minute)
+			if err := live.Apply(a, cmd, at, rules); err != nil {
+				t.Fatalf("%s: %v", cmd.Name(), err)
+			}
+			project()
+		}
+		for _, tk := range live.Tasks {
+			apply(incident.Actor{Sub: "clerk", Role: incident.RoleDepartment, Org: tk.Department}, incident.Ack{TaskID: tk.ID})
+		}
+		for _, tk := range live.Tasks {
+			apply(incident.Actor{Sub: "clerk", Role: incident.RoleDepartment, Org: tk.Department}, incident.Complete{TaskID: tk.ID, Result: "已填补"})
+		}
+		street := incident.Actor{Sub: "officer", Role: incident.RoleStreet, Org: "B"}
+		apply(street, incident.Verify{Passed: true})
+		apply(street, incident.GiveFeedback{Resolved: true, Rating: incident.RatingSatisfied})
+
+		q := url.Values{"api_key": {key}, "start_date": {start.Add(-time.Second).Format(time.RFC3339)}}
+		type update struct {
+			UpdateID         string `xml:"update_id" json:"update_id"`
+			ServiceRequestID string `xml:"service_request_id" json:"service_request_id"`
+			Status           string `xml:"status" json:"status"`
+			Updated          string `xml:"updated_datetime" json:"updated_datetime"`
+			Description      string `xml:"description" json:"description"`
+		}
+		for _, p := range []string{"/open311/v2/servicerequestupdates.xml", "/open311/v2/servicerequestupdates.json"} {
+			r := e.get(p, q)
+			r.want(t, http.StatusOK, p)
+			var got []update
+			if strings.HasSuffix(p, ".xml") {
+				var doc struct {
+					XMLName xml.Name `xml:"service_request_updates"`
+					Updates []update `xml:"request_update"`
+				}
+				if err := xml.Unmarshal(r.body, &doc); err != nil {
+					t.Fatal(err)
+				}
+				got = doc.Updates
+			} else if err := json.Unmarshal(r.body, &got); err != nil {
+				t.Fatal(err)
+			}
+			var statuses []string
+			var mine []update
+			for _, u := range got {
+				if !strings.HasPrefix(u.UpdateID, u.ServiceRequestID+"-") || !w3cDatetime.MatchString(u.Updated) {
+					t.Errorf("%s: update %+v", p, u)
+				}
+				if u.ServiceRequestID == second {
+					statuses, mine = append(statuses, u.Status), append(mine, u)
+				}
+			}
+			got = mine
+			want := "action_scheduled in_progress in_progress in_progress in_progress fixed closed"
+			if strings.Join(statuses, " ") != want {
+				t.Errorf("%s: statuses %v, want %s", p, statuses, want)
+			}
+			if len(got) > 3 && !strings.Contains(got[3].Description, "已填补") {
+				t.Errorf("%s: a completion says %q, want its result", p, got[3].Description)
+			}
+		}
+		// Another client sees none of them; a bad date is a 400.
+		other := e.key("updates-other", nil, nil, 0, 0)
+		if r := e.get("/open311/v2/servicerequestupdates.json", url.Values{"api_key": {other}, "start_date": q["start_date"]}); strings.TrimSpace(string(r.body)) != "[]" {
+			t.Errorf("another client's updates: %s", r.body)
+		}
+		errorsOf(t, ".xml", e.get("/open311/v2/servicerequestupdates.xml", form(q, "end_date", "yesterday")), http.StatusBadRequest, "end_date")
+		errorsOf(t, ".xml", e.get("/open311/v2/servicerequestupdates.xml", nil), http.StatusForbidden, "api_key")
+	})
+
 	t.Run("discovery", func(t *testing.T) { // the spec's Service Discovery
 		r := e.get("/open311/discovery.json", nil)
 		r.want(t, http.StatusOK, ".json")

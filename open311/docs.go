@@ -83,6 +83,24 @@ type requests struct {
 	Items   any      `xml:"request"`
 }
 
+// RequestUpdate is one update of a service request (mySociety's
+// servicerequestupdates extension, which FixMyStreet reads): a step of the
+// incident a resident would want to know of.
+type RequestUpdate struct {
+	XMLName          xml.Name `xml:"request_update" json:"-"`
+	UpdateID         string   `xml:"update_id" json:"update_id"`
+	ServiceRequestID string   `xml:"service_request_id" json:"service_request_id"`
+	Status           string   `xml:"status" json:"status"`
+	UpdatedDatetime  string   `xml:"updated_datetime" json:"updated_datetime"`
+	Description      string   `xml:"description" json:"description"`
+	MediaURL         string   `xml:"media_url" json:"media_url"`
+}
+
+type requestUpdates struct {
+	XMLName xml.Name        `xml:"service_request_updates"`
+	Items   []RequestUpdate `xml:"request_update"`
+}
+
 // Created is the answer to POST requests (and GET tokens/{token}).
 type Created struct {
 	XMLName          xml.Name `xml:"request" json:"-"`
@@ -161,6 +179,8 @@ func unwrap(doc any) any {
 		return nonNil(d.Items)
 	case requests:
 		return d.Items
+	case requestUpdates:
+		return nonNil(d.Items)
 	case errorList:
 		return nonNil(d.Items)
 	}

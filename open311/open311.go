@@ -66,6 +66,9 @@ type Store interface {
 	Incidents(ctx context.Context, sc store.Scope, f store.IncidentFilter) ([]*incident.Incident, string, error)
 	// Open311KeyFor returns the unrevoked key, else store.ErrOpen311Key.
 	Open311KeyFor(ctx context.Context, key string) (store.Open311Key, error)
+	// Updates lists the timeline entries of types made in [from, to) to
+	// the incidents in scope, oldest first.
+	Updates(ctx context.Context, sc store.Scope, from, to time.Time, types []string, limit int) ([]store.Update, error)
 	// IncidentByKey returns the incident reporter sent with an
 	// idempotency key, or "".
 	IncidentByKey(ctx context.Context, reporter, key string) (string, time.Time, error)
@@ -174,6 +177,10 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	case kind == "requests" && id != "" && !strings.Contains(id, "/"):
 		if s.only(w, r, f, http.MethodGet) {
 			s.request(w, r, f, id)
+		}
+	case kind == "servicerequestupdates" && !hasID:
+		if s.only(w, r, f, http.MethodGet) {
+			s.updates(w, r, f)
 		}
 	case kind == "tokens" && id != "" && !strings.Contains(id, "/"):
 		if s.only(w, r, f, http.MethodGet) {
