@@ -21,7 +21,7 @@ var english = map[string]string{
 	"限定街道（不选为全部）": "Limit to streets (none: all)", "限定事项编号（逗号分隔，留空为全部）": "Limit to item codes (comma-separated; empty: all)",
 	"每分钟请求数": "Requests a minute", "请求体上限（字节）": "Body limit (bytes)", "请填写整数：": "Give a whole number: ",
 	"新密钥（只显示这一次，请立即保存）：": "New key (shown this once: store it now): ", "Open311 接入": "Open311",
-	"渠道": "Channel", "全部渠道": "All channels", "按渠道不含时长": "times are not kept per channel", "上报": "Report", "上报时间": "Reported", "上报街道": "Escalated to the street", "上报问题": "Report a problem",
+	"补充信息": "More about it", "渠道": "Channel", "全部渠道": "All channels", "按渠道不含时长": "times are not kept per channel", "上报": "Report", "上报时间": "Reported", "上报街道": "Escalated to the street", "上报问题": "Report a problem",
 	"下一级": "Next step", "下一页": "Next page", "下载月报 CSV": "Download monthly report (CSV)", "不同意": "Refuse",
 	"不同意延期": "Extension refused", "不满意": "Unsatisfied", "主导航": "Main navigation", "争议与延期": "Disputes & extensions",
 	"事件": "Incidents", "事件详情": "Incident", "事项": "Items", "事项不是有效的 JSON：": "The item is not valid JSON: ",

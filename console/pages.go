@@ -62,6 +62,8 @@ type reportForm struct {
 	Lng         string   `json:"lng"`
 	Address     string   `json:"address"`
 	Photos      []string `json:"photos"`
+	// Attributes are the answers to the chosen item's attributes.
+	Attributes map[string][]string `json:"attributes"`
 }
 
 // sendReport sends the report to POST /v1/reports with the page's
@@ -99,6 +101,9 @@ func (con *Console) sendReport(w http.ResponseWriter, r *http.Request) {
 	}
 	if len(photos) > 0 {
 		body["photos"] = photos
+	}
+	if len(f.Attributes) > 0 {
+		body["attributes"] = f.Attributes
 	}
 	var out struct {
 		IncidentID string `json:"incident_id"`

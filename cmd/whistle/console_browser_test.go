@@ -250,6 +250,28 @@ func TestConsoleInBrowser(t *testing.T) {
 	waitText("my reports", "main table", "纸箱", 10*time.Second)
 	shot("mine-390.png")
 
+	// An item with attributes (JS-002: how large, whether traffic gets
+	// through) asks them once chosen, and the answers reach the incident.
+	do("report with attributes", chromedp.Navigate(a.base+"/c/report"), chromedp.WaitVisible(`#report`, chromedp.ByQuery),
+		chromedp.SetValue(`#category`, "JS-002", chromedp.ByQuery),
+		chromedp.Evaluate(`document.getElementById("category").dispatchEvent(new Event("change", {bubbles: true}))`, nil),
+		chromedp.WaitVisible(`fieldset.attrs[data-item="JS-002"]`, chromedp.ByQuery),
+		chromedp.SetValue(`#attr-JS-002-size`, "medium", chromedp.ByQuery),
+		chromedp.SendKeys(`#description`, "人行道砖块松动一片", chromedp.ByQuery),
+		chromedp.SetValue(`#lat`, "29.3905", chromedp.ByQuery), chromedp.SetValue(`#lng`, "104.7301", chromedp.ByQuery))
+	accessible("report with attributes")
+	shot("report-attributes-390.png")
+	do("send report with attributes", chromedp.Click(`#send`, chromedp.ByQuery))
+	waitText("report with attributes sent", "#report-status", "已上报", 30*time.Second)
+	do("report id", chromedp.Text(`#report-status`, &status, chromedp.ByQuery))
+	withAttrs, err := a.incident(ctx, strings.TrimSpace(status[strings.LastIndex(status, " ")+1:]), street)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := withAttrs.Attributes["size"]; len(got) != 1 || got[0] != "medium" || len(withAttrs.Attributes) != 1 {
+		t.Errorf("the report's answers: %v, want size medium alone", withAttrs.Attributes)
+	}
+
 	// A community-tier case (小事不出社区) the grid worker resolves on the
 	// phone, from its incident page.
 	var small struct {

@@ -24,17 +24,46 @@
     try { return JSON.parse(localStorage.getItem(KEY) || "null"); } catch (e) { return null; }
   }
   function save(d) { try { localStorage.setItem(KEY, JSON.stringify(d)); } catch (e) { /* full or private */ } }
+  // The chosen item's attributes: its fieldset shows, the others hide.
+  function attrsOf(code) { return form.querySelector('fieldset.attrs[data-item="' + code + '"]'); }
+  function showAttrs() {
+    form.querySelectorAll("fieldset.attrs").forEach(function (f) { f.hidden = f.dataset.item !== form.elements.category.value; });
+  }
+  function answers() {
+    var out = {}, f = attrsOf(form.elements.category.value);
+    if (!f) return out;
+    f.querySelectorAll("[data-attr]").forEach(function (el) {
+      var vals = el.multiple ? Array.prototype.filter.call(el.options, function (o) { return o.selected; }).map(function (o) { return o.value; })
+        : [el.value.trim()];
+      vals = vals.filter(Boolean);
+      if (vals.length) out[el.dataset.attr] = vals;
+    });
+    return out;
+  }
+  function restoreAnswers(a) {
+    var f = attrsOf(form.elements.category.value);
+    if (!f || !a) return;
+    f.querySelectorAll("[data-attr]").forEach(function (el) {
+      var vals = a[el.dataset.attr] || [];
+      if (el.multiple) Array.prototype.forEach.call(el.options, function (o) { o.selected = vals.indexOf(o.value) >= 0; });
+      else if (vals.length) el.value = vals[0];
+    });
+  }
   var draft = load() || {};
   if (!draft.key) draft.key = newKey();
   var restored = false;
   fields.forEach(function (f) {
     if (draft[f]) { form.elements[f].value = draft[f]; restored = true; }
   });
+  showAttrs();
+  restoreAnswers(draft.attributes);
   if (restored) status.textContent = words.draft;
   form.addEventListener("input", function () {
     fields.forEach(function (f) { draft[f] = form.elements[f].value; });
+    draft.attributes = answers();
     save(draft);
   });
+  form.elements.category.addEventListener("change", showAttrs);
   // Searching the categories hides the ones that do not match.
   var search = document.getElementById("cat-search"), select = form.elements.category;
   search.addEventListener("input", function () {
@@ -63,7 +92,8 @@
     var body = {
       category: select.value, description: form.elements.description.value, lat: form.elements.lat.value,
       lng: form.elements.lng.value, address: form.elements.address.value,
-      photos: form.elements.photos.value.split(/\s+/).filter(Boolean)
+      photos: form.elements.photos.value.split(/\s+/).filter(Boolean),
+      attributes: answers()
     };
     return fetch("/c/report", {
       method: "POST", credentials: "same-origin",
@@ -93,6 +123,7 @@
         localStorage.removeItem(KEY);
         draft = { key: newKey() };
         form.reset();
+        showAttrs();
       } else {
         status.textContent = r.j.error;
         status.className = "bad";
