@@ -405,24 +405,16 @@ var statusWords = map[incident.Status]string{
 	incident.StatusRejected:         "Rejected",
 }
 
-// statusNotes is the incident's status and latest step in words.
+// statusNotes is the incident's status and its latest step a resident
+// would want to know of (the steps servicerequestupdates lists), in words.
 func statusNotes(j *jurisdiction.Jurisdiction, in *incident.Incident, loc *time.Location) string {
 	words := statusWords[in.Status]
 	if words == "" {
 		words = string(in.Status)
 	}
-	if n := len(in.Timeline); n > 0 {
-		e := in.Timeline[n-1]
-		step := strings.ReplaceAll(e.Type, "_", " ")
-		if e.Department != "" {
-			step += " (" + departmentName(j, e.Department) + ")"
-		}
-		words += ". Latest step: " + step + " at " + w3c(e.At, loc)
-		if note := strings.TrimSpace(e.Note); note != "" && e.Type != incident.EventReported {
-			if len(note) > 500 {
-				note = note[:500] + "…"
-			}
-			words += ": " + note
+	for k := len(in.Timeline) - 1; k >= 0; k-- {
+		if e := in.Timeline[k]; updateStatus[e.Type] != "" {
+			return words + ". Latest step: " + updateWords(j, e) + " (" + w3c(e.At, loc) + ")"
 		}
 	}
 	return words
