@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"reflect"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -29,7 +30,7 @@ func (m *Metrics) Recompute(ctx context.Context, d Dimension, from, to time.Time
 	if _, err := d.code(); err != nil {
 		return nil, err
 	}
-	tables, err := recountOn(ctx, m.pool, from, to, "", d)
+	tables, err := recountOn(ctx, m.pool, from, to, d)
 	if err != nil {
 		return nil, err
 	}
@@ -47,12 +48,17 @@ type recount struct {
 	due    map[string]recordDues // by task
 	visits map[string][]recordVisit
 	tables map[Dimension]map[string]*LeagueRow
+	// channels, when split, holds the same tables per channel: each
+	// incident is counted into the district's and into its channel's.
+	split    bool
+	channels map[string]map[Dimension]map[string]*LeagueRow
 }
 
 type recordIncident struct {
-	street, item, domain string
-	reported             time.Time
-	original, repeat     bool // not a duplicate; a repeat (重复诉求)
+	// channel is incident.ChannelOf read from the snapshot (channelOfDoc).
+	street, item, domain, channel string
+	reported                      time.Time
+	original, repeat              bool // not a duplicate; a repeat (重复诉求)
 }
 
 type recordDues struct{ ack, resolve time.Time }
@@ -71,10 +77,19 @@ type recordVisit struct {
 	incident string
 }
 
-// recountOn reads the record of the local days [from, to) on q, of the
-// incidents of channel ("" for all), and returns the rows of each of dims,
-// not yet finished.
-func recountOn(ctx context.Context, q querier, from, to time.Time, channel string, dims ...Dimension) (map[Dimension]map[string]*LeagueRow, error) {
+// recountOn reads the record of the local days [from, to) on q and
+// returns the rows of each of dims, not yet finished.
+func recountOn(ctx context.Context, q querier, from, to time.Time, dims ...Dimension) (map[Dimension]map[string]*LeagueRow, error) {
+	r, err := recountAll(ctx, q, from, to, false, dims...)
+	if err != nil {
+		return nil, err
+	}
+	return r.tables, nil
+}
+
+// recountAll is recountOn returning the whole recount: with split, also
+// every channel's tables, counted in the same pass.
+func recountAll(ctx context.Context, q querier, from, to time.Time, split bool, dims ...Dimension) (*recount, error) {
 	loc, err := metricsTimezone(ctx, q)
 	if err != nil {
 		return nil, err
@@ -86,11 +101,12 @@ func recountOn(ctx context.Context, q querier, from, to time.Time, channel strin
 		due:    map[string]recordDues{},
 		visits: map[string][]recordVisit{},
 		tables: map[Dimension]map[string]*LeagueRow{},
+		split:  split, channels: map[string]map[Dimension]map[string]*LeagueRow{},
 	}
 	for _, d := range dims {
 		r.tables[d] = map[string]*LeagueRow{}
 	}
-	fail := func(err error) (map[Dimension]map[string]*LeagueRow, error) {
+	fail := func(err error) (*recount, error) {
 		return nil, fmt.Errorf("metrics: recompute: %w", err)
 	}
 	// The incidents with something counted in the period: a report, a
@@ -98,20 +114,20 @@ func recountOn(ctx context.Context, q querier, from, to time.Time, channel strin
 	// report still received (version 0: its workflow has not projected
 	// it yet) is not in the record yet.
 	rows, err := q.Query(ctx, `
-SELECT id, street, category, domain, reported_at, duplicate_of IS NULL, repeat_of IS NOT NULL FROM incidents
-WHERE version > 0 AND ($4 = '' OR `+channelOfDoc+` = $4) AND id IN (
+SELECT id, street, category, domain, `+channelOfDoc+`, reported_at, duplicate_of IS NULL, repeat_of IS NOT NULL FROM incidents
+WHERE version > 0 AND id IN (
     SELECT incident_id FROM timeline WHERE type = ANY($3) AND at >= $1 AND at < $2
     UNION SELECT incident_id FROM feedback WHERE at >= $1 AND at < $2
     UNION SELECT id FROM incidents WHERE reported_at >= $1 AND reported_at < $2)`, r.lo, r.hi,
 		[]string{incident.EventTaskCreated, incident.EventRated, incident.EventReturned, incident.EventOverruled,
-			incident.EventRoutingOverride, incident.EventClosed}, channel)
+			incident.EventRoutingOverride, incident.EventClosed})
 	if err != nil {
 		return fail(err)
 	}
 	var ids []string
 	var id string
 	var x recordIncident
-	if _, err := pgx.ForEachRow(rows, []any{&id, &x.street, &x.item, &x.domain, &x.reported, &x.original, &x.repeat}, func() error {
+	if _, err := pgx.ForEachRow(rows, []any{&id, &x.street, &x.item, &x.domain, &x.channel, &x.reported, &x.original, &x.repeat}, func() error {
 		r.incs[id] = x
 		ids = append(ids, id)
 		return nil
@@ -182,7 +198,7 @@ FROM timeline WHERE incident_id = ANY($1) ORDER BY incident_id, seq`, ids)
 			}
 		}
 	}
-	return r.tables, nil
+	return r, nil
 }
 
 // in reports whether t falls in the period.
@@ -197,6 +213,20 @@ func (r *recount) count(id string, timeline []recordEntry) error {
 	}
 	for d, byKey := range r.tables {
 		if err := r.countIn(d, byKey, id, x, timeline); err != nil {
+			return err
+		}
+		if !r.split {
+			continue
+		}
+		c := r.channels[x.channel]
+		if c == nil {
+			c = map[Dimension]map[string]*LeagueRow{}
+			r.channels[x.channel] = c
+		}
+		if c[d] == nil {
+			c[d] = map[string]*LeagueRow{}
+		}
+		if err := r.countIn(d, c[d], id, x, timeline); err != nil {
 			return err
 		}
 	}
@@ -485,23 +515,24 @@ func (m *Metrics) CheckRollups(ctx context.Context, from, to time.Time, g Gradin
 			return err
 		}
 		dims := []Dimension{ByDepartment, ByStreet, ByItem, ByDomain}
-		tables, err := recountOn(ctx, tx, from, to, "", dims...)
+		// Each channel's tables too (ChannelLeague), counted in the same
+		// pass, each incident under its channel as its snapshot says, not
+		// the column the rollups are keyed by.
+		rec, err := recountAll(ctx, tx, from, to, true, dims...)
 		if err != nil {
 			return err
 		}
-		// Each channel's tables too (ChannelLeague): the record read
-		// again for the incidents of the channel by their snapshots, not
-		// by the column the rollups are keyed by.
+		tables := rec.tables
 		channels, err := recordChannels(ctx, tx, from, to)
 		if err != nil {
 			return err
 		}
-		byChannel := map[string]map[Dimension]map[string]*LeagueRow{}
-		for _, c := range channels {
-			if byChannel[c], err = recountOn(ctx, tx, from, to, c, dims...); err != nil {
-				return err
+		for c := range rec.channels {
+			if !slices.Contains(channels, c) {
+				channels = append(channels, c)
 			}
 		}
+		byChannel := rec.channels
 		betweenCheckReadings()
 		for _, d := range dims {
 			a, err := league(ctx, tx, d, from, to, g)
@@ -514,7 +545,11 @@ func (m *Metrics) CheckRollups(ctx context.Context, from, to time.Time, g Gradin
 				if err != nil {
 					return err
 				}
-				out = append(out, compareLeagues(d, c, a, finish(withoutLatencies(byChannel[c][d]), g))...)
+				b := byChannel[c][d]
+				if b == nil {
+					b = map[string]*LeagueRow{}
+				}
+				out = append(out, compareLeagues(d, c, a, finish(withoutLatencies(b), g))...)
 			}
 		}
 		return nil
