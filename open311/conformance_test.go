@@ -42,7 +42,7 @@ func TestMain(m *testing.M) { devtest.Main(m) }
 // fresh database and an embedded NATS server (no workflow runs: incidents
 // stay received unless a test projects them further).
 type env struct {
-	t     *testing.T
+	t     testing.TB
 	url   string
 	store *store.Store
 	bus   *bus.Bus
@@ -52,7 +52,7 @@ type env struct {
 func newEnv(t *testing.T) *env { return newEnvWith(t, true) }
 
 // newEnvWith is newEnv; without streams, every publish of a report fails.
-func newEnvWith(t *testing.T, streams bool) *env {
+func newEnvWith(t testing.TB, streams bool) *env {
 	t.Helper()
 	ctx := context.Background()
 	raw, err := os.ReadFile("testdata/district.yaml")
@@ -143,7 +143,7 @@ func (e *env) post(path string, form url.Values) response {
 	return read(e.t, res)
 }
 
-func read(t *testing.T, res *http.Response) response {
+func read(t testing.TB, res *http.Response) response {
 	t.Helper()
 	defer res.Body.Close()
 	b, err := io.ReadAll(res.Body)
