@@ -10,13 +10,22 @@ import (
 	"github.com/whistle-city/whistle/metrics/rollup"
 )
 
+// externalRef is the incidents.external_ref of a snapshot: NULL for none.
+func externalRef(in *incident.Incident) *string {
+	if in.ExternalRef == "" {
+		return nil
+	}
+	r := clean(in.ExternalRef)
+	return &r
+}
+
 // Columns written by Load, in COPY order. They are the columns Project
 // writes; incidents.idempotency_key stays NULL as for a projected incident
 // that the API did not create.
 var (
 	loadIncidentColumns = []string{"id", "status", "category", "item_name", "tier", "street", "community", "grid",
 		"reporter", "reported_at", "updated_at", "closed_at", "version", "round", "escalation_level", "reopen_count",
-		"overdue_from", "doc", "lat", "lng", "duplicate_of", "repeat_of", "domain"}
+		"overdue_from", "doc", "lat", "lng", "duplicate_of", "repeat_of", "domain", "channel", "external_ref"}
 	loadTaskColumns = []string{"id", "incident_id", "department", "street", "category", "role", "status", "round",
 		"created_at", "ack_due", "resolve_due", "acked_at", "completed_at", "result", "return_reason", "reassigned_to",
 		"escalation_level", "ack_overdue", "resolve_overdue", "inbox_rank", "inbox_key", "running",
@@ -96,6 +105,7 @@ func (s *Store) Load(ctx context.Context, items []LoadIncident, opts ...LoadOpti
 			clean(in.Community), clean(in.Grid), clean(in.Reporter), in.ReportedAt, in.UpdatedAt, in.ClosedAt,
 			int32(in.Version), int32(in.Round), int32(in.EscalationLevel), int32(in.ReopenCount), overdueFrom(in), doc,
 			lat, lng, cleanPtr(in.DuplicateOf), cleanPtr(in.RepeatOf), clean(in.Item.Domain),
+			clean(incident.ChannelOf(in)), externalRef(in),
 		})
 		ids = append(ids, in.ID)
 		for _, t := range in.Tasks {
