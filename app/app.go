@@ -34,8 +34,11 @@ import (
 
 // Config is where the services are and how Whistle runs (DESIGN.md §6).
 type Config struct {
-	DatabaseURL       string
-	NATSURL           string
+	DatabaseURL string
+	NATSURL     string
+	// StreamReplicas is how many servers of a NATS cluster keep each
+	// stream (bus.WithReplicas); 0 is 1.
+	StreamReplicas    int
 	TemporalAddress   string
 	TemporalNamespace string
 	HTTPAddr          string
@@ -128,7 +131,7 @@ func Open(ctx context.Context, cfg Config) (_ *Services, err error) {
 	if s.Bus, err = bus.Connect(ctx, cfg.NATSURL, "whistle"); err != nil {
 		return nil, fmt.Errorf("connect to NATS at %s: %w", cfg.NATSURL, err)
 	}
-	if err := s.Bus.EnsureStreams(ctx); err != nil {
+	if err := ensureStreams(ctx, s.Bus, max(cfg.StreamReplicas, 1), log); err != nil {
 		return nil, fmt.Errorf("create NATS streams: %w", err)
 	}
 	if s.Catalogue, err = catalogue.Open(ctx, catalogue.Config{
@@ -152,6 +155,32 @@ func Open(ctx context.Context, cfg Config) (_ *Services, err error) {
 		return nil, fmt.Errorf("connect to Temporal at %s: %w", cfg.TemporalAddress, err)
 	}
 	return s, nil
+}
+
+// streamsTimeout bounds how long Open waits for NATS to take the streams:
+// a cluster that has just started elects its meta leader first.
+const streamsTimeout = 30 * time.Second
+
+// ensureStreams creates or updates the streams with replicas copies,
+// retrying until streamsTimeout while the cluster is not ready for them.
+func ensureStreams(ctx context.Context, b *bus.Bus, replicas int, log *slog.Logger) error {
+	if replicas > 5 {
+		return fmt.Errorf("%d stream replicas: JetStream keeps 1 to 5", replicas)
+	}
+	ctx, cancel := context.WithTimeout(ctx, streamsTimeout)
+	defer cancel()
+	for {
+		err := b.EnsureStreams(ctx, bus.WithReplicas(replicas))
+		if err == nil {
+			return nil
+		}
+		log.Warn("NATS streams not ready; retrying", "replicas", replicas, "err", err)
+		select {
+		case <-ctx.Done():
+			return err
+		case <-time.After(500 * time.Millisecond):
+		}
+	}
 }
 
 // Close closes every connection that is open.

@@ -21,10 +21,24 @@ const (
 	EventRetention = 30 * 24 * time.Hour
 )
 
+// StreamOption configures EnsureStreams.
+type StreamOption func(*streamOptions)
+
+type streamOptions struct{ replicas int }
+
+// WithReplicas keeps every stream on n servers of a JetStream cluster (1,
+// the default, on a single server; 3 survives the loss of one node). A
+// stream's replicas can be raised on a running cluster: EnsureStreams
+// updates it.
+func WithReplicas(n int) StreamOption {
+	return func(o *streamOptions) { o.replicas = n }
+}
+
 // StreamConfigs returns the configuration of the three streams of
-// DESIGN.md §5 (file storage, one replica).
-func StreamConfigs() []jetstream.StreamConfig {
-	return []jetstream.StreamConfig{
+// DESIGN.md §5: file storage, replicas copies (1 when less than 1).
+func StreamConfigs(replicas int) []jetstream.StreamConfig {
+	replicas = max(replicas, 1)
+	cfgs := []jetstream.StreamConfig{
 		{
 			Name:        StreamReports,
 			Description: "Grid reports waiting for the dispatcher to start their workflow.",
@@ -55,13 +69,25 @@ func StreamConfigs() []jetstream.StreamConfig {
 			Discard:     jetstream.DiscardOld,
 		},
 	}
+	for i := range cfgs {
+		cfgs[i].Replicas = replicas
+	}
+	return cfgs
 }
 
 // EnsureStreams creates the three streams, or updates them to the
-// configuration of StreamConfigs. It is idempotent and safe to run from
-// several processes at once.
-func (b *Bus) EnsureStreams(ctx context.Context) error {
-	for _, cfg := range StreamConfigs() {
+// configuration of StreamConfigs with the options' replicas. It is
+// idempotent and safe to run from several processes at once. On a cluster
+// that has not yet elected its meta leader it fails; the caller retries.
+func (b *Bus) EnsureStreams(ctx context.Context, opts ...StreamOption) error {
+	o := streamOptions{replicas: 1}
+	for _, opt := range opts {
+		opt(&o)
+	}
+	if o.replicas < 1 || o.replicas > 5 {
+		return fmt.Errorf("bus: %d stream replicas: JetStream keeps 1 to 5", o.replicas)
+	}
+	for _, cfg := range StreamConfigs(o.replicas) {
 		if err := b.ensureStream(ctx, cfg); err != nil {
 			return err
 		}

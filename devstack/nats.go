@@ -5,7 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/url"
 	"os"
+	"path/filepath"
 	"sync"
 	"time"
 
@@ -30,6 +32,21 @@ type NATSOptions struct {
 	// Logger receives the server's warnings and errors (notices at debug
 	// level); nil discards them.
 	Logger *slog.Logger
+	// Name is the server's name, unique in a cluster; "whistle-devstack"
+	// when empty.
+	Name string
+	// Cluster, when its Port is set, makes the server a node of a JetStream
+	// cluster (StartNATSCluster sets it).
+	Cluster NATSCluster
+}
+
+// NATSCluster is a node's part in a cluster: the cluster's name, the
+// port of its route listener on 127.0.0.1, and the routes to every node
+// (its own included, which NATS ignores).
+type NATSCluster struct {
+	Name   string
+	Port   int
+	Routes []string
 }
 
 // NATS is an embedded nats-server with JetStream enabled, listening on
@@ -68,14 +85,29 @@ func StartNATS(ctx context.Context, o NATSOptions) (*NATS, error) {
 	} else if !ports.IsFree("127.0.0.1", port) {
 		return fail(fmt.Errorf("nats: port 127.0.0.1:%d is already in use", port))
 	}
+	name := o.Name
+	if name == "" {
+		name = "whistle-devstack"
+	}
 	opts := &natsserver.Options{
-		ServerName: "whistle-devstack",
+		ServerName: name,
 		Host:       "127.0.0.1",
 		Port:       port,
 		JetStream:  true,
 		StoreDir:   storeDir,
 		NoSigs:     true, // the embedding process owns signal handling
-		// No HTTP monitoring, cluster, gateway or leaf node listeners.
+		// No HTTP monitoring, gateway or leaf node listeners; a cluster
+		// listener only when asked.
+	}
+	if c := o.Cluster; c.Port > 0 {
+		opts.Cluster = natsserver.ClusterOpts{Name: c.Name, Host: "127.0.0.1", Port: c.Port}
+		for _, r := range c.Routes {
+			u, err := url.Parse(r)
+			if err != nil {
+				return fail(fmt.Errorf("nats: route %q: %w", r, err))
+			}
+			opts.Routes = append(opts.Routes, u)
+		}
 	}
 	srv, err := natsserver.NewServer(opts)
 	if err != nil {
@@ -107,6 +139,54 @@ func StartNATS(ctx context.Context, o NATSOptions) (*NATS, error) {
 	}
 	return n, nil
 }
+
+// StartNATSCluster starts n embedded nats-servers as one JetStream cluster
+// on 127.0.0.1 (free client and route ports, nodes named <name>-1…n, each
+// with a store of its own under o.DataDir or in temporary directories) and
+// waits until every node accepts clients. Streams with up to n replicas
+// can then be created once the cluster has elected its meta leader (a
+// moment after the start; creating one fails until then, and a caller
+// retries). On error, the nodes already started are stopped.
+func StartNATSCluster(ctx context.Context, n int, o NATSOptions) ([]*NATS, error) {
+	if n < 1 {
+		return nil, fmt.Errorf("nats: a cluster of %d nodes", n)
+	}
+	name := o.Name
+	if name == "" {
+		name = "whistle"
+	}
+	routePorts := make([]int, n)
+	routes := make([]string, n)
+	for i := range n {
+		p, err := ports.Free("127.0.0.1")
+		if err != nil {
+			return nil, fmt.Errorf("nats: route port: %w", err)
+		}
+		routePorts[i], routes[i] = p, fmt.Sprintf("nats-route://127.0.0.1:%d", p)
+	}
+	nodes := make([]*NATS, 0, n)
+	for i := range n {
+		no := o
+		no.Name = fmt.Sprintf("%s-%d", name, i+1)
+		no.Port = 0
+		if o.DataDir != "" {
+			no.DataDir = filepath.Join(o.DataDir, no.Name)
+		}
+		no.Cluster = NATSCluster{Name: name, Port: routePorts[i], Routes: routes}
+		node, err := StartNATS(ctx, no)
+		if err != nil {
+			for _, started := range nodes {
+				started.Stop()
+			}
+			return nil, err
+		}
+		nodes = append(nodes, node)
+	}
+	return nodes, nil
+}
+
+// Name returns the server's name.
+func (n *NATS) Name() string { return n.srv.Name() }
 
 // ClientURL returns the URL clients connect to, e.g. nats://127.0.0.1:40123.
 func (n *NATS) ClientURL() string { return n.srv.ClientURL() }

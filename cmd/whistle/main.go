@@ -25,7 +25,8 @@ var version = "dev"
 // Services is how to reach the external services (DESIGN.md §6).
 type Services struct {
 	DatabaseURL       string `name:"database-url" env:"DATABASE_URL" help:"PostgreSQL URL."`
-	NATSURL           string `name:"nats-url" env:"NATS_URL" default:"nats://127.0.0.1:4222" help:"NATS URL."`
+	NATSURL           string `name:"nats-url" env:"NATS_URL" default:"nats://127.0.0.1:4222" help:"NATS URL (several, comma-separated, for a cluster)."`
+	StreamReplicas    int    `name:"stream-replicas" env:"WHISTLE_STREAM_REPLICAS" default:"1" help:"Copies of each JetStream stream: 1 on a single NATS server, 3 on a cluster (survives the loss of a node)."`
 	TemporalAddress   string `name:"temporal-address" env:"TEMPORAL_ADDRESS" default:"127.0.0.1:7233" help:"Temporal frontend host:port."`
 	TemporalNamespace string `name:"temporal-namespace" env:"TEMPORAL_NAMESPACE" default:"default" help:"Temporal namespace."`
 }

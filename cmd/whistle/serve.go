@@ -51,7 +51,7 @@ func (s Services) config(log *slog.Logger, secret []byte, httpAddr, jur string) 
 	return app.Config{
 		DatabaseURL: s.DatabaseURL, NATSURL: s.NATSURL, TemporalAddress: s.TemporalAddress,
 		TemporalNamespace: s.TemporalNamespace, HTTPAddr: httpAddr, JurisdictionFile: jur,
-		JWTSecret: secret, Version: version, Logger: log,
+		JWTSecret: secret, Version: version, Logger: log, StreamReplicas: s.StreamReplicas,
 	}
 }
 
