@@ -266,6 +266,18 @@ func (s *Services) Serve(ctx context.Context, ln net.Listener) error {
 	return g.Wait()
 }
 
+// SetWorkflowCache sets how many workflows the process's Temporal workers
+// keep in memory between their steps (the SDK's sticky cache, one for the
+// whole process); n <= 0 leaves the SDK's default (10,000). A workflow not
+// in it is replayed from its history at its next step. The cache is made
+// when the first worker of the process starts (in whistle dev, one of the
+// embedded Temporal server's own), so call it before anything starts.
+func SetWorkflowCache(n int) {
+	if n > 0 {
+		worker.SetStickyWorkflowCacheSize(n)
+	}
+}
+
 // Worker runs the Temporal worker for incidents until ctx is done.
 func (s *Services) Worker(ctx context.Context) error {
 	w := worker.New(s.Temporal, workflows.TaskQueue, worker.Options{})

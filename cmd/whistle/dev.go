@@ -28,8 +28,9 @@ type devCmd struct {
 	Jurisdiction string `name:"jurisdiction" env:"WHISTLE_JURISDICTION" type:"existingfile" help:"Jurisdiction YAML (default: the shipped district)."`
 	DatabaseURL  string `name:"database-url" env:"DATABASE_URL" help:"Use this PostgreSQL instead of a private one."`
 	Debug
-	Temporal string `name:"temporal-port" default:"127.0.0.1:7233" help:"Where the embedded Temporal listens (a free port is used if taken)."`
-	MapTiles string `name:"map-tiles" env:"WHISTLE_MAP_TILES" help:"Tile address template of the console's map (https://{s}.tile.example/{z}/{x}/{y}.png); none draws the markers on a plain background."`
+	Temporal      string `name:"temporal-port" default:"127.0.0.1:7233" help:"Where the embedded Temporal listens (a free port is used if taken)."`
+	WorkflowCache int    `name:"workflow-cache" env:"WHISTLE_WORKFLOW_CACHE" help:"Incidents' workflows the worker keeps in memory between steps (default: the SDK's 10000); fewer use less memory and replay more."`
+	MapTiles      string `name:"map-tiles" env:"WHISTLE_MAP_TILES" help:"Tile address template of the console's map (https://{s}.tile.example/{z}/{x}/{y}.png); none draws the markers on a plain background."`
 }
 
 // devEndpoints is written to DATA_DIR/dev.json so other commands (bench,
@@ -45,6 +46,7 @@ type devEndpoints struct {
 }
 
 func (c *devCmd) Run(ctx context.Context, log *slog.Logger) (err error) {
+	app.SetWorkflowCache(c.WorkflowCache) // before the embedded Temporal starts its own workers
 	dir, err := filepath.Abs(c.DataDir)
 	if err != nil {
 		return err

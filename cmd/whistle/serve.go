@@ -58,13 +58,15 @@ func (s Services) config(log *slog.Logger, secret []byte, httpAddr, jur string) 
 type workerCmd struct {
 	Services
 	Debug
-	Jurisdiction string `name:"jurisdiction" env:"WHISTLE_JURISDICTION" type:"existingfile" help:"Jurisdiction YAML (default: the shipped district)."`
+	Jurisdiction  string `name:"jurisdiction" env:"WHISTLE_JURISDICTION" type:"existingfile" help:"Jurisdiction YAML (default: the shipped district)."`
+	WorkflowCache int    `name:"workflow-cache" env:"WHISTLE_WORKFLOW_CACHE" help:"Incidents' workflows kept in memory between steps (default: the SDK's 10000); fewer use less memory and replay more."`
 }
 
 func (c *workerCmd) Run(ctx context.Context, log *slog.Logger) error {
 	if err := c.Debug.start(ctx, log); err != nil {
 		return err
 	}
+	app.SetWorkflowCache(c.WorkflowCache)
 	s, err := app.Open(ctx, c.Services.config(log, nil, "", c.Jurisdiction))
 	if err != nil {
 		return err
