@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/whistle-city/whistle/devstack/wait"
 	"github.com/whistle-city/whistle/incident"
 )
 
@@ -208,18 +209,14 @@ func TestItemAttributes(t *testing.T) {
 	}
 	// The catalogue reloads through NATS; poll until reports see it.
 	grid := token(t, incident.RoleGridWorker, "FH-01-01")
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		r := e.do(http.MethodPost, "/v1/reports", grid, validReport())
-		if r.status == http.StatusUnprocessableEntity {
-			wantProblem(t, r, http.StatusUnprocessableEntity, "invalid", "body.attributes.stalls")
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("a report without the required answer: %d %s", r.status, r.body)
-		}
-		time.Sleep(50 * time.Millisecond)
+	var r response
+	if !wait.Within(10*time.Second, func() bool {
+		r = e.do(http.MethodPost, "/v1/reports", grid, validReport())
+		return r.status == http.StatusUnprocessableEntity
+	}) {
+		t.Fatalf("a report without the required answer: %d %s", r.status, r.body)
 	}
+	wantProblem(t, r, http.StatusUnprocessableEntity, "invalid", "body.attributes.stalls")
 	before := e.count("incidents")
 	p := wantProblem(t, e.do(http.MethodPost, "/v1/reports", grid, with(func(m map[string]any) {
 		m["attributes"] = map[string][]string{"stalls": {"many"}, "kind": {"shoes"}}
@@ -230,7 +227,7 @@ func TestItemAttributes(t *testing.T) {
 	if e.count("incidents") != before {
 		t.Fatal("a refused report made an incident")
 	}
-	r := e.do(http.MethodPost, "/v1/reports", grid, with(func(m map[string]any) {
+	r = e.do(http.MethodPost, "/v1/reports", grid, with(func(m map[string]any) {
 		m["attributes"] = map[string][]string{"stalls": {"3"}, "kind": {"fruit"}, "colour": {"red"}}
 	}))
 	var acc struct {

@@ -9,6 +9,7 @@ import (
 	"github.com/danielgtaylor/huma/v2"
 
 	"github.com/whistle-city/whistle/incident"
+	"github.com/whistle-city/whistle/jurisdiction"
 	"github.com/whistle-city/whistle/store"
 )
 
@@ -73,7 +74,7 @@ func (s *Server) listOpen311Keys(ctx context.Context, _ *struct{}) (*open311Keys
 }
 
 func (s *Server) createOpen311Key(ctx context.Context, in *open311KeyInput) (*newOpen311KeyOutput, error) {
-	k, err := s.Open311KeyOf(in.Body)
+	k, err := Open311KeyOf(s.jur(), in.Body)
 	if err != nil {
 		return nil, err
 	}
@@ -85,11 +86,12 @@ func (s *Server) createOpen311Key(ctx context.Context, in *open311KeyInput) (*ne
 	return &newOpen311KeyOutput{Body: NewOpen311Key{Key: key, Open311Key: k}}, nil
 }
 
-// Open311KeyOf checks a key request against the jurisdiction (every street
-// and item must exist) and returns the key to create, with the default
-// limits where none are given; a bad field is a 422 *Problem.
-func (s *Server) Open311KeyOf(b Open311KeyRequest) (store.Open311Key, error) {
-	j := s.jur()
+// Open311KeyOf checks a key request against the jurisdiction j (every
+// street and item must exist) and returns the key to create, with the
+// default limits where none are given; bad fields are one 422 *Problem,
+// each at its body location. POST /v1/open311/keys and whistle
+// open311-key both check by it.
+func Open311KeyOf(j *jurisdiction.Jurisdiction, b Open311KeyRequest) (store.Open311Key, error) {
 	k := store.Open311Key{Client: b.Client, Streets: b.Streets, Items: b.Items,
 		RatePerMinute: b.RatePerMinute, MaxBodyBytes: b.MaxBodyBytes}
 	if k.RatePerMinute == 0 {

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"strings"
 
+	httpapi "github.com/whistle-city/whistle/api"
 	"github.com/whistle-city/whistle/incident"
 	"github.com/whistle-city/whistle/store"
 )
@@ -29,30 +30,41 @@ func (c *open311KeyCmd) Run() error {
 		return err
 	}
 	defer st.Close()
-	var bad []string
-	for _, s := range c.Streets {
-		if _, ok := j.Street(s); !ok {
-			bad = append(bad, "unknown street "+s)
-		}
-	}
-	for _, it := range c.Items {
-		if _, ok := j.Item(it); !ok {
-			bad = append(bad, "unknown item "+it)
-		}
-	}
-	if len(bad) > 0 {
-		return errors.New(strings.Join(bad, "; "))
-	}
-	_, key, err := st.CreateOpen311Key(ctx, store.Everything, store.Open311Key{
-		Client: c.Client, Streets: c.Streets, Items: c.Items, RatePerMinute: c.Rate, MaxBodyBytes: c.MaxBody,
-		CreatedBy: "whistle open311-key",
-	})
+	k, err := httpapi.Open311KeyOf(j, httpapi.Open311KeyRequest{Client: c.Client, Streets: c.Streets, Items: c.Items,
+		RatePerMinute: c.Rate, MaxBodyBytes: c.MaxBody})
 	if err != nil {
-		if e := (*incident.Error)(nil); errors.As(err, &e) {
-			return fmt.Errorf("--%s: %s", strings.ReplaceAll(strings.ReplaceAll(e.Field, "_", "-"), "rate-per-minute", "rate"), e.Message)
-		}
-		return err
+		return flagErrors(err)
+	}
+	// The flags have their defaults: a 0 is asked for, not left out, and
+	// the store refuses it.
+	k.RatePerMinute, k.MaxBodyBytes = c.Rate, c.MaxBody
+	k.CreatedBy = "whistle open311-key"
+	_, key, err := st.CreateOpen311Key(ctx, store.Everything, k)
+	if err != nil {
+		return flagErrors(err)
 	}
 	fmt.Println(key)
 	return nil
+}
+
+// flagErrors says a refusal of a key request (the API's check or the
+// store's) in the command's flags: "--streets: unknown street \"NOPE\"".
+func flagErrors(err error) error {
+	flag := func(field string) string {
+		name, _, _ := strings.Cut(strings.TrimPrefix(field, "body."), "[")
+		return "--" + strings.NewReplacer("rate_per_minute", "rate", "max_body_bytes", "max-body").Replace(name)
+	}
+	var de *incident.Error
+	if errors.As(err, &de) && de.Field != "" {
+		return fmt.Errorf("%s: %s", flag(de.Field), de.Message)
+	}
+	var p *httpapi.Problem
+	if !errors.As(err, &p) || len(p.Errors) == 0 {
+		return err
+	}
+	msgs := make([]string, len(p.Errors))
+	for i, e := range p.Errors {
+		msgs[i] = flag(e.Location) + ": " + e.Message
+	}
+	return errors.New(strings.Join(msgs, "; "))
 }
