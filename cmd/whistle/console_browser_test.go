@@ -389,6 +389,10 @@ func TestConsoleInBrowser(t *testing.T) {
 		t.Errorf("the hotline's league shows %d rows, though it sent nothing", hotlineRows)
 	}
 	accessible("league of a channel")
+	do("league on a phone", size(390, 844, true), chromedp.Navigate(a.base+"/c/league?dim=departments&channel=grid"),
+		chromedp.WaitVisible(`table.league`, chromedp.ByQuery))
+	shot("league-grid-390.png")
+	do("back to a desk", size(1280, 900, false))
 
 	// 7. The wall board shows a task that runs late without a reload.
 	signIn(street)

@@ -10,7 +10,7 @@
       animation: false, // a table of record, drawn at once (and so in a screenshot)
       tooltip: { trigger: "axis" },
       legend: { type: "scroll", top: 0 },
-      grid: { left: 40, right: 16, top: 40, bottom: 30 },
+      grid: { left: 40, right: 16, top: 60, bottom: 30 },
       xAxis: { type: "category", data: d.months },
       yAxis: { type: "value", name: d.metric },
       series: (d.series || []).map(function (s) {
