@@ -48,13 +48,13 @@ func TestMetricsCheckAndRebuild(t *testing.T) {
 	defer st.Close()
 	// A daily row alone: the league of a whole month reads the monthly
 	// rows, so what shows is a month that no longer sums its days.
-	var dept, street, item string
+	var dept, street, item, channel string
 	var day time.Time
 	if err := st.Pool().QueryRow(ctx, `
 UPDATE metrics_daily SET tasks = tasks + 1
 WHERE ctid = (SELECT ctid FROM metrics_daily WHERE day >= $1::date AND day < ($1::date + interval '1 month')
-              AND department <> '' AND tasks > 0 ORDER BY day, department, street, item LIMIT 1)
-RETURNING department, street, item, day`, first.Format("2006-01-02")).Scan(&dept, &street, &item, &day); err != nil {
+              AND department <> '' AND tasks > 0 ORDER BY day, department, street, item, channel LIMIT 1)
+RETURNING department, street, item, channel, day`, first.Format("2006-01-02")).Scan(&dept, &street, &item, &channel, &day); err != nil {
 		t.Fatalf("corrupt a daily rollup row: %v", err)
 	}
 	r := check()
@@ -69,8 +69,8 @@ RETURNING department, street, item, day`, first.Format("2006-01-02")).Scan(&dept
 	// the record in that department's row (and in its street's, item's and
 	// domain's).
 	if _, err := st.Pool().Exec(ctx, `
-UPDATE metrics_monthly SET tasks = tasks + 1 WHERE month = $1::date AND department = $2 AND street = $3 AND item = $4`,
-		first.Format("2006-01-02"), dept, street, item); err != nil {
+UPDATE metrics_monthly SET tasks = tasks + 1 WHERE month = $1::date AND department = $2 AND street = $3 AND item = $4 AND channel = $5`,
+		first.Format("2006-01-02"), dept, street, item, channel); err != nil {
 		t.Fatal(err)
 	}
 	r = check()
