@@ -245,14 +245,24 @@ func (r *run) recorder(ctx workflow.Context) {
 // recordOptions: recording is idempotent (the read model ignores a snapshot
 // that is not newer, NATS de-duplicates by message id), so it retries for as
 // long as it takes — Postgres or NATS briefly gone — backing off to 30s.
+//
+// ScheduleToCloseTimeout must be set: left out, the SDK makes it the
+// StartToCloseTimeout, which bounds all the retries together to one
+// attempt's 10 s, and a longer outage then ended the recorder for good
+// (found by deploy/local-cluster.sh chaos). A local activity's options are
+// not in the history, so this replays the same.
 var recordOptions = workflow.LocalActivityOptions{
-	StartToCloseTimeout: 10 * time.Second,
+	StartToCloseTimeout:    10 * time.Second,
+	ScheduleToCloseTimeout: recordForever,
 	RetryPolicy: &temporal.RetryPolicy{
 		InitialInterval:    500 * time.Millisecond,
 		BackoffCoefficient: 2,
 		MaximumInterval:    30 * time.Second,
 	},
 }
+
+// recordForever is "no limit" for recording: longer than any incident lives.
+const recordForever = 10 * 365 * 24 * time.Hour
 
 // changeEscalationLadder is the GetVersion change id of the ladder.
 const changeEscalationLadder = "escalation-ladder"

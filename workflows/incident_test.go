@@ -2,6 +2,7 @@ package workflows
 
 import (
 	"context"
+	"errors"
 	"io"
 	"log/slog"
 	"sync"
@@ -76,6 +77,9 @@ type harness struct {
 	projected []incident.Incident
 	published []incident.Entry
 	outcomes  []outcome
+	// failRecords is how many record attempts fail before one succeeds
+	// (the read model's database gone for a while).
+	failRecords int
 }
 
 func newHarness(t *testing.T) *harness {
@@ -88,6 +92,10 @@ func newHarness(t *testing.T) *harness {
 	h.env.RegisterActivityWithOptions(func(ctx context.Context, in RecordInput) error {
 		h.mu.Lock()
 		defer h.mu.Unlock()
+		if h.failRecords > 0 {
+			h.failRecords--
+			return errors.New("read model: connection refused")
+		}
 		h.projected = append(h.projected, *in.Incident.Clone())
 		h.published = append(h.published, in.Incident.Timeline[in.FromSeq:]...)
 		return nil
@@ -225,6 +233,28 @@ func TestDepartmentTierHappyPath(t *testing.T) {
 	require.Zero(t, final.EscalationLevel)
 	require.Equal(t, []string{"reported", "whistled", "task_created", "task_created", "acknowledged", "acknowledged",
 		"completed", "completed", "all_completed", "verified", "feedback", "closed"}, types(final))
+}
+
+// TestRecordingOutlastsAnOutage: while the read model cannot be written,
+// recording retries, past its attempt's timeout and for longer than one
+// attempt's 10 s, and the incident goes on to close with every version
+// projected. (Found by deploy/local-cluster.sh chaos: a recording that gave
+// up after 10 s stopped the incident's projection for good, and every later
+// Update waited for it forever.)
+func TestRecordingOutlastsAnOutage(t *testing.T) {
+	h := newHarness(t)
+	// 0.5+1+2+4+8+16+30 s of backoff: more than a minute of failures.
+	h.failRecords = 8
+	final := h.run(input(t, incident.TierDepartment),
+		step{at: 5 * time.Minute, actor: cg, cmd: incident.Ack{TaskID: t1}, check: taskStatus(t1, incident.TaskAcknowledged)},
+		step{at: 6 * time.Minute, actor: scjg, cmd: incident.Ack{TaskID: t2}},
+		step{at: time.Hour, actor: cg, cmd: incident.Complete{TaskID: t1, Result: "vendors moved"}},
+		step{at: 2 * time.Hour, actor: scjg, cmd: incident.Complete{TaskID: t2, Result: "licences checked"}},
+		step{at: 3 * time.Hour, actor: gridWorker, cmd: incident.Verify{Passed: true}},
+		step{at: 4 * time.Hour, actor: street, cmd: incident.GiveFeedback{Resolved: true, Rating: incident.RatingSatisfied}, check: status(incident.StatusClosed)},
+	)
+	require.Equal(t, incident.StatusClosed, final.Status)
+	require.Zero(t, h.failRecords, "every failing attempt was made")
 }
 
 func TestRefusedCommandsChangeNothing(t *testing.T) {
