@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -106,7 +107,8 @@ func (c *counter) snapshot() map[string]int {
 // client sends JSON requests to the API, retrying what may be retried, and
 // counts every failed attempt.
 type client struct {
-	base        string
+	bases       []string // API roots, taken in turn
+	next        atomic.Uint64
 	hc          *http.Client
 	reqTimeout  time.Duration
 	maxAttempts int
@@ -136,13 +138,14 @@ func (c *client) do(ctx context.Context, r request, out any) error {
 		body = b
 	}
 	var last *StepError
+	first := c.next.Add(1)
 	for attempt := 0; attempt < c.maxAttempts; attempt++ {
 		if attempt > 0 {
 			if err := pause(ctx, backoff(attempt)); err != nil {
 				return &StepError{Step: r.step, Kind: kindDeadline, Detail: "gave up retrying after: " + last.Error()}
 			}
 		}
-		last = c.once(ctx, r, body, out)
+		last = c.once(ctx, c.bases[(first+uint64(attempt))%uint64(len(c.bases))], r, body, out)
 		if last == nil {
 			return nil
 		}
@@ -159,14 +162,14 @@ func (c *client) do(ctx context.Context, r request, out any) error {
 }
 
 // once sends one attempt of r.
-func (c *client) once(ctx context.Context, r request, body []byte, out any) *StepError {
+func (c *client) once(ctx context.Context, base string, r request, body []byte, out any) *StepError {
 	ctx, cancel := context.WithTimeout(ctx, c.reqTimeout)
 	defer cancel()
 	var rd io.Reader
 	if body != nil {
 		rd = bytes.NewReader(body)
 	}
-	req, err := http.NewRequestWithContext(ctx, r.method, c.base+r.path, rd)
+	req, err := http.NewRequestWithContext(ctx, r.method, base+r.path, rd)
 	if err != nil {
 		return &StepError{Step: r.step, Kind: "request", Detail: err.Error()}
 	}

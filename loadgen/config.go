@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"strings"
 	"time"
 )
 
@@ -34,6 +35,16 @@ type Config struct {
 	// Required. Unless AllowRemote is set its host must be a loopback
 	// address or "localhost": a bench creates real incidents.
 	BaseURL string
+	// OtherURLs are more roots of the same Whistle (other serve processes
+	// behind no load balancer). Requests go to BaseURL and OtherURLs in
+	// turn, and a retried request goes to the next one, so a run rides
+	// out the loss of one. Each obeys the same loopback rule.
+	OtherURLs []string
+	// RunID names the run: its reports carry Idempotency-Key
+	// bench-RUNID-i and description "whistle bench RUNID #i", which is how
+	// a check finds them in the database afterwards. Letters, digits, '-'
+	// and '_'; random when empty.
+	RunID string
 	// NATSURL, when set, is used to see task_created events on
 	// whistle.tasks.> as they are published; otherwise tasks are found by
 	// polling GET /v1/incidents/{id}. It obeys the same loopback rule.
@@ -113,20 +124,30 @@ func (c Config) withDefaults() (Config, error) {
 	if c.Concurrency > c.N {
 		c.Concurrency = c.N
 	}
-	u, err := url.Parse(c.BaseURL)
-	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return c, fmt.Errorf("%w: base URL %q is not an http(s) URL", ErrConfig, c.BaseURL)
+	for _, raw := range append([]string{c.BaseURL}, c.OtherURLs...) {
+		u, err := url.Parse(raw)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			return c, fmt.Errorf("%w: base URL %q is not an http(s) URL", ErrConfig, raw)
+		}
+		if !c.AllowRemote && !isLoopback(u.Hostname()) {
+			return c, fmt.Errorf("%w: base URL %s is not on this machine (a bench creates real incidents; allow it explicitly)", ErrConfig, raw)
+		}
 	}
-	if !c.AllowRemote && !isLoopback(u.Hostname()) {
-		return c, fmt.Errorf("%w: base URL %s is not on this machine (a bench creates real incidents; allow it explicitly)", ErrConfig, c.BaseURL)
+	if c.RunID == "" {
+		c.RunID = newRunID()
+	} else if !validRunID(c.RunID) {
+		return c, fmt.Errorf("%w: run id %q: use letters, digits, '-' and '_' (at most 64)", ErrConfig, c.RunID)
 	}
 	if c.NATSURL != "" {
-		n, err := url.Parse(c.NATSURL)
-		if err != nil || n.Host == "" {
-			return c, fmt.Errorf("%w: NATS URL %q is not a URL", ErrConfig, c.NATSURL)
-		}
-		if !c.AllowRemote && !isLoopback(n.Hostname()) {
-			return c, fmt.Errorf("%w: NATS URL %s is not on this machine", ErrConfig, c.NATSURL)
+		// Several servers of a cluster, comma-separated, as nats.Connect takes them.
+		for _, raw := range strings.Split(c.NATSURL, ",") {
+			n, err := url.Parse(strings.TrimSpace(raw))
+			if err != nil || n.Host == "" {
+				return c, fmt.Errorf("%w: NATS URL %q is not a URL", ErrConfig, raw)
+			}
+			if !c.AllowRemote && !isLoopback(n.Hostname()) {
+				return c, fmt.Errorf("%w: NATS URL %s is not on this machine", ErrConfig, raw)
+			}
 		}
 	}
 	return c, nil
@@ -134,6 +155,19 @@ func (c Config) withDefaults() (Config, error) {
 
 // isLoopback reports whether host names this machine: "localhost" or a
 // loopback IP address.
+// validRunID reports whether id is 1–64 letters, digits, '-' and '_'.
+func validRunID(id string) bool {
+	if len(id) == 0 || len(id) > 64 {
+		return false
+	}
+	for _, r := range id {
+		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-' || r == '_') {
+			return false
+		}
+	}
+	return true
+}
+
 func isLoopback(host string) bool {
 	if host == "localhost" {
 		return true

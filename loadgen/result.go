@@ -61,6 +61,7 @@ func (l Latency) MarshalJSON() ([]byte, error) {
 
 // Result is what a run measured.
 type Result struct {
+	RunID       string        // Config.RunID: finds the run's reports afterwards
 	N           int           // incidents the run was asked to push through
 	Concurrency int           // incidents in flight at once
 	Wall        time.Duration // from the first report to the last incident settled
@@ -95,7 +96,11 @@ func (r *Result) Throughput() float64 {
 // String formats the result as a small report for a terminal.
 func (r *Result) String() string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "incidents    %d (concurrency %d, tasks seen by %s)\n", r.N, r.Concurrency, r.TaskSignal)
+	run := ""
+	if r.RunID != "" {
+		run = ", run " + r.RunID
+	}
+	fmt.Fprintf(&b, "incidents    %d (concurrency %d, tasks seen by %s%s)\n", r.N, r.Concurrency, r.TaskSignal, run)
 	fmt.Fprintf(&b, "wall time    %s\n", fmtDur(r.Wall))
 	fmt.Fprintf(&b, "closed       %d (%.1f incidents/s)\n", r.Closed, r.Throughput())
 	fmt.Fprintf(&b, "failed       %d\n", r.Failed)

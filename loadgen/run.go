@@ -71,13 +71,17 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 		defer tr.CloseIdleConnections()
 		hc = &http.Client{Transport: tr}
 	}
-	base, _ := url.Parse(cfg.BaseURL) // checked by withDefaults
+	var bases []string
+	for _, raw := range append([]string{cfg.BaseURL}, cfg.OtherURLs...) {
+		u, _ := url.Parse(raw) // checked by withDefaults
+		bases = append(bases, u.Scheme+"://"+u.Host)
+	}
 	errs := &counter{}
 	r := &runner{
 		cfg:   cfg,
-		c:     &client{base: base.Scheme + "://" + base.Host, hc: hc, reqTimeout: cfg.RequestTimeout, maxAttempts: cfg.MaxAttempts, errs: errs},
+		c:     &client{bases: bases, hc: hc, reqTimeout: cfg.RequestTimeout, maxAttempts: cfg.MaxAttempts, errs: errs},
 		tok:   &tokens{secret: cfg.Secret, ttl: cfg.Timeout + time.Hour},
-		runID: newRunID(),
+		runID: cfg.RunID,
 		errs:  errs,
 	}
 
@@ -92,7 +96,7 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	if r.plan, err = newPlan(cat, cfg.Categories); err != nil {
 		return nil, err
 	}
-	res := &Result{N: cfg.N, Concurrency: cfg.Concurrency, TaskSignal: "poll"}
+	res := &Result{RunID: cfg.RunID, N: cfg.N, Concurrency: cfg.Concurrency, TaskSignal: "poll"}
 	if cfg.NATSURL != "" {
 		w, err := watchTasks(cfg.NATSURL, errs)
 		if err != nil {

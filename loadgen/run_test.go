@@ -65,6 +65,32 @@ func TestRunPolling(t *testing.T) {
 	assert.Greater(t, res.Throughput(), 0.0)
 }
 
+// TestRunRidesOutALostServer spreads requests over two roots of the same
+// API, one of which is gone: each request that meets the dead one is
+// retried on the other, and every incident closes exactly once.
+func TestRunRidesOutALostServer(t *testing.T) {
+	f := newFakeAPI(t, testSecret)
+	live := startFake(t, f)
+	dead := httptest.NewServer(f.handler())
+	deadURL := dead.URL
+	dead.Close()
+
+	cfg := config(deadURL)
+	cfg.OtherURLs = []string{live}
+	cfg.RunID = "lost-server"
+	res, err := loadgen.Run(context.Background(), cfg)
+	require.NoError(t, err)
+	t.Log("\n" + res.String())
+
+	assert.Equal(t, "lost-server", res.RunID)
+	assert.Equal(t, 40, res.Closed)
+	assert.Zero(t, res.Failed)
+	assert.Positive(t, res.Errors["report:network"], "about half the reports met the dead server first")
+	all, closed := f.count()
+	assert.Equal(t, 40, all)
+	assert.Equal(t, 40, closed)
+}
+
 // TestRunNATS sees task creation on whistle.tasks.> as it is published,
 // before the (lagging) read model shows it.
 func TestRunNATS(t *testing.T) {
@@ -169,6 +195,16 @@ func TestRunRefusesBadSetup(t *testing.T) {
 
 	cfg = config(url)
 	cfg.NATSURL = "nats://192.0.2.1:4222"
+	_, err = loadgen.Run(context.Background(), cfg)
+	assert.ErrorIs(t, err, loadgen.ErrConfig)
+
+	cfg = config(url)
+	cfg.OtherURLs = []string{"http://192.0.2.1:8080"}
+	_, err = loadgen.Run(context.Background(), cfg)
+	assert.ErrorIs(t, err, loadgen.ErrConfig, "every root obeys the loopback rule")
+
+	cfg = config(url)
+	cfg.RunID = "run id with spaces"
 	_, err = loadgen.Run(context.Background(), cfg)
 	assert.ErrorIs(t, err, loadgen.ErrConfig)
 

@@ -21,8 +21,10 @@ const defaultBenchURL = "http://127.0.0.1:8080"
 type benchCmd struct {
 	N               int           `name:"n" default:"1000" help:"Incidents to push through the loop."`
 	Concurrency     int           `name:"concurrency" default:"50" help:"Incidents in flight at once."`
-	URL             string        `name:"url" help:"API root (default: from DATA_DIR/dev.json, else http://127.0.0.1:8080)."`
-	NATS            string        `name:"nats" help:"NATS URL to see task_created events on (default: from DATA_DIR/dev.json when the API is the one it names); without one, tasks are found by polling."`
+	URL             []string      `name:"url" sep:"," help:"API root (default: from DATA_DIR/dev.json, else http://127.0.0.1:8080); several, comma-separated, are taken in turn and a retry goes to the next (serve processes without a load balancer)."`
+	NATS            string        `name:"nats" help:"NATS URL to see task_created events on, several comma-separated for a cluster (default: from DATA_DIR/dev.json when the API is the one it names); without one, tasks are found by polling."`
+	RunID           string        `name:"run-id" help:"Name of the run (letters, digits, - and _; default random): its reports are described \"whistle bench RUN-ID #i\"."`
+	Attempts        int           `name:"attempts" default:"8" help:"Tries of one request that fails with a 5xx, 429, timeout or network error."`
 	Poll            bool          `name:"poll" help:"Find tasks by polling GET /v1/incidents/{id} even when a NATS URL is known."`
 	DataDir         string        `name:"data-dir" default:".whistle" help:"Where whistle dev keeps dev.json and its JWT secret (when WHISTLE_JWT_SECRET is unset)."`
 	Category        []string      `name:"category" help:"Item codes to report, round-robin (default: every department-tier item of GET /v1/catalogue)."`
@@ -41,24 +43,25 @@ func (c *benchCmd) Run(ctx context.Context, log *slog.Logger) error {
 	if err != nil {
 		return err
 	}
-	url, natsURL := c.URL, c.NATS
-	if url == "" {
-		url = defaultBenchURL
+	urls, natsURL := c.URL, c.NATS
+	if len(urls) == 0 {
+		urls = []string{defaultBenchURL}
 		if dev != nil && dev.HTTP != "" {
-			url = dev.HTTP
+			urls = []string{dev.HTTP}
 		}
 	}
+	url := urls[0]
 	// NATS from dev.json only when the API is the one dev.json describes.
-	if natsURL == "" && dev != nil && (c.URL == "" || c.URL == dev.HTTP) {
+	if natsURL == "" && dev != nil && (len(c.URL) == 0 || len(c.URL) == 1 && c.URL[0] == dev.HTTP) {
 		natsURL = dev.NATS
 	}
 	if c.Poll {
 		natsURL = ""
 	}
-	log.Info("bench", "url", url, "nats", natsURL)
+	log.Info("bench", "url", urls, "nats", natsURL)
 
 	res, err := loadgen.Run(ctx, loadgen.Config{
-		BaseURL: url, NATSURL: natsURL, AllowRemote: c.AllowRemote, Secret: secret,
+		BaseURL: url, OtherURLs: urls[1:], RunID: c.RunID, MaxAttempts: c.Attempts, NATSURL: natsURL, AllowRemote: c.AllowRemote, Secret: secret,
 		N: c.N, Concurrency: c.Concurrency, Categories: c.Category,
 		Timeout: c.Timeout, IncidentTimeout: c.IncidentTimeout, Logger: log,
 	})
