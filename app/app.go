@@ -161,6 +161,9 @@ func Open(ctx context.Context, cfg Config) (_ *Services, err error) {
 // a cluster that has just started elects its meta leader first.
 const streamsTimeout = 30 * time.Second
 
+// streamsTry bounds one try of ensureStreams.
+const streamsTry = 5 * time.Second
+
 // ensureStreams creates or updates the streams with replicas copies,
 // retrying until streamsTimeout while the cluster is not ready for them.
 func ensureStreams(ctx context.Context, b *bus.Bus, replicas int, log *slog.Logger) error {
@@ -170,7 +173,12 @@ func ensureStreams(ctx context.Context, b *bus.Bus, replicas int, log *slog.Logg
 	ctx, cancel := context.WithTimeout(ctx, streamsTimeout)
 	defer cancel()
 	for {
-		err := b.EnsureStreams(ctx, bus.WithReplicas(replicas))
+		// Each try has a few seconds of its own: a request sent before the
+		// cluster has its meta leader gets no answer at all, and waiting
+		// the whole streamsTimeout for it would leave no time to retry.
+		try, cancelTry := context.WithTimeout(ctx, streamsTry)
+		err := b.EnsureStreams(try, bus.WithReplicas(replicas))
+		cancelTry()
 		if err == nil {
 			return nil
 		}
