@@ -12,6 +12,8 @@
 #   deploy/local-cluster.sh bench    push incidents through it (flags go to whistle bench)
 #   deploy/local-cluster.sh chaos    bench while killing a worker, a serve and a NATS
 #                                    node and restarting Temporal; check the record
+#   deploy/local-cluster.sh capacity CPU per incident lifecycle for each component
+#                                    and bytes per incident in each database
 #   deploy/local-cluster.sh status   what runs
 #   deploy/local-cluster.sh down     stop everything and remove its data
 #                                    (WHISTLE_CLUSTER_KEEP=1 keeps the data)
@@ -340,11 +342,80 @@ chaos() {
 }
 
 [ -n "${LOCAL_CLUSTER_TRACE:-}" ] && set -x
+# ---- capacity -------------------------------------------------------------------------
+
+HZ=$(getconf CLK_TCK)
+
+# ticks PID: CPU clock ticks (user+system) the process has used, with
+# those of its children that have exited (PostgreSQL's closed backends).
+ticks() {
+  local f; f=$(cat "/proc/$1/stat" 2>/dev/null) || { echo 0; return; }
+  f=${f##*) } # the fields after the command name, which may hold spaces
+  set -- $f   # $12 utime, $13 stime, $14 cutime, $15 cstime
+  echo $((${12} + ${13} + ${14} + ${15}))
+}
+
+# pg_ticks: PostgreSQL's CPU: the postmaster with its exited backends, plus
+# every live backend.
+pg_ticks() {
+  local pm sum c; pm=$(head -1 "$(pg_data)/postmaster.pid")
+  sum=$(ticks "$pm")
+  for c in $(cat "/proc/$pm/task/$pm/children" 2>/dev/null); do sum=$((sum + $(ticks "$c"))); done
+  echo $sum
+}
+
+cpu_snapshot() {
+  local n
+  for n in temporal nats-0 nats-1 nats-2 serve-0 serve-1 worker-0 worker-1; do echo "$n $(ticks "$(pid_of "$n")")"; done
+  echo "postgres $(pg_ticks)"
+}
+
+db_bytes() { psql_db postgres -tAc "SELECT pg_database_size('$1')"; }
+
+# capacity: pushes CAPACITY_N incidents (default 1000) through the cluster
+# and reports each component's CPU per incident lifecycle and the bytes each
+# incident added to each database.
+capacity() {
+  local n=${CAPACITY_N:-1000} c=${CAPACITY_CONCURRENCY:-30} run="capacity-$(date +%s)"
+  up >/dev/null
+  local before after db
+  declare -A b0 b1
+  for db in whistle temporal temporal_visibility; do b0[$db]=$(db_bytes $db); done
+  before=$(cpu_snapshot)
+  local t0=$SECONDS
+  bench --n "$n" --concurrency "$c" --run-id "$run" >"$LOGS/capacity-bench.out" 2>"$LOGS/capacity-bench.log"     || die "capacity: the bench failed: $(tail -20 "$LOGS/capacity-bench.out")"
+  local wall=$((SECONDS - t0))
+  after=$(cpu_snapshot)
+  psql_db whistle -c "CHECKPOINT" >/dev/null
+  for db in whistle temporal temporal_visibility; do b1[$db]=$(db_bytes $db); done
+  local tasks; tasks=$(psql_db whistle -tAc "SELECT count(*) FROM tasks t JOIN incidents i ON i.id = t.incident_id WHERE i.doc->>'description' LIKE 'whistle bench $run #%'")
+  grep -E "^(wall|closed)" "$LOGS/capacity-bench.out"
+  printf '\n%-22s %12s %16s\n' "component" "CPU seconds" "CPU ms/incident"
+  local total=0 name t0s t1s group
+  declare -A sums
+  while read -r name t0s; do
+    t1s=$(awk -v n="$name" '$1 == n {print $2}' <<<"$after")
+    case $name in temporal) group=temporal ;; nats-*) group=nats ;; serve-* | worker-*) group="whistle ${name%-*}" ;; *) group=$name ;; esac
+    sums[$group]=$(( ${sums[$group]:-0} + t1s - t0s ))
+  done <<<"$before"
+  for group in temporal "whistle serve" "whistle worker" nats postgres; do
+    total=$((total + sums[$group]))
+    awk -v g="$group" -v t="${sums[$group]}" -v hz="$HZ" -v n="$n" 'BEGIN { printf "%-22s %12.1f %16.1f\n", g, t/hz, 1000*t/hz/n }'
+  done
+  awk -v t="$total" -v hz="$HZ" -v n="$n" -v w="$wall" 'BEGIN { printf "%-22s %12.1f %16.1f   (%d s wall, %.2f cores busy)\n", "all", t/hz, 1000*t/hz/n, w, t/hz/w }'
+  printf '\n%-22s %14s %16s\n' "database" "bytes added" "bytes/incident"
+  for db in whistle temporal temporal_visibility; do
+    awk -v d="$db" -v b="$(( b1[$db] - b0[$db] ))" -v n="$n" 'BEGIN { printf "%-22s %14d %16d\n", d, b, b/n }'
+  done
+  echo "tasks                  $tasks ($(awk -v t="$tasks" -v n="$n" 'BEGIN { printf "%.2f", t/n }') per incident)"
+}
+
 case "${1:-}" in
   up) up ;;
+  capacity) capacity ;;
   bench) shift; bench "$@" ;;
   chaos) chaos ;;
   status) status ;;
   down) down ;;
-  *) sed -n '2,24p' "$0" | sed 's/^# \{0,1\}//'; exit 2 ;;
+  *) sed -n '2,/^set -euo/p' "$0" | grep '^#' | sed 's/^# \{0,1\}//'; exit 2 ;;
 esac
