@@ -46,6 +46,7 @@ type cli struct {
 	BenchOverdue benchOverdueCmd `cmd:"" name:"bench-overdue" help:"Measure the overdue board query on filter combinations and report p50/p95/p99/max."`
 	Metrics      metricsCmd      `cmd:"" help:"Check the metrics rollups against the record."`
 	Report       reportCmd       `cmd:"" help:"Print the monthly report (league tables, the change from last month, the 每月一题 candidates) as JSON or CSV."`
+	Probe        probeCmd        `cmd:"" help:"Exit 0 when a serve answers /readyz (a container's healthcheck)."`
 	Version      versionCmd      `cmd:"" help:"Print the version."`
 }
 
