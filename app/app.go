@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"sync/atomic"
 	"time"
 
 	"go.temporal.io/sdk/client"
@@ -78,6 +79,8 @@ type Services struct {
 	// Catalogue is the living responsibility list.
 	Catalogue *catalogue.Catalogue
 	Logger    *slog.Logger
+
+	workerPolling atomic.Bool // set once Worker has started polling
 }
 
 // Open loads the jurisdiction, migrates and opens Postgres, connects to NATS
@@ -294,8 +297,25 @@ func (s *Services) Worker(ctx context.Context) error {
 	if err := w.Start(); err != nil {
 		return err
 	}
+	s.workerPolling.Store(true)
 	<-ctx.Done()
+	s.workerPolling.Store(false)
 	w.Stop()
+	return nil
+}
+
+// WorkerReady reports whether Worker is polling and this process reaches
+// PostgreSQL and Temporal: what a worker's readiness probe asks.
+func (s *Services) WorkerReady(ctx context.Context) error {
+	if !s.workerPolling.Load() {
+		return errors.New("the worker is not polling yet")
+	}
+	if err := s.Store.Pool().Ping(ctx); err != nil {
+		return fmt.Errorf("postgres: %w", err)
+	}
+	if _, err := s.Temporal.CheckHealth(ctx, &client.CheckHealthRequest{}); err != nil {
+		return fmt.Errorf("temporal: %w", err)
+	}
 	return nil
 }
 

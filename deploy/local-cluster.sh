@@ -37,6 +37,7 @@ NATS_PORTS=($((BASE + 222)) $((BASE + 223)) $((BASE + 224)))
 ROUTE_PORTS=($((BASE + 622)) $((BASE + 623)) $((BASE + 624)))
 MON_PORTS=($((BASE + 822)) $((BASE + 823)) $((BASE + 824)))
 SERVE_PORTS=($((BASE + 80)) $((BASE + 81)))
+WORKER_HEALTH_PORTS=($((BASE + 90)) $((BASE + 91)))
 
 BIN=$DIR/bin LOGS=$DIR/logs RUN=$DIR/run
 
@@ -232,8 +233,8 @@ serve_up() {
 worker_up() {
   local i=$1 args=()
   [ -n "${WORKFLOW_CACHE:-}" ] && args+=(--workflow-cache "$WORKFLOW_CACHE")
-  start "worker-$i" "$BIN/whistle" worker "${args[@]}"
-  await "worker-$i" 90 grep -q "worker polling" "$LOGS/worker-$i.log"
+  start "worker-$i" "$BIN/whistle" worker --health "127.0.0.1:${WORKER_HEALTH_PORTS[$i]}" "${args[@]}"
+  await "worker-$i" 90 curl -fsS "http://127.0.0.1:${WORKER_HEALTH_PORTS[$i]}/readyz"
 }
 
 up() {
@@ -252,7 +253,7 @@ up() {
   cat <<EOF
 Whistle cluster up (state in $DIR, logs in $LOGS):
   API          http://127.0.0.1:${SERVE_PORTS[0]}  http://127.0.0.1:${SERVE_PORTS[1]}  (console at /, OpenAPI at /docs)
-  workers      2 (whistle worker), namespace $NAMESPACE
+  workers      2 (whistle worker), namespace $NAMESPACE, readiness on http://127.0.0.1:${WORKER_HEALTH_PORTS[0]}/readyz and :${WORKER_HEALTH_PORTS[1]}
   Temporal     127.0.0.1:$T_FRONTEND ($SHARDS history shards, PostgreSQL persistence and visibility)
   NATS         $(nats_urls) (JetStream, streams at 3 replicas)
   PostgreSQL   $DATABASE_URL

@@ -4,9 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
+	"net/http"
 	"os"
+	"time"
 
 	"github.com/whistle-city/whistle/app"
 	"github.com/whistle-city/whistle/store"
@@ -60,6 +63,7 @@ type workerCmd struct {
 	Debug
 	Jurisdiction  string `name:"jurisdiction" env:"WHISTLE_JURISDICTION" type:"existingfile" help:"Jurisdiction YAML (default: the shipped district)."`
 	WorkflowCache int    `name:"workflow-cache" env:"WHISTLE_WORKFLOW_CACHE" help:"Incidents' workflows kept in memory between steps (default: the SDK's 10000); fewer use less memory and replay more."`
+	Health        string `name:"health" env:"WHISTLE_HEALTH_ADDR" help:"Serve /healthz (the process runs) and /readyz (polling, PostgreSQL and Temporal reached) on this address, e.g. :8081, for a probe; off when empty."`
 }
 
 func (c *workerCmd) Run(ctx context.Context, log *slog.Logger) error {
@@ -72,8 +76,38 @@ func (c *workerCmd) Run(ctx context.Context, log *slog.Logger) error {
 		return err
 	}
 	defer s.Close()
+	if c.Health != "" {
+		if err := serveWorkerHealth(ctx, c.Health, s, log); err != nil {
+			return err
+		}
+	}
 	log.Info("worker polling", "task_queue", "whistle-incidents", "temporal", c.TemporalAddress)
 	return s.Worker(ctx)
+}
+
+// serveWorkerHealth serves the worker's /healthz and /readyz on addr until
+// ctx is done.
+func serveWorkerHealth(ctx context.Context, addr string, s *app.Services, log *slog.Logger) error {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) { _, _ = io.WriteString(w, "ok\n") })
+	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
+		ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+		defer cancel()
+		if err := s.WorkerReady(ctx); err != nil {
+			http.Error(w, err.Error(), http.StatusServiceUnavailable)
+			return
+		}
+		_, _ = io.WriteString(w, "ready\n")
+	})
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return err
+	}
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
+	go func() { <-ctx.Done(); _ = srv.Close() }()
+	go func() { _ = srv.Serve(ln) }()
+	log.Info("worker health on", "addr", ln.Addr().String())
+	return nil
 }
 
 type migrateCmd struct {
