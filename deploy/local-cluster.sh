@@ -14,6 +14,7 @@
 #                                    node and restarting Temporal; check the record
 #   deploy/local-cluster.sh capacity CPU per incident lifecycle for each component
 #                                    and bytes per incident in each database
+#   deploy/local-cluster.sh open N   leave N incidents open; each process's memory
 #   deploy/local-cluster.sh status   what runs
 #   deploy/local-cluster.sh down     stop everything and remove its data
 #                                    (WHISTLE_CLUSTER_KEEP=1 keeps the data)
@@ -262,6 +263,7 @@ EOF
 }
 
 status() {
+  local n
   for n in temporal nats-0 nats-1 nats-2 serve-0 serve-1 worker-0 worker-1; do
     if alive "$n"; then echo "$n running (pid $(pid_of "$n"))"; else echo "$n stopped"; fi
   done
@@ -269,6 +271,7 @@ status() {
 }
 
 down() {
+  local n
   for n in serve-0 serve-1 worker-0 worker-1 temporal nats-0 nats-1 nats-2; do stop "$n"; done
   pg_down
   if [ "${WHISTLE_CLUSTER_KEEP:-}" = 1 ]; then
@@ -411,8 +414,50 @@ capacity() {
   echo "tasks                  $tasks ($(awk -v t="$tasks" -v n="$n" 'BEGIN { printf "%.2f", t/n }') per incident)"
 }
 
+# ---- memory per open incident ------------------------------------------------------------
+
+rss_mb() { awk '/VmRSS/ {print int($2 / 1024)}' "/proc/$(pid_of "$1")/status" 2>/dev/null || echo 0; }
+
+# open N: on a fresh cluster (its data removed first), reports N
+# department-tier incidents through both serves and leaves them open
+# (dispatched, awaiting 报到), then prints each process's memory before and
+# after. WORKFLOW_CACHE sets the workers' cache.
+open_incidents() {
+  local n=${1:-3000} i
+  down >/dev/null 2>&1
+  up >/dev/null
+  whistle_env
+  local procs=(worker-0 worker-1 serve-0 serve-1 temporal) before=() after=()
+  for i in "${!procs[@]}"; do before[$i]=$(rss_mb "${procs[$i]}"); done
+  local tok; tok=$("$BIN/whistle" token --role grid_worker --org FH-01-01 --ttl 2h)
+  local run; run="open-$(date +%s)"
+  say "open: $n reports, left open (run $run, workflow cache ${WORKFLOW_CACHE:-default})"
+  # Points about 60 m apart so that none is another's duplicate.
+  seq 0 $((n - 1)) | awk -v a="${SERVE_PORTS[0]}" -v b="${SERVE_PORTS[1]}" \
+    '{printf "%d %.6f %.6f %d\n", ($1 % 2 ? b : a), 29.30 + int($1 / 60) * 0.0006, 104.72 + ($1 % 60) * 0.0006, $1}' |
+    xargs -P 16 -L 1 sh -c 'curl -s -o /dev/null -w "%{http_code}\n" -X POST "http://127.0.0.1:$0/v1/reports" \
+      -H "Authorization: Bearer '"$tok"'" -H "Idempotency-Key: '"$run"'-$3" -H "Content-Type: application/json" \
+      -d "{\"category\":\"SR-001\",\"grid\":\"FH-01-01\",\"description\":\"'"$run"' $3\",\"location\":{\"lat\":$1,\"lng\":$2}}"' |
+    sort | uniq -c >"$LOGS/open-codes"
+  local deadline=$((SECONDS + 1800)) c=0
+  while :; do
+    c=$(psql_db whistle -tAc "SELECT count(*) FROM incidents WHERE status = 'dispatched' AND doc->>'description' LIKE '$run %'")
+    [ "$c" -ge "$n" ] && break
+    [ $SECONDS -lt $deadline ] || die "open: only $c of $n dispatched after 30 minutes"
+    sleep 2
+  done
+  sleep 15 # let the last workflow tasks settle before reading memory
+  for i in "${!procs[@]}"; do after[$i]=$(rss_mb "${procs[$i]}"); done
+  echo "answers: $(tr '\n' ' ' <"$LOGS/open-codes")"
+  printf '%-10s %10s %14s\n' process "RSS before" "RSS with open"
+  for i in "${!procs[@]}"; do printf '%-10s %7d MB %11d MB\n' "${procs[$i]}" "${before[$i]}" "${after[$i]}"; done
+  local dw=$(( after[0] + after[1] - before[0] - before[1] ))
+  echo "workers: $(( dw * 1024 / n )) KB per open incident ($n open across both; cache ${WORKFLOW_CACHE:-default})"
+}
+
 case "${1:-}" in
   up) up ;;
+  open) shift; open_incidents "$@" ;;
   capacity) capacity ;;
   bench) shift; bench "$@" ;;
   chaos) chaos ;;
