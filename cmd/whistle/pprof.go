@@ -6,6 +6,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/pprof"
+	"time"
 )
 
 // Debug is the optional profiling listener shared by the long-running commands.
@@ -24,13 +25,23 @@ func (d Debug) start(ctx context.Context, log *slog.Logger) error {
 	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
 	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
 	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
-	ln, err := net.Listen("tcp", d.PprofAddr)
+	addr, err := serveUntilDone(ctx, d.PprofAddr, mux)
 	if err != nil {
 		return err
 	}
-	srv := &http.Server{Handler: mux}
+	log.Info("profiles on", "addr", "http://"+addr+"/debug/pprof/")
+	return nil
+}
+
+// serveUntilDone listens on addr and serves h in the background until ctx
+// is done; it returns the address it listens on (a ":0" picks a port).
+func serveUntilDone(ctx context.Context, addr string, h http.Handler) (string, error) {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return "", err
+	}
+	srv := &http.Server{Handler: h, ReadHeaderTimeout: 5 * time.Second}
 	go func() { <-ctx.Done(); _ = srv.Close() }()
 	go func() { _ = srv.Serve(ln) }()
-	log.Info("profiles on", "addr", "http://"+ln.Addr().String()+"/debug/pprof/")
-	return nil
+	return ln.Addr().String(), nil
 }

@@ -99,14 +99,11 @@ func serveWorkerHealth(ctx context.Context, addr string, s *app.Services, log *s
 		}
 		_, _ = io.WriteString(w, "ready\n")
 	})
-	ln, err := net.Listen("tcp", addr)
+	at, err := serveUntilDone(ctx, addr, mux)
 	if err != nil {
 		return err
 	}
-	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
-	go func() { <-ctx.Done(); _ = srv.Close() }()
-	go func() { _ = srv.Serve(ln) }()
-	log.Info("worker health on", "addr", ln.Addr().String())
+	log.Info("worker health on", "addr", at)
 	return nil
 }
 

@@ -2,6 +2,7 @@ package helm_test
 
 import (
 	"os"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -75,10 +76,8 @@ func dig(t *testing.T, v any, path string) any {
 		case map[string]any:
 			v = x[k]
 		case []any:
-			i := 0
-			for _, c := range k {
-				i = i*10 + int(c-'0')
-			}
+			i, err := strconv.Atoi(k)
+			require.NoError(t, err, path)
 			require.Less(t, i, len(x), path)
 			v = x[i]
 		default:
