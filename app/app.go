@@ -274,7 +274,35 @@ func (s *Services) Serve(ctx context.Context, ln net.Listener) error {
 			Interval: s.Config.SweepInterval, Age: s.Config.SweepAge}
 		return sw.Run(ctx)
 	})
+	g.Go(func() error { s.keepMonthsAhead(ctx); return nil })
 	return g.Wait()
+}
+
+// monthsAhead is how many months after this one keepMonthsAhead keeps
+// partitioned ahead, and monthsEvery how often it looks.
+const (
+	monthsAhead = 2
+	monthsEvery = 6 * time.Hour
+)
+
+// keepMonthsAhead makes the read model's partitions of this month and the
+// next monthsAhead at once and then every monthsEvery until ctx is done, so
+// that the first report of a month never waits for its partition to be
+// made (a writer that finds one missing makes it, store.Store.EnsureMonths).
+// A failure is logged and tried again at the next look.
+func (s *Services) keepMonthsAhead(ctx context.Context) {
+	t := time.NewTicker(monthsEvery)
+	defer t.Stop()
+	for {
+		if err := s.Store.EnsureMonthsAhead(ctx, monthsAhead); err != nil && ctx.Err() == nil {
+			s.Logger.WarnContext(ctx, "partitions ahead not made; writers will make them", "err", err)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
 }
 
 // SetWorkflowCache sets how many workflows the process's Temporal workers

@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"fmt"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 
@@ -29,9 +30,11 @@ var (
 	loadTaskColumns = []string{"id", "incident_id", "department", "street", "category", "role", "status", "round",
 		"created_at", "ack_due", "resolve_due", "acked_at", "completed_at", "result", "return_reason", "reassigned_to",
 		"escalation_level", "ack_overdue", "resolve_overdue", "inbox_rank", "inbox_key", "running",
-		"returns", "returned_at", "referred_at", "refer_note", "extensions", "max_level", "rating", "rated_at"}
-	loadTimelineColumns = []string{"incident_id", "seq", "at", "type", "actor", "note", "task_id", "department", "status", "level", "street"}
-	loadFeedbackColumns = []string{"incident_id", "round", "resolved", "rating", "comment", "by_actor", "at"}
+		"returns", "returned_at", "referred_at", "refer_note", "extensions", "max_level", "rating", "rated_at",
+		"reported_at"}
+	loadTimelineColumns = []string{"incident_id", "seq", "at", "type", "actor", "note", "task_id", "department", "status", "level", "street", "reported_at"}
+	loadFeedbackColumns = []string{"incident_id", "round", "resolved", "rating", "comment", "by_actor", "at", "reported_at"}
+	loadKeyColumns      = []string{"kind", "owner", "key", "incident_id", "reported_at"}
 )
 
 // LoadIncident is one incident for Load: its latest snapshot and the return
@@ -81,14 +84,15 @@ func (s *Store) Load(ctx context.Context, items []LoadIncident, opts ...LoadOpti
 	var n LoadCounts
 	incidents := make([][]any, 0, len(items))
 	ids := make([]string, 0, len(items))
-	var tasks, timeline, feedback [][]any
-	addFeedback := func(id string, fb *incident.Feedback) {
+	var tasks, timeline, feedback, keys [][]any
+	var months []time.Time
+	addFeedback := func(in *incident.Incident, fb *incident.Feedback) {
 		var rating *string
 		if fb.Rating != "" {
 			r := clean(string(fb.Rating))
 			rating = &r
 		}
-		feedback = append(feedback, []any{id, int32(fb.Round), fb.Resolved, rating, clean(fb.Comment), clean(fb.By), fb.At})
+		feedback = append(feedback, []any{in.ID, int32(fb.Round), fb.Resolved, rating, clean(fb.Comment), clean(fb.By), fb.At, in.ReportedAt})
 	}
 	for _, it := range items {
 		in := it.Snapshot
@@ -108,6 +112,10 @@ func (s *Store) Load(ctx context.Context, items []LoadIncident, opts ...LoadOpti
 			clean(incident.ChannelOf(in)), externalRef(in),
 		})
 		ids = append(ids, in.ID)
+		months = append(months, in.ReportedAt)
+		if ref := externalRef(in); ref != nil {
+			keys = append(keys, []any{"external_ref", clean(incident.ChannelOf(in)), *ref, in.ID, in.ReportedAt})
+		}
 		for _, t := range in.Tasks {
 			rank, key := inboxOrder(t)
 			d := disputeOf(in, t)
@@ -117,60 +125,64 @@ func (s *Store) Load(ctx context.Context, items []LoadIncident, opts ...LoadOpti
 				int32(t.Round), t.CreatedAt, t.AckDue, t.ResolveDue, t.AckedAt, t.CompletedAt, clean(t.Result),
 				clean(t.ReturnReason), t.ReassignedTo, int32(t.EscalationLevel), t.AckOverdue, t.ResolveOverdue, rank, key,
 				clockRunning(in, t), int32(t.Returns), d.returnedAt, d.referredAt, clean(d.referNote),
-				int32(t.Extensions), maxLevel(in, t), rating, ratedAt,
+				int32(t.Extensions), maxLevel(in, t), rating, ratedAt, in.ReportedAt,
 			})
 		}
 		for _, e := range in.Timeline {
 			timeline = append(timeline, []any{
 				in.ID, int32(e.Seq), e.At, e.Type, clean(e.Actor), clean(e.Note), nonEmpty(e.TaskID),
-				nonEmpty(clean(e.Department)), nonEmpty(string(e.Status)), int32(e.Level), clean(in.Street),
+				nonEmpty(clean(e.Department)), nonEmpty(string(e.Status)), int32(e.Level), clean(in.Street), in.ReportedAt,
 			})
 		}
 		for i := range it.EarlierFeedback {
 			if fb := &it.EarlierFeedback[i]; in.Feedback == nil || fb.Round != in.Feedback.Round {
-				addFeedback(in.ID, fb)
+				addFeedback(in, fb)
 			}
 		}
 		if in.Feedback != nil {
-			addFeedback(in.ID, in.Feedback)
+			addFeedback(in, in.Feedback)
 		}
 	}
-	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
-		var err error
-		copyRows := func(table string, cols []string, rows [][]any, count *int64) {
-			if err != nil || len(rows) == 0 {
-				return
+	err := s.inMonths(ctx, months, func() error {
+		return pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+			var err error
+			copyRows := func(table string, cols []string, rows [][]any, count *int64) {
+				if err != nil || len(rows) == 0 {
+					return
+				}
+				*count, err = tx.CopyFrom(ctx, pgx.Identifier{table}, cols, pgx.CopyFromRows(rows))
+				if err != nil {
+					err = fmt.Errorf("copy %s: %w", table, err)
+				}
 			}
-			*count, err = tx.CopyFrom(ctx, pgx.Identifier{table}, cols, pgx.CopyFromRows(rows))
+			// Incidents first: the others reference them.
+			copyRows("incidents", loadIncidentColumns, incidents, &n.Incidents)
+			copyRows("tasks", loadTaskColumns, tasks, &n.Tasks)
+			copyRows("timeline", loadTimelineColumns, timeline, &n.Timeline)
+			copyRows("feedback", loadFeedbackColumns, feedback, &n.Feedback)
+			var nkeys int64
+			copyRows("incident_keys", loadKeyColumns, keys, &nkeys)
 			if err != nil {
-				err = fmt.Errorf("copy %s: %w", table, err)
+				return err
 			}
-		}
-		// Incidents first: the others reference them.
-		copyRows("incidents", loadIncidentColumns, incidents, &n.Incidents)
-		copyRows("tasks", loadTaskColumns, tasks, &n.Tasks)
-		copyRows("timeline", loadTimelineColumns, timeline, &n.Timeline)
-		copyRows("feedback", loadFeedbackColumns, feedback, &n.Feedback)
-		if err != nil {
-			return err
-		}
-		if o.deferRollups {
-			return nil
-		}
-		// The rollups of exactly these incidents, as Project would have
-		// left them, under the rollup lock like every writer of them.
-		if _, err := tx.Exec(ctx, rollup.LockSQL); err != nil {
-			return fmt.Errorf("add rollups: %w", err)
-		}
-		if _, err := tx.Exec(ctx, rollup.LoadDeltaSQL, ids); err != nil {
-			return fmt.Errorf("add rollups: %w", err)
-		}
-		for _, q := range rollup.AddLive {
-			if _, err := tx.Exec(ctx, q); err != nil {
+			if o.deferRollups {
+				return nil
+			}
+			// The rollups of exactly these incidents, as Project would have
+			// left them, under the rollup lock like every writer of them.
+			if _, err := tx.Exec(ctx, rollup.LockSQL); err != nil {
 				return fmt.Errorf("add rollups: %w", err)
 			}
-		}
-		return nil
+			if _, err := tx.Exec(ctx, rollup.LoadDeltaSQL, ids); err != nil {
+				return fmt.Errorf("add rollups: %w", err)
+			}
+			for _, q := range rollup.AddLive {
+				if _, err := tx.Exec(ctx, q); err != nil {
+					return fmt.Errorf("add rollups: %w", err)
+				}
+			}
+			return nil
+		})
 	})
 	if err != nil {
 		return LoadCounts{}, fmt.Errorf("store: load %d incidents: %w", len(items), err)

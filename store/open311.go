@@ -188,7 +188,7 @@ WHERE id = $1 RETURNING `+open311KeyColumns, id, s.now().UTC(), clean(by)))
 func (s *Store) IncidentByKey(ctx context.Context, reporter, key string) (string, time.Time, error) {
 	var id string
 	var at time.Time
-	err := s.pool.QueryRow(ctx, `SELECT id, reported_at FROM incidents WHERE reporter = $1 AND idempotency_key = $2`,
+	err := s.pool.QueryRow(ctx, `SELECT incident_id, reported_at FROM incident_keys WHERE kind = 'idempotency' AND owner = $1 AND key = $2`,
 		clean(reporter), clean(key)).Scan(&id, &at)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return "", time.Time{}, nil

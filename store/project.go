@@ -47,27 +47,59 @@ func (s *Store) CreateReceived(ctx context.Context, r incident.Report, item inci
 		ref = &x
 	}
 	channel := clean(incident.ChannelOf(in))
+	reporter := clean(in.Reporter)
 	// The location is a column from the start: Near finds a report that is
 	// still received, so two dispatched at once see each other.
 	lat, lng := locationColumns(in.Location)
-	// A conflict on either the id or (reporter, key) means the report is
-	// already here. The loop covers the rare case where the first
-	// incident is deleted (DeleteReceived) between the insert and the look-up.
-	for range 3 {
-		err = s.pool.QueryRow(ctx, `
+	// The keys are claimed in incident_keys and the row inserted in one
+	// transaction; a conflict on a key or on the id means the report is
+	// already here: the transaction is rolled back and the first incident
+	// looked up. The loop covers the rare case where the first incident is
+	// deleted (DeleteReceived) between the conflict and the look-up.
+	insert := func(tx pgx.Tx) (bool, error) {
+		var claimed, wanted int
+		if key != nil || ref != nil {
+			err := tx.QueryRow(ctx, `
+WITH k (kind, owner, key) AS (
+    SELECT 'idempotency', $1::text, $2::text WHERE $2::text IS NOT NULL
+    UNION ALL
+    SELECT 'external_ref', $3::text, $4::text WHERE $4::text IS NOT NULL),
+c AS (
+    INSERT INTO incident_keys (kind, owner, key, incident_id, reported_at)
+    SELECT kind, owner, key, $5, $6 FROM k
+    ON CONFLICT DO NOTHING RETURNING 1)
+SELECT (SELECT count(*) FROM c), (SELECT count(*) FROM k)`,
+				reporter, key, channel, ref, in.ID, in.ReportedAt).Scan(&claimed, &wanted)
+			if err != nil || claimed < wanted {
+				return false, err
+			}
+		}
+		tag, err := tx.Exec(ctx, `
 INSERT INTO incidents (id, status, category, item_name, tier, street, community, grid, reporter,
                        idempotency_key, reported_at, updated_at, version, round, doc, lat, lng, domain,
                        channel, external_ref)
 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $11, 0, 1, $12, $13, $14, $15, $16, $17)
-ON CONFLICT DO NOTHING
-RETURNING id`,
+ON CONFLICT DO NOTHING`,
 			in.ID, in.Status, clean(in.Category), clean(item.Name), in.Tier, clean(in.Street), clean(in.Community),
-			clean(in.Grid), clean(in.Reporter), key, in.ReportedAt, doc, lat, lng, clean(item.Domain),
-			channel, ref).Scan(&id)
+			clean(in.Grid), reporter, key, in.ReportedAt, doc, lat, lng, clean(item.Domain),
+			channel, ref)
+		return err == nil && tag.RowsAffected() == 1, err
+	}
+	errAlreadyHere := errors.New("already here")
+	for range 3 {
+		err = s.inMonths(ctx, []time.Time{in.ReportedAt}, func() error {
+			return pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+				ok, err := insert(tx)
+				if err == nil && !ok {
+					return errAlreadyHere // rolls the claimed keys back
+				}
+				return err
+			})
+		})
 		if err == nil {
-			return id, true, nil
+			return in.ID, true, nil
 		}
-		if !errors.Is(err, pgx.ErrNoRows) {
+		if !errors.Is(err, errAlreadyHere) {
 			return "", false, fmt.Errorf("store: create incident %s: %w", in.ID, err)
 		}
 		// The idempotency key decides first, then the sender's reference
@@ -75,12 +107,12 @@ RETURNING id`,
 		// (or a report projected before it was received).
 		err = s.pool.QueryRow(ctx, `
 SELECT id FROM (
-    SELECT id, 0 AS pref FROM incidents WHERE reporter = $1 AND idempotency_key = $2
+    SELECT incident_id AS id, 0 AS pref FROM incident_keys WHERE kind = 'idempotency' AND owner = $1 AND key = $2
     UNION ALL
-    SELECT id, 1 FROM incidents WHERE channel = $4 AND external_ref = $5
+    SELECT incident_id, 1 FROM incident_keys WHERE kind = 'external_ref' AND owner = $4 AND key = $5
     UNION ALL
     SELECT id, 2 FROM incidents WHERE id = $3
-) m ORDER BY pref LIMIT 1`, clean(in.Reporter), key, in.ID, channel, ref).Scan(&id)
+) m ORDER BY pref LIMIT 1`, reporter, key, in.ID, channel, ref).Scan(&id)
 		if err == nil {
 			return id, false, nil
 		}
@@ -92,13 +124,17 @@ SELECT id FROM (
 }
 
 // DeleteReceived removes an incident that is still at Version 0: the
-// compensation when publishing its report failed. Deleting an incident that
-// does not exist is not an error; one the workflow has already projected is
-// left alone and answered with a CodeConflict *incident.Error.
+// compensation when publishing its report failed. Its keys (incident_keys)
+// and the accepted delegation that created it go with it. Deleting an
+// incident that does not exist is not an error; one the workflow has
+// already projected is left alone and answered with a CodeConflict
+// *incident.Error.
 func (s *Store) DeleteReceived(ctx context.Context, id string) error {
 	var version int
 	err := s.pool.QueryRow(ctx, `
-WITH d AS (DELETE FROM incidents WHERE id = $1 AND version = 0 RETURNING id)
+WITH d AS (DELETE FROM incidents WHERE id = $1 AND version = 0 RETURNING id),
+k AS (DELETE FROM incident_keys WHERE incident_id IN (SELECT id FROM d)),
+g AS (DELETE FROM delegations WHERE incident_id IN (SELECT id FROM d))
 SELECT coalesce((SELECT 0 FROM d), (SELECT version FROM incidents WHERE id = $1), 0)`, id).Scan(&version)
 	if err != nil {
 		return fmt.Errorf("store: delete incident %s: %w", id, err)
@@ -132,51 +168,57 @@ func (s *Store) Project(ctx context.Context, in *incident.Incident) error {
 	// snapshot's", which is false when an equal-or-newer snapshot was
 	// already there (then re-applying it changes nothing anyway) and false
 	// when a newer one arrived concurrently (the row lock orders them).
-	b := &pgx.Batch{}
-	queueRollupBefore(b, in)
-	b.Queue(`
+	// The batch is made afresh for each try: a sent batch keeps the
+	// statements it prepared on its connection.
+	batch := func() *pgx.Batch {
+		b := &pgx.Batch{}
+		queueRollupBefore(b, in)
+		b.Queue(`
 INSERT INTO incidents AS i (id, status, category, item_name, tier, street, community, grid, reporter,
                             reported_at, updated_at, closed_at, version, round, escalation_level,
                             reopen_count, overdue_from, doc, lat, lng, duplicate_of, repeat_of, domain, channel)
 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24)
-ON CONFLICT (id) DO UPDATE SET
+ON CONFLICT (id, reported_at) DO UPDATE SET
     status = EXCLUDED.status, category = EXCLUDED.category, item_name = EXCLUDED.item_name,
     tier = EXCLUDED.tier, street = EXCLUDED.street, community = EXCLUDED.community, grid = EXCLUDED.grid,
-    reporter = EXCLUDED.reporter, reported_at = EXCLUDED.reported_at, updated_at = EXCLUDED.updated_at,
+    reporter = EXCLUDED.reporter, updated_at = EXCLUDED.updated_at,
     closed_at = EXCLUDED.closed_at, version = EXCLUDED.version, round = EXCLUDED.round,
     escalation_level = EXCLUDED.escalation_level, reopen_count = EXCLUDED.reopen_count,
     overdue_from = EXCLUDED.overdue_from, doc = EXCLUDED.doc, lat = EXCLUDED.lat, lng = EXCLUDED.lng,
     duplicate_of = EXCLUDED.duplicate_of, repeat_of = EXCLUDED.repeat_of, domain = EXCLUDED.domain,
     channel = EXCLUDED.channel
 WHERE i.version < EXCLUDED.version`,
-		in.ID, in.Status, clean(in.Category), clean(in.Item.Name), in.Tier, clean(in.Street), clean(in.Community),
-		clean(in.Grid), clean(in.Reporter), in.ReportedAt, in.UpdatedAt, in.ClosedAt, in.Version, in.Round, in.EscalationLevel,
-		in.ReopenCount, overdueFrom(in), doc, lat, lng, cleanPtr(in.DuplicateOf), cleanPtr(in.RepeatOf), clean(in.Item.Domain),
-		clean(incident.ChannelOf(in)))
+			in.ID, in.Status, clean(in.Category), clean(in.Item.Name), in.Tier, clean(in.Street), clean(in.Community),
+			clean(in.Grid), clean(in.Reporter), in.ReportedAt, in.UpdatedAt, in.ClosedAt, in.Version, in.Round, in.EscalationLevel,
+			in.ReopenCount, overdueFrom(in), doc, lat, lng, cleanPtr(in.DuplicateOf), cleanPtr(in.RepeatOf), clean(in.Item.Domain),
+			clean(incident.ChannelOf(in)))
 
-	if len(in.Tasks) > 0 {
-		queueTasks(b, in)
-	}
-	if len(in.Timeline) > 0 {
-		queueTimeline(b, in)
-	}
-	if fb := in.Feedback; fb != nil {
-		var rating *string
-		if fb.Rating != "" {
-			r := clean(string(fb.Rating))
-			rating = &r
+		if len(in.Tasks) > 0 {
+			queueTasks(b, in)
 		}
-		b.Queue(`
-INSERT INTO feedback (incident_id, round, resolved, rating, comment, by_actor, at)
-SELECT $1, $2, $3, $4, $5, $6, $7
-WHERE (SELECT version FROM incidents WHERE id = $1) = $8
-ON CONFLICT (incident_id, round) DO UPDATE SET
+		if len(in.Timeline) > 0 {
+			queueTimeline(b, in)
+		}
+		if fb := in.Feedback; fb != nil {
+			var rating *string
+			if fb.Rating != "" {
+				r := clean(string(fb.Rating))
+				rating = &r
+			}
+			b.Queue(`
+INSERT INTO feedback (incident_id, round, resolved, rating, comment, by_actor, at, reported_at)
+SELECT $1, $2, $3, $4, $5, $6, $7, $9
+WHERE (SELECT version FROM incidents WHERE id = $1 AND reported_at = $9) = $8
+ON CONFLICT (incident_id, round, reported_at) DO UPDATE SET
     resolved = EXCLUDED.resolved, rating = EXCLUDED.rating, comment = EXCLUDED.comment,
     by_actor = EXCLUDED.by_actor, at = EXCLUDED.at`,
-			in.ID, fb.Round, fb.Resolved, rating, clean(fb.Comment), clean(fb.By), fb.At, in.Version)
+				in.ID, fb.Round, fb.Resolved, rating, clean(fb.Comment), clean(fb.By), fb.At, in.Version, in.ReportedAt)
+		}
+		queueRollupAfter(b, in)
+		return b
 	}
-	queueRollupAfter(b, in)
-	if err := s.pool.SendBatch(ctx, b).Close(); err != nil {
+	err = s.inMonths(ctx, []time.Time{in.ReportedAt}, func() error { return s.pool.SendBatch(ctx, batch()).Close() })
+	if err != nil {
 		return fmt.Errorf("store: project incident %s version %d: %w", in.ID, in.Version, err)
 	}
 	return nil
@@ -230,12 +272,12 @@ INSERT INTO tasks (id, incident_id, department, street, category, role, status, 
                    ack_due, resolve_due, acked_at, completed_at, result, return_reason, reassigned_to,
                    escalation_level, ack_overdue, resolve_overdue, inbox_rank, inbox_key, running,
                    returns, returned_at, referred_at, refer_note, extensions, max_level, rating, rated_at,
-                   extension_requested_at)
+                   extension_requested_at, reported_at)
 SELECT t.id, $1, t.department, $2, $3, t.role, t.status, t.round, t.created_at,
        t.ack_due, t.resolve_due, t.acked_at, t.completed_at, t.result, t.return_reason, t.reassigned_to,
        t.escalation_level, t.ack_overdue, t.resolve_overdue, t.inbox_rank, t.inbox_key, t.running,
        t.returns, t.returned_at, t.referred_at, t.refer_note, t.extensions, t.max_level, t.rating, t.rated_at,
-       t.extension_requested_at
+       t.extension_requested_at, $33
 FROM unnest($5::text[], $6::text[], $7::text[], $8::text[], $9::int[], $10::timestamptz[],
             $11::timestamptz[], $12::timestamptz[], $13::timestamptz[], $14::timestamptz[],
             $15::text[], $16::text[], $17::text[], $18::int[], $19::bool[], $20::bool[],
@@ -246,8 +288,8 @@ FROM unnest($5::text[], $6::text[], $7::text[], $8::text[], $9::int[], $10::time
           result, return_reason, reassigned_to, escalation_level, ack_overdue, resolve_overdue,
           inbox_rank, inbox_key, running, returns, returned_at, referred_at, refer_note,
           extensions, max_level, rating, rated_at, extension_requested_at)
-WHERE (SELECT version FROM incidents WHERE id = $1) = $4
-ON CONFLICT (id) DO UPDATE SET
+WHERE (SELECT version FROM incidents WHERE id = $1 AND reported_at = $33) = $4
+ON CONFLICT (id, reported_at) DO UPDATE SET
     department = EXCLUDED.department, street = EXCLUDED.street, category = EXCLUDED.category,
     role = EXCLUDED.role, status = EXCLUDED.status, round = EXCLUDED.round,
     created_at = EXCLUDED.created_at, ack_due = EXCLUDED.ack_due, resolve_due = EXCLUDED.resolve_due,
@@ -262,7 +304,7 @@ ON CONFLICT (id) DO UPDATE SET
 		in.ID, clean(in.Street), clean(in.Category), in.Version,
 		ids, deps, roles, statuses, rounds, created, ackDue, resolveDue, ackedAt, completedAt,
 		results, reasons, reassigned, levels, ackOver, resolveOver, ranks, keys, running,
-		returns, returnedAt, referredAt, referNotes, extensions, maxLevels, ratings, ratedAt, extRequested)
+		returns, returnedAt, referredAt, referNotes, extensions, maxLevels, ratings, ratedAt, extRequested, in.ReportedAt)
 }
 
 // pendingExtension is when t's extension request awaiting a decision was
@@ -288,14 +330,14 @@ func queueTimeline(b *pgx.Batch, in *incident.Incident) {
 		taskIDs[i], deps[i], statuses[i] = nonEmpty(e.TaskID), nonEmpty(clean(e.Department)), nonEmpty(string(e.Status))
 	}
 	b.Queue(`
-INSERT INTO timeline (incident_id, seq, at, type, actor, note, task_id, department, status, level, street)
-SELECT $1, e.seq, e.at, e.type, e.actor, e.note, e.task_id, e.department, e.status, e.level, $12
+INSERT INTO timeline (incident_id, seq, at, type, actor, note, task_id, department, status, level, street, reported_at)
+SELECT $1, e.seq, e.at, e.type, e.actor, e.note, e.task_id, e.department, e.status, e.level, $12, $13
 FROM unnest($3::int[], $4::timestamptz[], $5::text[], $6::text[], $7::text[], $8::text[],
             $9::text[], $10::text[], $11::int[])
      AS e(seq, at, type, actor, note, task_id, department, status, level)
-WHERE (SELECT version FROM incidents WHERE id = $1) = $2
-ON CONFLICT (incident_id, seq) DO NOTHING`,
-		in.ID, in.Version, seqs, at, types, actors, notes, taskIDs, deps, statuses, levels, clean(in.Street))
+WHERE (SELECT version FROM incidents WHERE id = $1 AND reported_at = $13) = $2
+ON CONFLICT (incident_id, seq, reported_at) DO NOTHING`,
+		in.ID, in.Version, seqs, at, types, actors, notes, taskIDs, deps, statuses, levels, clean(in.Street), in.ReportedAt)
 }
 
 // overdueFrom is the instant after which in counts as overdue

@@ -1,0 +1,218 @@
+package store
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5/stdlib"
+	"github.com/pressly/goose/v3"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/whistle-city/whistle/incident"
+)
+
+// partitionOf is the partition that holds the row of table matching where.
+func partitionOf(t *testing.T, s *Store, table, where string) string {
+	t.Helper()
+	var p string
+	require.NoError(t, s.Pool().QueryRow(context.Background(),
+		"SELECT tableoid::regclass::text FROM "+table+" WHERE "+where).Scan(&p))
+	return p
+}
+
+// A write into a month that has no partition yet makes the month and
+// lands there, every row of the incident in its month's partitions, by the
+// district's calendar (not UTC's).
+func TestWritesMakeTheirMonth(t *testing.T) {
+	ctx := context.Background()
+	// 2025-05-01 07:30 in Shanghai is still April 30 in UTC: the district's
+	// May.
+	at := time.Date(2025, 5, 1, 7, 30, 0, 0, time.FixedZone("CST", 8*3600))
+	now := at
+	s := newStore(t, &now)
+	for _, m := range mustMonths(t, s) {
+		require.NotEqual(t, "2025-05", m.Month.Format("2006-01"), "the migration made May 2025 already")
+	}
+
+	_, created, err := s.CreateReceived(ctx, report("inc-may", "FH", at), itemCG, "k-may")
+	require.NoError(t, err)
+	require.True(t, created)
+	in := newIncident("inc-may", "FH", itemCG, at)
+	project(t, s, in)
+	task := taskOf(t, in, "CG")
+	step(t, s, in, deptActor("CG"), incident.Ack{TaskID: task}, at.Add(10*minute))
+
+	assert.Equal(t, "incidents_2025_05", partitionOf(t, s, "incidents", "id = 'inc-may'"))
+	assert.Equal(t, "tasks_2025_05", partitionOf(t, s, "tasks", "id = '"+task+"'"))
+	assert.Equal(t, "timeline_2025_05", partitionOf(t, s, "timeline", "incident_id = 'inc-may' AND seq = 1"))
+
+	// A bulk load into another missing month makes it too.
+	old := newIncident("inc-jan", "FH", itemCG, at.AddDate(0, -4, 0))
+	_, err = s.Load(ctx, []LoadIncident{{Snapshot: old}})
+	require.NoError(t, err)
+	assert.Equal(t, "incidents_2025_01", partitionOf(t, s, "incidents", "id = 'inc-jan'"))
+
+	months := mustMonths(t, s)
+	var may *MonthPartition
+	for i := range months {
+		if months[i].Month.Format("2006-01") == "2025-05" {
+			may = &months[i]
+		}
+	}
+	require.NotNil(t, may)
+	assert.Equal(t, int64(1), may.Incidents)
+	assert.Equal(t, int64(1), may.Open)
+	assert.Positive(t, may.Bytes)
+	assert.Equal(t, time.Date(2025, 4, 30, 16, 0, 0, 0, time.UTC), may.From.UTC())
+	assert.Equal(t, time.Date(2025, 5, 31, 16, 0, 0, 0, time.UTC), may.To.UTC())
+	for i := 1; i < len(months); i++ {
+		assert.True(t, months[i-1].Month.Before(months[i].Month), "months in order")
+	}
+
+	// Ahead: this month and the next two, by the store's clock.
+	now = time.Date(2031, 11, 20, 12, 0, 0, 0, time.UTC)
+	require.NoError(t, s.EnsureMonthsAhead(ctx, 2))
+	require.NoError(t, s.EnsureMonthsAhead(ctx, 2), "a second time makes nothing")
+	got := map[string]bool{}
+	for _, m := range mustMonths(t, s) {
+		got[m.Month.Format("2006-01")] = true
+	}
+	for _, m := range []string{"2031-11", "2031-12", "2032-01"} {
+		assert.True(t, got[m], m)
+	}
+	assert.False(t, got["2032-02"])
+}
+
+func mustMonths(t *testing.T, s *Store) []MonthPartition {
+	t.Helper()
+	m, err := s.Months(context.Background())
+	require.NoError(t, err)
+	return m
+}
+
+// The keys that must be unique across all time are, across months: a
+// client's retry with its key after the month turned finds the first
+// incident, and so does the hotline resending a work order.
+func TestKeysHoldAcrossMonths(t *testing.T) {
+	ctx := context.Background()
+	now := t0
+	s := newStore(t, &now)
+	march := time.Date(2026, 3, 31, 23, 59, 59, 0, time.FixedZone("CST", 8*3600))
+	april := march.Add(2 * time.Second)
+
+	id, created, err := s.CreateReceived(ctx, report("inc-1", "FH", march), itemCG, "key-1")
+	require.NoError(t, err)
+	require.True(t, created)
+	id, created, err = s.CreateReceived(ctx, report("inc-2", "FH", april), itemCG, "key-1")
+	require.NoError(t, err)
+	assert.False(t, created)
+	assert.Equal(t, "inc-1", id)
+
+	hot := report("inc-3", "FH", march)
+	hot.Channel, hot.ExternalRef = incident.ChannelHotline, "12345-0001"
+	_, created, err = s.CreateReceived(ctx, hot, itemCG, "")
+	require.NoError(t, err)
+	require.True(t, created)
+	again := report("inc-4", "FH", april)
+	again.Channel, again.ExternalRef = incident.ChannelHotline, "12345-0001"
+	id, created, err = s.CreateReceived(ctx, again, itemCG, "")
+	require.NoError(t, err)
+	assert.False(t, created)
+	assert.Equal(t, "inc-3", id)
+
+	// A conflict on one key claims none of the others: the first report's
+	// key answers, and the second's new key stays free.
+	both := report("inc-5", "FH", april)
+	both.Channel, both.ExternalRef = incident.ChannelHotline, "12345-0001"
+	id, created, err = s.CreateReceived(ctx, both, itemCG, "key-new")
+	require.NoError(t, err)
+	assert.False(t, created)
+	assert.Equal(t, "inc-3", id)
+	id, created, err = s.CreateReceived(ctx, report("inc-6", "FH", april), itemCG, "key-new")
+	require.NoError(t, err)
+	assert.True(t, created)
+	assert.Equal(t, "inc-6", id)
+
+	assert.Equal(t, 3, count(t, s, `SELECT count(*) FROM incidents`))
+	assert.Equal(t, 3, count(t, s, `SELECT count(*) FROM incident_keys`))
+	rid, at, err := s.IncidentByKey(ctx, "gw-FH", "key-1")
+	require.NoError(t, err)
+	assert.Equal(t, "inc-1", rid)
+	assert.True(t, march.Equal(at))
+
+	// Deleting a received incident frees its keys.
+	require.NoError(t, s.DeleteReceived(ctx, "inc-6"))
+	assert.Equal(t, 2, count(t, s, `SELECT count(*) FROM incident_keys`))
+}
+
+// Migration 00014 moves every row into its month, keeps every key, and
+// its Down gives the tables as they were.
+func TestMigrationPartitionsWhatIsThere(t *testing.T) {
+	ctx := context.Background()
+	now := t0.Add(2 * time.Hour)
+	s := newStore(t, &now)
+	p, err := goose.NewProvider(goose.DialectPostgres, stdlib.OpenDBFromPool(s.Pool()), Migrations(),
+		goose.WithDisableGlobalRegistry(true))
+	require.NoError(t, err)
+	_, err = p.DownTo(ctx, 13)
+	require.NoError(t, err)
+
+	// Rows written by the code of version 13 (keys on the incident row).
+	_, err = s.Pool().Exec(ctx, `
+INSERT INTO incidents (id, status, category, tier, street, community, grid, reporter, idempotency_key,
+                       reported_at, updated_at, version, doc, channel, external_ref)
+VALUES ('a', 'dispatched', 'SR-001', 'department', 'FH', 'FH-01', 'FH-01-01', 'gw', 'k1',
+        '2026-01-31 17:00:00+00', '2026-02-01 00:00:00+00', 2, '{}', 'hotline', 'wo-1'),
+       ('b', 'closed', 'SR-001', 'department', 'FH', 'FH-01', 'FH-01-01', 'gw', NULL,
+        '2026-01-31 15:00:00+00', '2026-02-03 00:00:00+00', 9, '{}', 'grid', NULL);
+INSERT INTO tasks (id, incident_id, department, street, category, role, status, round, created_at, ack_due,
+                   resolve_due, inbox_rank, inbox_key)
+VALUES ('a-1', 'a', 'D1', 'FH', 'SR-001', 'lead', 'pending_ack', 1, '2026-01-31 17:00:00+00',
+        '2026-01-31 18:00:00+00', '2026-02-03 17:00:00+00', 0, 1);
+INSERT INTO timeline (incident_id, seq, at, type, actor) VALUES ('a', 1, '2026-01-31 17:00:00+00', 'reported', 'gw'),
+                                                          ('b', 1, '2026-01-31 15:00:00+00', 'reported', 'gw');
+INSERT INTO feedback (incident_id, round, resolved, at) VALUES ('b', 1, true, '2026-02-02 00:00:00+00');`)
+	require.NoError(t, err)
+	state := func() string {
+		var js string
+		require.NoError(t, s.Pool().QueryRow(ctx, `
+SELECT json_build_array(
+    (SELECT json_agg(json_build_array(id, reported_at, idempotency_key, external_ref) ORDER BY id) FROM incidents),
+    (SELECT json_agg(json_build_array(id, incident_id, status) ORDER BY id) FROM tasks),
+    (SELECT json_agg(json_build_array(incident_id, seq, type) ORDER BY incident_id, seq) FROM timeline),
+    (SELECT json_agg(json_build_array(incident_id, round, resolved) ORDER BY incident_id) FROM feedback))::text`).Scan(&js))
+		return js
+	}
+	want := state()
+
+	_, err = p.Up(ctx)
+	require.NoError(t, err)
+	assert.Equal(t, want, state())
+	// 17:00 UTC on January 31 is February 1 in Shanghai; 15:00 is not.
+	assert.Equal(t, "incidents_2026_02", partitionOf(t, s, "incidents", "id = 'a'"))
+	assert.Equal(t, "tasks_2026_02", partitionOf(t, s, "tasks", "id = 'a-1'"))
+	assert.Equal(t, "incidents_2026_01", partitionOf(t, s, "incidents", "id = 'b'"))
+	assert.Equal(t, "feedback_2026_01", partitionOf(t, s, "feedback", "incident_id = 'b'"))
+	assert.Equal(t, 2, count(t, s, `SELECT count(*) FROM incident_keys WHERE incident_id = 'a'`))
+	id, created, err := s.CreateReceived(ctx, report("c", "FH", now), itemCG, "")
+	require.NoError(t, err)
+	require.True(t, created)
+	r := report("d", "FH", now)
+	r.Channel, r.ExternalRef = incident.ChannelHotline, "wo-1"
+	id, created, err = s.CreateReceived(ctx, r, itemCG, "")
+	require.NoError(t, err)
+	assert.False(t, created)
+	assert.Equal(t, "a", id)
+
+	_, err = p.DownTo(ctx, 13)
+	require.NoError(t, err)
+	var partitioned int
+	require.NoError(t, s.Pool().QueryRow(ctx, `SELECT count(*) FROM pg_partitioned_table`).Scan(&partitioned))
+	assert.Zero(t, partitioned)
+	require.NoError(t, s.Pool().QueryRow(ctx, `SELECT count(*) FROM incidents WHERE id <> 'c'`).Scan(&partitioned))
+	assert.Equal(t, 2, partitioned)
+	_, err = p.Up(ctx)
+	require.NoError(t, err)
+}
