@@ -39,6 +39,7 @@ ROUTE_PORTS=($((BASE + 622)) $((BASE + 623)) $((BASE + 624)))
 MON_PORTS=($((BASE + 822)) $((BASE + 823)) $((BASE + 824)))
 SERVE_PORTS=($((BASE + 80)) $((BASE + 81)))
 WORKER_HEALTH_PORTS=($((BASE + 90)) $((BASE + 91)))
+WORKER_PPROF_PORTS=($((BASE + 92)) $((BASE + 93)))
 
 BIN=$DIR/bin LOGS=$DIR/logs RUN=$DIR/run
 
@@ -234,7 +235,8 @@ serve_up() {
 worker_up() {
   local i=$1 args=()
   [ -n "${WORKFLOW_CACHE:-}" ] && args+=(--workflow-cache "$WORKFLOW_CACHE")
-  start "worker-$i" "$BIN/whistle" worker --health "127.0.0.1:${WORKER_HEALTH_PORTS[$i]}" "${args[@]}"
+  start "worker-$i" "$BIN/whistle" worker --health "127.0.0.1:${WORKER_HEALTH_PORTS[$i]}" \
+    --pprof "127.0.0.1:${WORKER_PPROF_PORTS[$i]}" "${args[@]}"
   await "worker-$i" 90 curl -fsS "http://127.0.0.1:${WORKER_HEALTH_PORTS[$i]}/readyz"
 }
 
@@ -418,6 +420,15 @@ capacity() {
 
 rss_mb() { awk '/VmRSS/ {print int($2 / 1024)}' "/proc/$(pid_of "$1")/status" 2>/dev/null || echo 0; }
 
+# live_mb I: worker I's Go heap in use right after a collection (what RSS
+# comes back to when the runtime returns what it freed); its heap profile
+# is kept in the logs as worker-I.heap for go tool pprof.
+live_mb() {
+  local url="http://127.0.0.1:${WORKER_PPROF_PORTS[$1]}/debug/pprof/heap"
+  curl -fsS -o "$LOGS/worker-$1.heap" "$url?gc=1" || true
+  curl -fsS "$url?gc=1&debug=1" | awk '/^# HeapAlloc = / {print int($4 / 1048576)}'
+}
+
 # open N: on a fresh cluster (its data removed first), reports N
 # department-tier incidents through both serves and leaves them open
 # (dispatched, awaiting 报到), then prints each process's memory before and
@@ -429,6 +440,7 @@ open_incidents() {
   whistle_env
   local procs=(worker-0 worker-1 serve-0 serve-1 temporal) before=() after=()
   for i in "${!procs[@]}"; do before[$i]=$(rss_mb "${procs[$i]}"); done
+  local live_before=($(live_mb 0) $(live_mb 1))
   local tok; tok=$("$BIN/whistle" token --role grid_worker --org FH-01-01 --ttl 2h)
   local run; run="open-$(date +%s)"
   say "open: $n reports, left open (run $run, workflow cache ${WORKFLOW_CACHE:-default})"
@@ -448,11 +460,14 @@ open_incidents() {
   done
   sleep 15 # let the last workflow tasks settle before reading memory
   for i in "${!procs[@]}"; do after[$i]=$(rss_mb "${procs[$i]}"); done
+  local live_after=($(live_mb 0) $(live_mb 1))
   echo "answers: $(tr '\n' ' ' <"$LOGS/open-codes")"
   printf '%-10s %10s %14s\n' process "RSS before" "RSS with open"
   for i in "${!procs[@]}"; do printf '%-10s %7d MB %11d MB\n' "${procs[$i]}" "${before[$i]}" "${after[$i]}"; done
   local dw=$(( after[0] + after[1] - before[0] - before[1] ))
   echo "workers: $(( dw * 1024 / n )) KB per open incident ($n open across both; cache ${WORKFLOW_CACHE:-default})"
+  echo "workers' live Go heap after a collection: ${live_before[0]} -> ${live_after[0]} MB and ${live_before[1]} -> ${live_after[1]} MB" \
+    "(profiles: $LOGS/worker-0.heap, worker-1.heap)"
 }
 
 case "${1:-}" in

@@ -89,7 +89,7 @@ func (s *Store) Disputes(ctx context.Context, sc Scope, f DisputeFilter) ([]Open
 	q := `
 SELECT t.incident_id, t.id, t.department, t.street, t.category, i.item_name, t.return_reason,
        t.returned_at, t.returns, t.referred_at, t.refer_note
-FROM tasks t JOIN incidents i ON i.id = t.incident_id AND i.reported_at = t.reported_at
+FROM tasks t JOIN incidents i ON i.id = t.incident_id
 ` + w.sql() + `
 ORDER BY t.returned_at, t.id
 LIMIT ` + strconv.Itoa(limit+1)

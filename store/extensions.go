@@ -69,7 +69,7 @@ func (s *Store) Extensions(ctx context.Context, sc Scope, f ExtensionFilter) ([]
 SELECT t.incident_id, t.id, t.department, t.street, t.category, i.item_name,
        coalesce(i.doc->>'description', ''), t.resolve_due, t.extension_requested_at,
        (SELECT x->'extension' FROM jsonb_array_elements(i.doc->'tasks') x WHERE x->>'id' = t.id)
-FROM tasks t JOIN incidents i ON i.id = t.incident_id AND i.reported_at = t.reported_at
+FROM tasks t JOIN incidents i ON i.id = t.incident_id
 ` + w.sql() + `
 ORDER BY t.extension_requested_at, t.id
 LIMIT ` + strconv.Itoa(limit+1)

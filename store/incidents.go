@@ -41,7 +41,7 @@ func (s *Store) IncidentOfTask(ctx context.Context, sc Scope, taskID string) (*i
 	w.and("t.id = " + w.arg(taskID))
 	sc.incidents(&w)
 	err := s.pool.QueryRow(ctx, `
-SELECT i.doc FROM tasks t JOIN incidents i ON i.id = t.incident_id AND i.reported_at = t.reported_at `+w.sql(), w.args...).Scan(&doc)
+SELECT i.doc FROM tasks t JOIN incidents i ON i.id = t.incident_id `+w.sql(), w.args...).Scan(&doc)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil, incident.Errorf(incident.CodeNotFound, "no task %s", taskID)
 	}
@@ -146,7 +146,7 @@ func (s *Store) Incidents(ctx context.Context, sc Scope, f IncidentFilter) (item
 		}
 	}
 	if f.Department != "" {
-		w.and("EXISTS (SELECT 1 FROM tasks t WHERE t.incident_id = i.id AND t.reported_at = i.reported_at AND t.department = " + w.arg(f.Department) + ")")
+		w.and("EXISTS (SELECT 1 FROM tasks t WHERE t.incident_id = i.id AND t.department = " + w.arg(f.Department) + ")")
 	}
 	if f.Overdue != nil {
 		now := w.arg(s.now())

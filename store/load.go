@@ -3,7 +3,6 @@ package store
 import (
 	"context"
 	"fmt"
-	"time"
 
 	"github.com/jackc/pgx/v5"
 
@@ -30,10 +29,9 @@ var (
 	loadTaskColumns = []string{"id", "incident_id", "department", "street", "category", "role", "status", "round",
 		"created_at", "ack_due", "resolve_due", "acked_at", "completed_at", "result", "return_reason", "reassigned_to",
 		"escalation_level", "ack_overdue", "resolve_overdue", "inbox_rank", "inbox_key", "running",
-		"returns", "returned_at", "referred_at", "refer_note", "extensions", "max_level", "rating", "rated_at",
-		"reported_at"}
-	loadTimelineColumns = []string{"incident_id", "seq", "at", "type", "actor", "note", "task_id", "department", "status", "level", "street", "reported_at"}
-	loadFeedbackColumns = []string{"incident_id", "round", "resolved", "rating", "comment", "by_actor", "at", "reported_at"}
+		"returns", "returned_at", "referred_at", "refer_note", "extensions", "max_level", "rating", "rated_at"}
+	loadTimelineColumns = []string{"incident_id", "seq", "at", "type", "actor", "note", "task_id", "department", "status", "level", "street"}
+	loadFeedbackColumns = []string{"incident_id", "round", "resolved", "rating", "comment", "by_actor", "at"}
 	loadKeyColumns      = []string{"kind", "owner", "key", "incident_id", "reported_at"}
 )
 
@@ -85,14 +83,13 @@ func (s *Store) Load(ctx context.Context, items []LoadIncident, opts ...LoadOpti
 	incidents := make([][]any, 0, len(items))
 	ids := make([]string, 0, len(items))
 	var tasks, timeline, feedback, keys [][]any
-	var months []time.Time
-	addFeedback := func(in *incident.Incident, fb *incident.Feedback) {
+	addFeedback := func(id string, fb *incident.Feedback) {
 		var rating *string
 		if fb.Rating != "" {
 			r := clean(string(fb.Rating))
 			rating = &r
 		}
-		feedback = append(feedback, []any{in.ID, int32(fb.Round), fb.Resolved, rating, clean(fb.Comment), clean(fb.By), fb.At, in.ReportedAt})
+		feedback = append(feedback, []any{id, int32(fb.Round), fb.Resolved, rating, clean(fb.Comment), clean(fb.By), fb.At})
 	}
 	for _, it := range items {
 		in := it.Snapshot
@@ -112,7 +109,6 @@ func (s *Store) Load(ctx context.Context, items []LoadIncident, opts ...LoadOpti
 			clean(incident.ChannelOf(in)), externalRef(in),
 		})
 		ids = append(ids, in.ID)
-		months = append(months, in.ReportedAt)
 		if ref := externalRef(in); ref != nil {
 			keys = append(keys, []any{"external_ref", clean(incident.ChannelOf(in)), *ref, in.ID, in.ReportedAt})
 		}
@@ -125,25 +121,25 @@ func (s *Store) Load(ctx context.Context, items []LoadIncident, opts ...LoadOpti
 				int32(t.Round), t.CreatedAt, t.AckDue, t.ResolveDue, t.AckedAt, t.CompletedAt, clean(t.Result),
 				clean(t.ReturnReason), t.ReassignedTo, int32(t.EscalationLevel), t.AckOverdue, t.ResolveOverdue, rank, key,
 				clockRunning(in, t), int32(t.Returns), d.returnedAt, d.referredAt, clean(d.referNote),
-				int32(t.Extensions), maxLevel(in, t), rating, ratedAt, in.ReportedAt,
+				int32(t.Extensions), maxLevel(in, t), rating, ratedAt,
 			})
 		}
 		for _, e := range in.Timeline {
 			timeline = append(timeline, []any{
 				in.ID, int32(e.Seq), e.At, e.Type, clean(e.Actor), clean(e.Note), nonEmpty(e.TaskID),
-				nonEmpty(clean(e.Department)), nonEmpty(string(e.Status)), int32(e.Level), clean(in.Street), in.ReportedAt,
+				nonEmpty(clean(e.Department)), nonEmpty(string(e.Status)), int32(e.Level), clean(in.Street),
 			})
 		}
 		for i := range it.EarlierFeedback {
 			if fb := &it.EarlierFeedback[i]; in.Feedback == nil || fb.Round != in.Feedback.Round {
-				addFeedback(in, fb)
+				addFeedback(in.ID, fb)
 			}
 		}
 		if in.Feedback != nil {
-			addFeedback(in, in.Feedback)
+			addFeedback(in.ID, in.Feedback)
 		}
 	}
-	err := s.inMonths(ctx, months, func() error {
+	err := s.inMonths(ctx, ids, func() error {
 		return pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 			var err error
 			copyRows := func(table string, cols []string, rows [][]any, count *int64) {

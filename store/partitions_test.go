@@ -2,9 +2,11 @@ package store
 
 import (
 	"context"
+	"strings"
 	"testing"
 	"time"
 
+	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5/stdlib"
 	"github.com/pressly/goose/v3"
 	"github.com/stretchr/testify/assert"
@@ -12,6 +14,16 @@ import (
 
 	"github.com/whistle-city/whistle/incident"
 )
+
+// idAt is a UUID version 7 incident id made at at, as the API makes them,
+// with n as its random bits.
+func idAt(at time.Time, n byte) string {
+	var u uuid.UUID
+	ms := uint64(at.UnixMilli())
+	u[0], u[1], u[2], u[3], u[4], u[5] = byte(ms>>40), byte(ms>>32), byte(ms>>24), byte(ms>>16), byte(ms>>8), byte(ms)
+	u[6], u[8], u[15] = 0x70, 0x80, n
+	return u.String()
+}
 
 // partitionOf is the partition that holds the row of table matching where.
 func partitionOf(t *testing.T, s *Store, table, where string) string {
@@ -36,37 +48,46 @@ func TestWritesMakeTheirMonth(t *testing.T) {
 		require.NotEqual(t, "2025-05", m.Month.Format("2006-01"), "the migration made May 2025 already")
 	}
 
-	_, created, err := s.CreateReceived(ctx, report("inc-may", "FH", at), itemCG, "k-may")
+	may := idAt(at, 1)
+	_, created, err := s.CreateReceived(ctx, report(may, "FH", at), itemCG, "k-may")
 	require.NoError(t, err)
 	require.True(t, created)
-	in := newIncident("inc-may", "FH", itemCG, at)
+	in := newIncident(may, "FH", itemCG, at)
 	project(t, s, in)
 	task := taskOf(t, in, "CG")
 	step(t, s, in, deptActor("CG"), incident.Ack{TaskID: task}, at.Add(10*minute))
 
-	assert.Equal(t, "incidents_2025_05", partitionOf(t, s, "incidents", "id = 'inc-may'"))
+	assert.Equal(t, "incidents_2025_05", partitionOf(t, s, "incidents", "id = '"+may+"'"))
 	assert.Equal(t, "tasks_2025_05", partitionOf(t, s, "tasks", "id = '"+task+"'"))
-	assert.Equal(t, "timeline_2025_05", partitionOf(t, s, "timeline", "incident_id = 'inc-may' AND seq = 1"))
+	assert.Equal(t, "timeline_2025_05", partitionOf(t, s, "timeline", "incident_id = '"+may+"' AND seq = 1"))
+	// One millisecond earlier is the district's April.
+	april := idAt(time.Date(2025, 4, 30, 16, 0, 0, 0, time.UTC).Add(-time.Millisecond), 2)
+	project(t, s, newIncident(april, "FH", itemCG, at))
+	assert.Equal(t, "incidents_2025_04", partitionOf(t, s, "incidents", "id = '"+april+"'"))
 
-	// A bulk load into another missing month makes it too.
-	old := newIncident("inc-jan", "FH", itemCG, at.AddDate(0, -4, 0))
-	_, err = s.Load(ctx, []LoadIncident{{Snapshot: old}})
+	// A bulk load into another missing month makes it too; an id that is
+	// not a UUID is kept aside.
+	jan := at.AddDate(0, -4, 0)
+	_, err = s.Load(ctx, []LoadIncident{{Snapshot: newIncident(idAt(jan, 3), "FH", itemCG, jan)},
+		{Snapshot: newIncident("inc-odd", "FH", itemCG, jan)}})
 	require.NoError(t, err)
-	assert.Equal(t, "incidents_2025_01", partitionOf(t, s, "incidents", "id = 'inc-jan'"))
+	assert.Equal(t, "incidents_2025_01", partitionOf(t, s, "incidents", "id = '"+idAt(jan, 3)+"'"))
+	assert.Equal(t, "incidents_other", partitionOf(t, s, "incidents", "id = 'inc-odd'"))
+	assert.Equal(t, "tasks_other", partitionOf(t, s, "tasks", "incident_id = 'inc-odd'"))
 
 	months := mustMonths(t, s)
-	var may *MonthPartition
+	var mayRow *MonthPartition
 	for i := range months {
 		if months[i].Month.Format("2006-01") == "2025-05" {
-			may = &months[i]
+			mayRow = &months[i]
 		}
 	}
-	require.NotNil(t, may)
-	assert.Equal(t, int64(1), may.Incidents)
-	assert.Equal(t, int64(1), may.Open)
-	assert.Positive(t, may.Bytes)
-	assert.Equal(t, time.Date(2025, 4, 30, 16, 0, 0, 0, time.UTC), may.From.UTC())
-	assert.Equal(t, time.Date(2025, 5, 31, 16, 0, 0, 0, time.UTC), may.To.UTC())
+	require.NotNil(t, mayRow)
+	assert.Equal(t, int64(1), mayRow.Incidents)
+	assert.Equal(t, int64(1), mayRow.Open)
+	assert.Positive(t, mayRow.Bytes)
+	assert.Equal(t, time.Date(2025, 4, 30, 16, 0, 0, 0, time.UTC), mayRow.From.UTC())
+	assert.Equal(t, time.Date(2025, 5, 31, 16, 0, 0, 0, time.UTC), mayRow.To.UTC())
 	for i := 1; i < len(months); i++ {
 		assert.True(t, months[i-1].Month.Before(months[i].Month), "months in order")
 	}
@@ -159,8 +180,12 @@ func TestMigrationPartitionsWhatIsThere(t *testing.T) {
 	_, err = p.DownTo(ctx, 13)
 	require.NoError(t, err)
 
-	// Rows written by the code of version 13 (keys on the incident row).
-	_, err = s.Pool().Exec(ctx, `
+	// Rows written by the code of version 13 (keys on the incident row):
+	// a, received at 17:00 UTC on January 31, February 1 in Shanghai; b two
+	// hours earlier, still January.
+	a := idAt(time.Date(2026, 1, 31, 17, 0, 0, 0, time.UTC), 1)
+	b := idAt(time.Date(2026, 1, 31, 15, 0, 0, 0, time.UTC), 2)
+	_, err = s.Pool().Exec(ctx, strings.NewReplacer("'a'", "'"+a+"'", "'a-1'", "'"+a+"-t1'", "'b'", "'"+b+"'").Replace(`
 INSERT INTO incidents (id, status, category, tier, street, community, grid, reporter, idempotency_key,
                        reported_at, updated_at, version, doc, channel, external_ref)
 VALUES ('a', 'dispatched', 'SR-001', 'department', 'FH', 'FH-01', 'FH-01-01', 'gw', 'k1',
@@ -173,7 +198,7 @@ VALUES ('a-1', 'a', 'D1', 'FH', 'SR-001', 'lead', 'pending_ack', 1, '2026-01-31 
         '2026-01-31 18:00:00+00', '2026-02-03 17:00:00+00', 0, 1);
 INSERT INTO timeline (incident_id, seq, at, type, actor) VALUES ('a', 1, '2026-01-31 17:00:00+00', 'reported', 'gw'),
                                                           ('b', 1, '2026-01-31 15:00:00+00', 'reported', 'gw');
-INSERT INTO feedback (incident_id, round, resolved, at) VALUES ('b', 1, true, '2026-02-02 00:00:00+00');`)
+INSERT INTO feedback (incident_id, round, resolved, at) VALUES ('b', 1, true, '2026-02-02 00:00:00+00');`))
 	require.NoError(t, err)
 	state := func() string {
 		var js string
@@ -190,12 +215,11 @@ SELECT json_build_array(
 	_, err = p.Up(ctx)
 	require.NoError(t, err)
 	assert.Equal(t, want, state())
-	// 17:00 UTC on January 31 is February 1 in Shanghai; 15:00 is not.
-	assert.Equal(t, "incidents_2026_02", partitionOf(t, s, "incidents", "id = 'a'"))
-	assert.Equal(t, "tasks_2026_02", partitionOf(t, s, "tasks", "id = 'a-1'"))
-	assert.Equal(t, "incidents_2026_01", partitionOf(t, s, "incidents", "id = 'b'"))
-	assert.Equal(t, "feedback_2026_01", partitionOf(t, s, "feedback", "incident_id = 'b'"))
-	assert.Equal(t, 2, count(t, s, `SELECT count(*) FROM incident_keys WHERE incident_id = 'a'`))
+	assert.Equal(t, "incidents_2026_02", partitionOf(t, s, "incidents", "id = '"+a+"'"))
+	assert.Equal(t, "tasks_2026_02", partitionOf(t, s, "tasks", "id = '"+a+"-t1'"))
+	assert.Equal(t, "incidents_2026_01", partitionOf(t, s, "incidents", "id = '"+b+"'"))
+	assert.Equal(t, "feedback_2026_01", partitionOf(t, s, "feedback", "incident_id = '"+b+"'"))
+	assert.Equal(t, 2, count(t, s, `SELECT count(*) FROM incident_keys WHERE incident_id = '`+a+`'`))
 	id, created, err := s.CreateReceived(ctx, report("c", "FH", now), itemCG, "")
 	require.NoError(t, err)
 	require.True(t, created)
@@ -204,7 +228,7 @@ SELECT json_build_array(
 	id, created, err = s.CreateReceived(ctx, r, itemCG, "")
 	require.NoError(t, err)
 	assert.False(t, created)
-	assert.Equal(t, "a", id)
+	assert.Equal(t, a, id)
 
 	_, err = p.DownTo(ctx, 13)
 	require.NoError(t, err)

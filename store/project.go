@@ -87,7 +87,7 @@ ON CONFLICT DO NOTHING`,
 	}
 	errAlreadyHere := errors.New("already here")
 	for range 3 {
-		err = s.inMonths(ctx, []time.Time{in.ReportedAt}, func() error {
+		err = s.inMonths(ctx, []string{in.ID}, func() error {
 			return pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 				ok, err := insert(tx)
 				if err == nil && !ok {
@@ -178,10 +178,10 @@ INSERT INTO incidents AS i (id, status, category, item_name, tier, street, commu
                             reported_at, updated_at, closed_at, version, round, escalation_level,
                             reopen_count, overdue_from, doc, lat, lng, duplicate_of, repeat_of, domain, channel)
 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24)
-ON CONFLICT (id, reported_at) DO UPDATE SET
+ON CONFLICT (id) DO UPDATE SET
     status = EXCLUDED.status, category = EXCLUDED.category, item_name = EXCLUDED.item_name,
     tier = EXCLUDED.tier, street = EXCLUDED.street, community = EXCLUDED.community, grid = EXCLUDED.grid,
-    reporter = EXCLUDED.reporter, updated_at = EXCLUDED.updated_at,
+    reporter = EXCLUDED.reporter, reported_at = EXCLUDED.reported_at, updated_at = EXCLUDED.updated_at,
     closed_at = EXCLUDED.closed_at, version = EXCLUDED.version, round = EXCLUDED.round,
     escalation_level = EXCLUDED.escalation_level, reopen_count = EXCLUDED.reopen_count,
     overdue_from = EXCLUDED.overdue_from, doc = EXCLUDED.doc, lat = EXCLUDED.lat, lng = EXCLUDED.lng,
@@ -206,18 +206,18 @@ WHERE i.version < EXCLUDED.version`,
 				rating = &r
 			}
 			b.Queue(`
-INSERT INTO feedback (incident_id, round, resolved, rating, comment, by_actor, at, reported_at)
-SELECT $1, $2, $3, $4, $5, $6, $7, $9
-WHERE (SELECT version FROM incidents WHERE id = $1 AND reported_at = $9) = $8
-ON CONFLICT (incident_id, round, reported_at) DO UPDATE SET
+INSERT INTO feedback (incident_id, round, resolved, rating, comment, by_actor, at)
+SELECT $1, $2, $3, $4, $5, $6, $7
+WHERE (SELECT version FROM incidents WHERE id = $1) = $8
+ON CONFLICT (incident_id, round) DO UPDATE SET
     resolved = EXCLUDED.resolved, rating = EXCLUDED.rating, comment = EXCLUDED.comment,
     by_actor = EXCLUDED.by_actor, at = EXCLUDED.at`,
-				in.ID, fb.Round, fb.Resolved, rating, clean(fb.Comment), clean(fb.By), fb.At, in.Version, in.ReportedAt)
+				in.ID, fb.Round, fb.Resolved, rating, clean(fb.Comment), clean(fb.By), fb.At, in.Version)
 		}
 		queueRollupAfter(b, in)
 		return b
 	}
-	err = s.inMonths(ctx, []time.Time{in.ReportedAt}, func() error { return s.pool.SendBatch(ctx, batch()).Close() })
+	err = s.inMonths(ctx, []string{in.ID}, func() error { return s.pool.SendBatch(ctx, batch()).Close() })
 	if err != nil {
 		return fmt.Errorf("store: project incident %s version %d: %w", in.ID, in.Version, err)
 	}
@@ -272,12 +272,12 @@ INSERT INTO tasks (id, incident_id, department, street, category, role, status, 
                    ack_due, resolve_due, acked_at, completed_at, result, return_reason, reassigned_to,
                    escalation_level, ack_overdue, resolve_overdue, inbox_rank, inbox_key, running,
                    returns, returned_at, referred_at, refer_note, extensions, max_level, rating, rated_at,
-                   extension_requested_at, reported_at)
+                   extension_requested_at)
 SELECT t.id, $1, t.department, $2, $3, t.role, t.status, t.round, t.created_at,
        t.ack_due, t.resolve_due, t.acked_at, t.completed_at, t.result, t.return_reason, t.reassigned_to,
        t.escalation_level, t.ack_overdue, t.resolve_overdue, t.inbox_rank, t.inbox_key, t.running,
        t.returns, t.returned_at, t.referred_at, t.refer_note, t.extensions, t.max_level, t.rating, t.rated_at,
-       t.extension_requested_at, $33
+       t.extension_requested_at
 FROM unnest($5::text[], $6::text[], $7::text[], $8::text[], $9::int[], $10::timestamptz[],
             $11::timestamptz[], $12::timestamptz[], $13::timestamptz[], $14::timestamptz[],
             $15::text[], $16::text[], $17::text[], $18::int[], $19::bool[], $20::bool[],
@@ -288,8 +288,8 @@ FROM unnest($5::text[], $6::text[], $7::text[], $8::text[], $9::int[], $10::time
           result, return_reason, reassigned_to, escalation_level, ack_overdue, resolve_overdue,
           inbox_rank, inbox_key, running, returns, returned_at, referred_at, refer_note,
           extensions, max_level, rating, rated_at, extension_requested_at)
-WHERE (SELECT version FROM incidents WHERE id = $1 AND reported_at = $33) = $4
-ON CONFLICT (id, reported_at) DO UPDATE SET
+WHERE (SELECT version FROM incidents WHERE id = $1) = $4
+ON CONFLICT (id, incident_id) DO UPDATE SET
     department = EXCLUDED.department, street = EXCLUDED.street, category = EXCLUDED.category,
     role = EXCLUDED.role, status = EXCLUDED.status, round = EXCLUDED.round,
     created_at = EXCLUDED.created_at, ack_due = EXCLUDED.ack_due, resolve_due = EXCLUDED.resolve_due,
@@ -304,7 +304,7 @@ ON CONFLICT (id, reported_at) DO UPDATE SET
 		in.ID, clean(in.Street), clean(in.Category), in.Version,
 		ids, deps, roles, statuses, rounds, created, ackDue, resolveDue, ackedAt, completedAt,
 		results, reasons, reassigned, levels, ackOver, resolveOver, ranks, keys, running,
-		returns, returnedAt, referredAt, referNotes, extensions, maxLevels, ratings, ratedAt, extRequested, in.ReportedAt)
+		returns, returnedAt, referredAt, referNotes, extensions, maxLevels, ratings, ratedAt, extRequested)
 }
 
 // pendingExtension is when t's extension request awaiting a decision was
@@ -330,14 +330,14 @@ func queueTimeline(b *pgx.Batch, in *incident.Incident) {
 		taskIDs[i], deps[i], statuses[i] = nonEmpty(e.TaskID), nonEmpty(clean(e.Department)), nonEmpty(string(e.Status))
 	}
 	b.Queue(`
-INSERT INTO timeline (incident_id, seq, at, type, actor, note, task_id, department, status, level, street, reported_at)
-SELECT $1, e.seq, e.at, e.type, e.actor, e.note, e.task_id, e.department, e.status, e.level, $12, $13
+INSERT INTO timeline (incident_id, seq, at, type, actor, note, task_id, department, status, level, street)
+SELECT $1, e.seq, e.at, e.type, e.actor, e.note, e.task_id, e.department, e.status, e.level, $12
 FROM unnest($3::int[], $4::timestamptz[], $5::text[], $6::text[], $7::text[], $8::text[],
             $9::text[], $10::text[], $11::int[])
      AS e(seq, at, type, actor, note, task_id, department, status, level)
-WHERE (SELECT version FROM incidents WHERE id = $1 AND reported_at = $13) = $2
-ON CONFLICT (incident_id, seq, reported_at) DO NOTHING`,
-		in.ID, in.Version, seqs, at, types, actors, notes, taskIDs, deps, statuses, levels, clean(in.Street), in.ReportedAt)
+WHERE (SELECT version FROM incidents WHERE id = $1) = $2
+ON CONFLICT (incident_id, seq) DO NOTHING`,
+		in.ID, in.Version, seqs, at, types, actors, notes, taskIDs, deps, statuses, levels, clean(in.Street))
 }
 
 // overdueFrom is the instant after which in counts as overdue

@@ -76,7 +76,7 @@ func (sc Scope) incidents(w *where) {
 		w.and("i.channel = " + w.arg(sc.org))
 	case sc.role == incident.RoleDepartment:
 		d := w.arg(sc.org)
-		w.and("(EXISTS (SELECT 1 FROM tasks st WHERE st.incident_id = i.id AND st.reported_at = i.reported_at AND st.department = " + d + ")" +
+		w.and("(EXISTS (SELECT 1 FROM tasks st WHERE st.incident_id = i.id AND st.department = " + d + ")" +
 			" OR EXISTS (SELECT 1 FROM delegations sd WHERE sd.incident_id = i.id AND sd.department = " + d + "))")
 	default:
 		w.and("FALSE")

@@ -72,7 +72,7 @@ SELECT t.id, t.department, t.role, t.status, t.round, t.created_at, t.ack_due, t
        t.acked_at, t.completed_at, t.result, t.return_reason, t.reassigned_to, t.escalation_level,
        t.ack_overdue, t.resolve_overdue, t.incident_id, t.street, t.category, i.item_name, i.status,
        t.inbox_rank, t.inbox_key, coalesce(i.doc->>'description', '')
-FROM tasks t JOIN incidents i ON i.id = t.incident_id AND i.reported_at = t.reported_at
+FROM tasks t JOIN incidents i ON i.id = t.incident_id
 ` + w.sql() + `
 ORDER BY t.inbox_rank, t.inbox_key, t.id
 LIMIT ` + strconv.Itoa(limit+1)
@@ -220,7 +220,7 @@ func (s *Store) OverdueTasks(ctx context.Context, sc Scope, f OverdueFilter) ([]
 		}
 		return "(SELECT t.incident_id, t.id, t.department, t.street, t.category, i.item_name, '" + kind + "' AS kind, t." + due +
 			" AS due, t.escalation_level, coalesce(i.doc->>'description', '') AS description, " +
-			"(SELECT x->'" + kind + "_clock' FROM jsonb_array_elements(i.doc->'tasks') x WHERE x->>'id' = t.id) AS clock FROM tasks t JOIN incidents i ON i.id = t.incident_id AND i.reported_at = t.reported_at WHERE " +
+			"(SELECT x->'" + kind + "_clock' FROM jsonb_array_elements(i.doc->'tasks') x WHERE x->>'id' = t.id) AS clock FROM tasks t JOIN incidents i ON i.id = t.incident_id WHERE " +
 			strings.Join(conds, " AND ") + " ORDER BY t." + due + ", t.id LIMIT " + page + ")"
 	}
 	var parts []string

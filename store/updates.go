@@ -33,7 +33,7 @@ func (s *Store) Updates(ctx context.Context, sc Scope, from, to time.Time, types
 	rows, err := s.pool.Query(ctx, `
 SELECT tl.incident_id, tl.seq, tl.at, tl.type, tl.actor, tl.note, coalesce(tl.task_id, ''), coalesce(tl.department, ''),
        coalesce(tl.status, ''), tl.level
-FROM timeline tl JOIN incidents i ON i.id = tl.incident_id AND i.reported_at = tl.reported_at `+w.sql()+`
+FROM timeline tl JOIN incidents i ON i.id = tl.incident_id `+w.sql()+`
 ORDER BY tl.at, tl.incident_id, tl.seq LIMIT `+strconv.Itoa(limit), w.args...)
 	if err != nil {
 		return nil, fmt.Errorf("store: list updates: %w", err)

@@ -107,23 +107,23 @@ t AS MATERIALIZED (
     SELECT tk.incident_id, tk.department, tk.round, tk.status, tk.created_at, tk.ack_due, tk.resolve_due,
            tk.acked_at, tk.completed_at, tk.extensions, tk.max_level, tk.rating, tk.rated_at,
            tk.ack_overdue, tk.resolve_overdue, i.street, i.item, i.domain, i.channel
-    FROM i JOIN tasks tk ON tk.incident_id = i.id AND tk.reported_at = i.reported_at WHERE tk.status <> 'cancelled'),
+    FROM i JOIN tasks tk ON tk.incident_id = i.id WHERE tk.status <> 'cancelled'),
 -- The departments that worked each round: a task of it neither returned
 -- nor cancelled.
 rd AS (SELECT DISTINCT incident_id, round, department FROM t WHERE status <> 'returned'),
 -- The timeline entries counted (each condition implies the predicate of
 -- the partial index timeline_metrics).
 e AS (SELECT tl.incident_id, tl.at, tl.type, tl.department, i.street, i.item, i.domain, i.channel
-      FROM i JOIN timeline tl ON tl.incident_id = i.id AND tl.reported_at = i.reported_at
+      FROM i JOIN timeline tl ON tl.incident_id = i.id
       WHERE tl.type IN ('returned', 'overruled', 'routing_override')),
 v AS MATERIALIZED (
     SELECT f.incident_id, f.round, f.at, 1 AS visits, f.resolved::int AS resolved, (f.rating IS NOT NULL)::int AS rated,
            (f.rating IN ('satisfied', 'basically_satisfied') IS TRUE)::int AS satisfied,
            (f.round < i.round)::int AS reopened, 0 AS unrated, i.street, i.item, i.domain, i.channel
-    FROM i JOIN feedback f ON f.incident_id = i.id AND f.reported_at = i.reported_at
+    FROM i JOIN feedback f ON f.incident_id = i.id
     UNION ALL
     SELECT tl.incident_id, i.round, tl.at, 0, 0, 0, 0, 0, 1, i.street, i.item, i.domain, i.channel
-    FROM i JOIN timeline tl ON tl.incident_id = i.id AND tl.reported_at = i.reported_at
+    FROM i JOIN timeline tl ON tl.incident_id = i.id
     WHERE tl.type = 'closed' AND tl.actor = 'system')`
 }
 
@@ -161,12 +161,12 @@ GROUP BY 1, 2, 3, 4, 5, 6`
 // department, 's' street, 'i' item, 'o' domain).
 func LatencyContribution(from string) string {
 	return `WITH i AS MATERIALIZED (
-    SELECT inc.id, inc.reported_at, inc.street, inc.category AS item, inc.domain
+    SELECT inc.id, inc.street, inc.category AS item, inc.domain
     FROM ` + from + ` WHERE inc.version > 0),
 l AS (
     SELECT (tk.created_at AT TIME ZONE z.timezone)::date AS day, tk.department, i.street, i.item, i.domain,
            k.kind, metrics_bucket(extract(epoch FROM k.done - tk.created_at)) AS bucket
-    FROM i JOIN tasks tk ON tk.incident_id = i.id AND tk.reported_at = i.reported_at
+    FROM i JOIN tasks tk ON tk.incident_id = i.id
     CROSS JOIN metrics_settings z
     CROSS JOIN LATERAL (VALUES ('a'::"char", tk.acked_at),
                                ('c'::"char", CASE WHEN tk.status = 'completed' THEN tk.completed_at END)) AS k(kind, done)
