@@ -333,13 +333,17 @@ func (s *Services) Worker(ctx context.Context) error {
 }
 
 // WorkerReady reports whether Worker is polling and this process reaches
-// PostgreSQL and Temporal: what a worker's readiness probe asks.
+// PostgreSQL, NATS JetStream (recording an incident publishes its entries)
+// and Temporal: what a worker's readiness probe asks.
 func (s *Services) WorkerReady(ctx context.Context) error {
 	if !s.workerPolling.Load() {
 		return errors.New("the worker is not polling yet")
 	}
 	if err := s.Store.Pool().Ping(ctx); err != nil {
 		return fmt.Errorf("postgres: %w", err)
+	}
+	if err := s.Bus.Ping(ctx); err != nil {
+		return fmt.Errorf("nats: %w", err)
 	}
 	if _, err := s.Temporal.CheckHealth(ctx, &client.CheckHealthRequest{}); err != nil {
 		return fmt.Errorf("temporal: %w", err)

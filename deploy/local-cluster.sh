@@ -23,7 +23,7 @@
 # in the repository), WHISTLE_CLUSTER_PORT_BASE (default 17000: ports are
 # base+offset, listed by `up`), TEMPORAL_SHARDS (default 4), CHAOS_N (reports
 # in the chaos run, default 600), CHAOS_CONCURRENCY (default 30),
-# WORKFLOW_CACHE (the workers' --workflow-cache, default the SDK's).
+# WORKFLOW_CACHE (the workers' --workflow-cache; default whistle worker's 2,000).
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -420,13 +420,15 @@ capacity() {
 
 rss_mb() { awk '/VmRSS/ {print int($2 / 1024)}' "/proc/$(pid_of "$1")/status" 2>/dev/null || echo 0; }
 
-# live_mb I: worker I's Go heap in use right after a collection (what RSS
-# comes back to when the runtime returns what it freed); its heap profile
-# is kept in the logs as worker-I.heap for go tool pprof.
+# live_mb I: worker I's Go heap in use right after a collection and its
+# goroutine stacks, in MB ("heap+stacks"): what the process holds, where
+# RSS also counts what the runtime freed but has not returned yet. Its heap
+# profile is kept in the logs as worker-I.heap for go tool pprof.
 live_mb() {
   local url="http://127.0.0.1:${WORKER_PPROF_PORTS[$1]}/debug/pprof/heap"
   curl -fsS -o "$LOGS/worker-$1.heap" "$url?gc=1" || true
-  curl -fsS "$url?gc=1&debug=1" | awk '/^# HeapAlloc = / {print int($4 / 1048576)}'
+  curl -fsS "$url?gc=1&debug=1" |
+    awk '/^# HeapAlloc = / {h = int($4 / 1048576)} /^# Stack = / {s = int($4 / 1048576)} END {print h "+" s}'
 }
 
 # open N: on a fresh cluster (its data removed first), reports N
@@ -466,7 +468,7 @@ open_incidents() {
   for i in "${!procs[@]}"; do printf '%-10s %7d MB %11d MB\n' "${procs[$i]}" "${before[$i]}" "${after[$i]}"; done
   local dw=$(( after[0] + after[1] - before[0] - before[1] ))
   echo "workers: $(( dw * 1024 / n )) KB per open incident ($n open across both; cache ${WORKFLOW_CACHE:-default})"
-  echo "workers' live Go heap after a collection: ${live_before[0]} -> ${live_after[0]} MB and ${live_before[1]} -> ${live_after[1]} MB" \
+  echo "workers' Go heap after a collection + goroutine stacks: ${live_before[0]} -> ${live_after[0]} MB and ${live_before[1]} -> ${live_after[1]} MB" \
     "(profiles: $LOGS/worker-0.heap, worker-1.heap)"
 }
 

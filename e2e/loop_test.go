@@ -4,10 +4,12 @@ import (
 	"encoding/json"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 	"go.opentelemetry.io/otel/trace"
 
+	"github.com/whistle-city/whistle/devstack/wait"
 	"github.com/whistle-city/whistle/incident"
 )
 
@@ -231,25 +233,39 @@ func TestLoop(t *testing.T) {
 		id := s.report("SR-001")
 		s.waitStatus(id, st, incident.StatusDispatched)
 		// The trace that starts at the report's HTTP request must reach the
-		// NATS consumer, the workflow, its activities and their SQL.
-		var root trace.TraceID
-		for _, sp := range spans.Ended() {
-			for _, a := range sp.Attributes() {
-				if a.Key == "whistle.incident.id" && a.Value.AsString() == id {
-					root = sp.SpanContext().TraceID()
+		// NATS consumer, the workflow, its activities and their SQL. The
+		// read model shows "dispatched" from inside the recording activity,
+		// before its span and the events' ends: the spans are read until
+		// all are there or 10 s have passed.
+		wants := []string{"POST /v1/reports", "send whistle.reports.FH", "process whistle.reports.FH",
+			"StartWorkflow:IncidentWorkflow", "RunActivity:RecordIncident", "send whistle.events"}
+		var joined string
+		wait.Within(10*time.Second, func() bool {
+			var root trace.TraceID
+			for _, sp := range spans.Ended() {
+				for _, a := range sp.Attributes() {
+					if a.Key == "whistle.incident.id" && a.Value.AsString() == id {
+						root = sp.SpanContext().TraceID()
+					}
 				}
 			}
-		}
-		require.True(t, root.IsValid(), "no span carries the incident id")
-		var names []string
-		for _, sp := range spans.Ended() {
-			if sp.SpanContext().TraceID() == root {
-				names = append(names, sp.Name())
+			require.True(t, root.IsValid(), "no span carries the incident id")
+			var names []string
+			for _, sp := range spans.Ended() {
+				if sp.SpanContext().TraceID() == root {
+					names = append(names, sp.Name())
+				}
 			}
-		}
-		joined := strings.Join(names, "\n")
+			joined = strings.Join(names, "\n")
+			for _, want := range wants {
+				if !strings.Contains(joined, want) {
+					return false
+				}
+			}
+			return true
+		})
 		t.Logf("spans of the report's trace:\n%s", joined)
-		for _, want := range []string{"POST /v1/reports", "send whistle.reports.FH", "process whistle.reports.FH", "StartWorkflow:IncidentWorkflow", "RunActivity:RecordIncident", "send whistle.events"} {
+		for _, want := range wants {
 			require.Contains(t, joined, want)
 		}
 		require.Regexp(t, "(?i)(query|exec|batch|INSERT)", joined, "no SQL span in the trace")

@@ -62,8 +62,8 @@ type workerCmd struct {
 	Services
 	Debug
 	Jurisdiction  string `name:"jurisdiction" env:"WHISTLE_JURISDICTION" type:"existingfile" help:"Jurisdiction YAML (default: the shipped district)."`
-	WorkflowCache int    `name:"workflow-cache" env:"WHISTLE_WORKFLOW_CACHE" help:"Incidents' workflows kept in memory between steps (default: the SDK's 10000); fewer use less memory and replay more."`
-	Health        string `name:"health" env:"WHISTLE_HEALTH_ADDR" help:"Serve /healthz (the process runs) and /readyz (polling, PostgreSQL and Temporal reached) on this address, e.g. :8081, for a probe; off when empty."`
+	WorkflowCache int    `name:"workflow-cache" env:"WHISTLE_WORKFLOW_CACHE" default:"2000" help:"Incidents' workflows kept in memory between steps, about 95 KB each; one not kept costs nothing until its next step replays it (0: the SDK's 10000, about 1 GB)."`
+	Health        string `name:"health" env:"WHISTLE_HEALTH_ADDR" help:"Serve /healthz (the process runs) and /readyz (polling; PostgreSQL, NATS and Temporal reached) on this address, e.g. :8081, for a probe; off when empty."`
 }
 
 func (c *workerCmd) Run(ctx context.Context, log *slog.Logger) error {

@@ -177,6 +177,48 @@ func TestCityRenders(t *testing.T) {
 	require.EqualValues(t, 2, dig(t, objs["PodDisruptionBudget/whistle-worker"], "spec.minAvailable"))
 }
 
+// Memory of a whistle worker measured on the local cluster
+// (docs/operations.md, "Memory per open incident"): RSS with an empty cache,
+// and RSS per workflow in the cache.
+const (
+	workerBaseMiB      = 150
+	workerPerCachedKiB = 95
+)
+
+// TestWorkerCacheFitsItsLimit: for the chart's defaults and each values
+// file, a worker whose workflow cache is full stays under its memory limit
+// with a quarter to spare, by the measured figures; the SDK's default cache
+// (10,000) is what an unset --workflow-cache means.
+func TestWorkerCacheFitsItsLimit(t *testing.T) {
+	for _, file := range []string{"", "values-district.yaml", "values-city.yaml"} {
+		vals := map[string]any{"database": map[string]any{"url": "postgres://db/whistle"}, "jwt": map[string]any{"value": "s"}}
+		if file != "" {
+			vals = values(t, file)
+		}
+		docs, err := render(t, vals)
+		require.NoError(t, err, file)
+		c := dig(t, byKind(docs)["Deployment/whistle-worker"], "spec.template.spec.containers.0")
+		cache := 10000
+		args := dig(t, c, "args").([]any)
+		for i, a := range args {
+			if a == "--workflow-cache" {
+				cache, err = strconv.Atoi(args[i+1].(string))
+				require.NoError(t, err)
+			}
+		}
+		limit := dig(t, c, "resources.limits.memory").(string)
+		require.True(t, strings.HasSuffix(limit, "Gi") || strings.HasSuffix(limit, "Mi"), "%s: limit %s", file, limit)
+		n, err := strconv.Atoi(limit[:len(limit)-2])
+		require.NoError(t, err)
+		limitMiB := n
+		if strings.HasSuffix(limit, "Gi") {
+			limitMiB = n * 1024
+		}
+		need := workerBaseMiB + cache*workerPerCachedKiB/1024
+		require.LessOrEqual(t, need*4/3, limitMiB, "%s: a full cache of %d needs about %d MiB of a %s limit", file, cache, need, limit)
+	}
+}
+
 // TestChartRefusesWhatIsMissing: without a database, a token secret or an
 // engine's address the render stops and says which value to give.
 func TestChartRefusesWhatIsMissing(t *testing.T) {
