@@ -123,38 +123,31 @@ func TestKeysHoldAcrossMonths(t *testing.T) {
 	march := time.Date(2026, 3, 31, 23, 59, 59, 0, time.FixedZone("CST", 8*3600))
 	april := march.Add(2 * time.Second)
 
-	id, created, err := s.CreateReceived(ctx, report("inc-1", "FH", march), itemCG, "key-1")
-	require.NoError(t, err)
-	require.True(t, created)
-	id, created, err = s.CreateReceived(ctx, report("inc-2", "FH", april), itemCG, "key-1")
-	require.NoError(t, err)
-	assert.False(t, created)
-	assert.Equal(t, "inc-1", id)
-
-	hot := report("inc-3", "FH", march)
-	hot.Channel, hot.ExternalRef = incident.ChannelHotline, "12345-0001"
-	_, created, err = s.CreateReceived(ctx, hot, itemCG, "")
-	require.NoError(t, err)
-	require.True(t, created)
-	again := report("inc-4", "FH", april)
-	again.Channel, again.ExternalRef = incident.ChannelHotline, "12345-0001"
-	id, created, err = s.CreateReceived(ctx, again, itemCG, "")
-	require.NoError(t, err)
-	assert.False(t, created)
-	assert.Equal(t, "inc-3", id)
-
-	// A conflict on one key claims none of the others: the first report's
-	// key answers, and the second's new key stays free.
-	both := report("inc-5", "FH", april)
-	both.Channel, both.ExternalRef = incident.ChannelHotline, "12345-0001"
-	id, created, err = s.CreateReceived(ctx, both, itemCG, "key-new")
-	require.NoError(t, err)
-	assert.False(t, created)
-	assert.Equal(t, "inc-3", id)
-	id, created, err = s.CreateReceived(ctx, report("inc-6", "FH", april), itemCG, "key-new")
-	require.NoError(t, err)
-	assert.True(t, created)
-	assert.Equal(t, "inc-6", id)
+	// Each report in turn: its id, when, its Idempotency-Key and hotline
+	// reference, and the incident it must answer (itself when created).
+	for _, c := range []struct{ id, key, ref, want string }{
+		{"inc-1", "key-1", "", "inc-1"},
+		{"inc-2", "key-1", "", "inc-1"}, // April: the key still finds March's
+		{"inc-3", "", "12345-0001", "inc-3"},
+		{"inc-4", "", "12345-0001", "inc-3"},
+		// A conflict on one key claims none of the others: the first
+		// report's reference answers, and the new key stays free.
+		{"inc-5", "key-new", "12345-0001", "inc-3"},
+		{"inc-6", "key-new", "", "inc-6"},
+	} {
+		at := april
+		if c.id == "inc-1" || c.id == "inc-3" {
+			at = march
+		}
+		r := report(c.id, "FH", at)
+		if c.ref != "" {
+			r.Channel, r.ExternalRef = incident.ChannelHotline, c.ref
+		}
+		id, created, err := s.CreateReceived(ctx, r, itemCG, c.key)
+		require.NoError(t, err, c.id)
+		assert.Equal(t, c.want, id, c.id)
+		assert.Equal(t, c.want == c.id, created, c.id)
+	}
 
 	assert.Equal(t, 3, count(t, s, `SELECT count(*) FROM incidents`))
 	assert.Equal(t, 3, count(t, s, `SELECT count(*) FROM incident_keys`))
