@@ -98,7 +98,9 @@ type MonthPartition struct {
 	Bytes int64 `json:"bytes"`
 }
 
-// Months lists the months of the read model's history, oldest first.
+// Months lists the months of the read model's history, oldest first. It
+// counts the rows of every month (one pass over incidents), so it takes
+// time in proportion to the record.
 func (s *Store) Months(ctx context.Context) ([]MonthPartition, error) {
 	rows, err := s.pool.Query(ctx, `
 WITH p AS (
