@@ -85,7 +85,6 @@ ON CONFLICT DO NOTHING`,
 			channel, ref)
 		return err == nil && tag.RowsAffected() == 1, err
 	}
-	errAlreadyHere := errors.New("already here")
 	for range 3 {
 		err = s.inMonths(ctx, []string{in.ID}, func() error {
 			return pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
@@ -122,6 +121,10 @@ SELECT id FROM (
 	}
 	return "", false, fmt.Errorf("store: create incident %s: it kept conflicting and vanishing", in.ID)
 }
+
+// errAlreadyHere rolls back CreateReceived's transaction when the report
+// is already here (a key or the id taken): the claimed keys go with it.
+var errAlreadyHere = errors.New("store: the report is already here")
 
 // DeleteReceived removes an incident that is still at Version 0: the
 // compensation when publishing its report failed. Its keys (incident_keys)
