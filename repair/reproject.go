@@ -72,7 +72,9 @@ func Reproject(ctx context.Context, tc client.Client, st *store.Store, rec *acti
 	var res Result
 	var mu sync.Mutex
 	var failed []error
-	g, gctx := errgroup.WithContext(ctx)
+	// The group only bounds how many run at once: a failure is collected,
+	// not returned, so that the others are still looked at.
+	var g errgroup.Group
 	g.SetLimit(opts.Concurrency)
 	var token []byte
 	for {
@@ -88,9 +90,9 @@ func Reproject(ctx context.Context, tc client.Client, st *store.Store, rec *acti
 			id, run := ex.GetExecution().GetWorkflowId(), ex.GetExecution().GetRunId()
 			res.Workflows++
 			g.Go(func() error {
-				b, err := compare(gctx, tc, st, id, run)
+				b, err := compare(ctx, tc, st, id, run)
 				if err == nil && b != nil && opts.Apply {
-					err = rec.RecordIncident(gctx, workflows.RecordInput{Incident: b.snapshot, FromSeq: b.entries})
+					err = rec.RecordIncident(ctx, workflows.RecordInput{Incident: b.snapshot, FromSeq: b.entries})
 				}
 				mu.Lock()
 				defer mu.Unlock()
@@ -111,9 +113,7 @@ func Reproject(ctx context.Context, tc client.Client, st *store.Store, rec *acti
 			break
 		}
 	}
-	if err := g.Wait(); err != nil {
-		return res, err
-	}
+	_ = g.Wait() // every function returns nil
 	return res, errors.Join(failed...)
 }
 

@@ -101,16 +101,17 @@ func (s *Store) Load(ctx context.Context, items []LoadIncident, opts ...LoadOpti
 			return n, err
 		}
 		lat, lng := locationColumns(in.Location)
+		channel, ref := clean(incident.ChannelOf(in)), externalRef(in)
 		incidents = append(incidents, []any{
 			in.ID, string(in.Status), clean(in.Category), clean(in.Item.Name), string(in.Tier), clean(in.Street),
 			clean(in.Community), clean(in.Grid), clean(in.Reporter), in.ReportedAt, in.UpdatedAt, in.ClosedAt,
 			int32(in.Version), int32(in.Round), int32(in.EscalationLevel), int32(in.ReopenCount), overdueFrom(in), doc,
 			lat, lng, cleanPtr(in.DuplicateOf), cleanPtr(in.RepeatOf), clean(in.Item.Domain),
-			clean(incident.ChannelOf(in)), externalRef(in),
+			channel, ref,
 		})
 		ids = append(ids, in.ID)
-		if ref := externalRef(in); ref != nil {
-			keys = append(keys, []any{"external_ref", clean(incident.ChannelOf(in)), *ref, in.ID, in.ReportedAt})
+		if ref != nil {
+			keys = append(keys, []any{"external_ref", channel, *ref, in.ID, in.ReportedAt})
 		}
 		for _, t := range in.Tasks {
 			rank, key := inboxOrder(t)
@@ -151,7 +152,6 @@ func (s *Store) Load(ctx context.Context, items []LoadIncident, opts ...LoadOpti
 					err = fmt.Errorf("copy %s: %w", table, err)
 				}
 			}
-			// Incidents first: the others reference them.
 			copyRows("incidents", loadIncidentColumns, incidents, &n.Incidents)
 			copyRows("tasks", loadTaskColumns, tasks, &n.Tasks)
 			copyRows("timeline", loadTimelineColumns, timeline, &n.Timeline)
