@@ -345,7 +345,8 @@ func (s *sim) planExtension(t *incident.Task, acked time.Time) {
 		if !t.Open() || s.in.Status != incident.StatusDispatched || t.Extension != nil {
 			return nil
 		}
-		until := t.ResolveDue.Add(between(r, 24*time.Hour, 5*24*time.Hour))
+		// A date a person picks: whole seconds, as the timeline notes it.
+		until := t.ResolveDue.Add(between(r, 24*time.Hour, 5*24*time.Hour)).Truncate(time.Second)
 		if err := s.apply(clerk(r, t.Department), incident.RequestExtension{TaskID: t.ID, Until: until, Reason: "需协调施工队伍"}, at); err != nil {
 			return err
 		}
