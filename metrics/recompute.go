@@ -39,42 +39,18 @@ func (m *Metrics) Recompute(ctx context.Context, d Dimension, from, to time.Time
 
 // A recount is Recompute's reading of the period: every incident with
 // something counted in it, with its tasks' deadlines and return visits,
-// and a table per dimension that its timeline, streamed in incident order,
-// is counted into one incident at a time (so memory holds one incident's
-// timeline, not the month's).
+// and a Tally that its timeline, streamed in incident order, is counted
+// into one incident at a time (so memory holds one incident's timeline,
+// not the month's).
 type recount struct {
-	lo, hi time.Time
-	incs   map[string]recordIncident
-	due    map[string]recordDues // by task
-	visits map[string][]recordVisit
-	tables map[Dimension]map[string]*LeagueRow
+	incs  map[string]*Case
+	due   map[string]Due // by task
+	tally *Tally
 	// channels, when split, holds the same tables per channel: each
 	// incident is counted into the district's and into its channel's.
 	split    bool
-	channels map[string]map[Dimension]map[string]*LeagueRow
-}
-
-type recordIncident struct {
-	// channel is incident.ChannelOf read from the snapshot (channelOfDoc).
-	street, item, domain, channel string
-	reported                      time.Time
-	original, repeat              bool // not a duplicate; a repeat (重复诉求)
-}
-
-type recordDues struct{ ack, resolve time.Time }
-
-type recordEntry struct {
-	incident, typ, task, dept, note, actor string
-	at                                     time.Time
-	level                                  int
-}
-
-type recordVisit struct {
-	round    int
-	resolved bool
-	rating   *string
-	at       time.Time
-	incident string
+	channels map[string]*Tally
+	dims     []Dimension
 }
 
 // recountOn reads the record of the local days [from, to) on q and
@@ -84,7 +60,7 @@ func recountOn(ctx context.Context, q querier, from, to time.Time, dims ...Dimen
 	if err != nil {
 		return nil, err
 	}
-	return r.tables, nil
+	return r.tally.tables, nil
 }
 
 // recountAll is recountOn returning the whole recount: with split, also
@@ -95,16 +71,10 @@ func recountAll(ctx context.Context, q querier, from, to time.Time, split bool, 
 		return nil, err
 	}
 	r := &recount{
-		lo:     time.Date(from.Year(), from.Month(), from.Day(), 0, 0, 0, 0, loc),
-		hi:     time.Date(to.Year(), to.Month(), to.Day(), 0, 0, 0, 0, loc),
-		incs:   map[string]recordIncident{},
-		due:    map[string]recordDues{},
-		visits: map[string][]recordVisit{},
-		tables: map[Dimension]map[string]*LeagueRow{},
-		split:  split, channels: map[string]map[Dimension]map[string]*LeagueRow{},
-	}
-	for _, d := range dims {
-		r.tables[d] = map[string]*LeagueRow{}
+		incs:  map[string]*Case{},
+		due:   map[string]Due{},
+		tally: NewTally(from, to, loc, dims...),
+		split: split, channels: map[string]*Tally{}, dims: dims,
 	}
 	fail := func(err error) (*recount, error) {
 		return nil, fmt.Errorf("metrics: recompute: %w", err)
@@ -118,18 +88,18 @@ SELECT id, street, category, domain, `+channelOfDoc+`, reported_at, duplicate_of
 WHERE version > 0 AND id IN (
     SELECT incident_id FROM timeline WHERE type = ANY($3) AND at >= $1 AND at < $2
     UNION SELECT incident_id FROM feedback WHERE at >= $1 AND at < $2
-    UNION SELECT id FROM incidents WHERE reported_at >= $1 AND reported_at < $2)`, r.lo, r.hi,
-		[]string{incident.EventTaskCreated, incident.EventRated, incident.EventReturned, incident.EventOverruled,
-			incident.EventRoutingOverride, incident.EventClosed})
+    UNION SELECT id FROM incidents WHERE reported_at >= $1 AND reported_at < $2)`, r.tally.lo, r.tally.hi, CountedEvents)
 	if err != nil {
 		return fail(err)
 	}
 	var ids []string
 	var id string
-	var x recordIncident
-	if _, err := pgx.ForEachRow(rows, []any{&id, &x.street, &x.item, &x.domain, &x.channel, &x.reported, &x.original, &x.repeat}, func() error {
-		r.incs[id] = x
-		ids = append(ids, id)
+	var x Case
+	if _, err := pgx.ForEachRow(rows, []any{&x.ID, &x.Street, &x.Item, &x.Domain, &x.Channel, &x.Reported, &x.Original, &x.Repeat}, func() error {
+		c := x
+		c.Due = r.due
+		r.incs[c.ID] = &c
+		ids = append(ids, c.ID)
 		return nil
 	}); err != nil {
 		return fail(err)
@@ -139,21 +109,23 @@ WHERE version > 0 AND id IN (
 	if err != nil {
 		return fail(err)
 	}
-	var dd recordDues
-	if _, err := pgx.ForEachRow(rows, []any{&id, &dd.ack, &dd.resolve}, func() error {
+	var dd Due
+	if _, err := pgx.ForEachRow(rows, []any{&id, &dd.Ack, &dd.Resolve}, func() error {
 		r.due[id] = dd
 		return nil
 	}); err != nil {
 		return fail(err)
 	}
 
-	rows, err = q.Query(ctx, `SELECT incident_id, round, resolved, rating, at FROM feedback WHERE incident_id = ANY($1)`, ids)
+	rows, err = q.Query(ctx, `SELECT incident_id, round, resolved, coalesce(rating, ''), at FROM feedback WHERE incident_id = ANY($1)`, ids)
 	if err != nil {
 		return fail(err)
 	}
-	var v recordVisit
-	if _, err := pgx.ForEachRow(rows, []any{&v.incident, &v.round, &v.resolved, &v.rating, &v.at}, func() error {
-		r.visits[v.incident] = append(r.visits[v.incident], v)
+	var v Visit
+	if _, err := pgx.ForEachRow(rows, []any{&id, &v.Round, &v.Resolved, &v.Rating, &v.At}, func() error {
+		if c := r.incs[id]; c != nil {
+			c.Visits = append(c.Visits, v)
+		}
 		return nil
 	}); err != nil {
 		return fail(err)
@@ -167,21 +139,23 @@ FROM timeline WHERE incident_id = ANY($1) ORDER BY incident_id, seq`, ids)
 	if err != nil {
 		return fail(err)
 	}
-	var timeline []recordEntry
+	var timeline []incident.Entry
+	current := ""
 	flush := func() error {
-		if len(timeline) == 0 {
+		if current == "" {
 			return nil
 		}
-		err := r.count(timeline[0].incident, timeline)
-		timeline = timeline[:0]
+		err := r.count(current, timeline)
+		timeline, current = timeline[:0], ""
 		return err
 	}
-	var e recordEntry
-	if _, err := pgx.ForEachRow(rows, []any{&e.incident, &e.typ, &e.task, &e.dept, &e.note, &e.actor, &e.at, &e.level}, func() error {
-		if len(timeline) > 0 && timeline[0].incident != e.incident {
+	var e incident.Entry
+	if _, err := pgx.ForEachRow(rows, []any{&id, &e.Type, &e.TaskID, &e.Department, &e.Note, &e.Actor, &e.At, &e.Level}, func() error {
+		if current != id {
 			if err := flush(); err != nil {
 				return err
 			}
+			current = id
 		}
 		timeline = append(timeline, e)
 		return nil
@@ -201,52 +175,167 @@ FROM timeline WHERE incident_id = ANY($1) ORDER BY incident_id, seq`, ids)
 	return r, nil
 }
 
-// in reports whether t falls in the period.
-func (r *recount) in(t time.Time) bool { return !t.Before(r.lo) && t.Before(r.hi) }
-
-// count counts incident id, whose whole timeline is given, into every
-// table, then forgets it.
-func (r *recount) count(id string, timeline []recordEntry) error {
-	x, ok := r.incs[id]
+// count counts incident id, whose whole timeline is given, into the
+// tally (and its channel's), then forgets it.
+func (r *recount) count(id string, timeline []incident.Entry) error {
+	c, ok := r.incs[id]
 	if !ok {
 		return fmt.Errorf("incident %s: timeline out of incident order", id)
 	}
-	for d, byKey := range r.tables {
-		if err := r.countIn(d, byKey, id, x, timeline); err != nil {
-			return err
+	c.Timeline = timeline
+	if err := r.tally.Count(c); err != nil {
+		return err
+	}
+	if r.split {
+		t := r.channels[c.Channel]
+		if t == nil {
+			t = NewTally(r.tally.lo, r.tally.hi, r.tally.lo.Location(), r.dims...)
+			r.channels[c.Channel] = t
 		}
-		if !r.split {
-			continue
-		}
-		c := r.channels[x.channel]
-		if c == nil {
-			c = map[Dimension]map[string]*LeagueRow{}
-			r.channels[x.channel] = c
-		}
-		if c[d] == nil {
-			c[d] = map[string]*LeagueRow{}
-		}
-		if err := r.countIn(d, c[d], id, x, timeline); err != nil {
+		if err := t.Count(c); err != nil {
 			return err
 		}
 	}
 	delete(r.incs, id)
-	delete(r.visits, id)
 	return nil
 }
 
-// countIn counts incident id into the table of dimension d.
-func (rec *recount) countIn(d Dimension, byKey map[string]*LeagueRow, id string, x recordIncident, timeline []recordEntry) error {
-	in := rec.in
+// CountedEvents are the timeline entry types some counter is dated by
+// (besides the report and the return visits): an incident with none of
+// them, no report and no visit in a period counts for nothing in it.
+var CountedEvents = []string{incident.EventTaskCreated, incident.EventRated, incident.EventReturned, incident.EventOverruled,
+	incident.EventRoutingOverride, incident.EventClosed}
+
+// Case is one incident as the league tables count it: what the record
+// holds of it (Recompute), or what a replay made of it (whatif).
+type Case struct {
+	ID string
+	// Channel is incident.ChannelOf the incident.
+	Street, Item, Domain, Channel string
+	Reported                      time.Time
+	// Original: not a duplicate; Repeat: a repeat (重复诉求).
+	Original, Repeat bool
+	// Timeline is the incident's whole timeline, in order; of each entry
+	// its type, task, department, note, actor, time and level are read.
+	Timeline []incident.Entry
+	// Due holds the deadlines of (at least) the incident's tasks, by task.
+	Due map[string]Due
+	// Visits are its return visits, of every round.
+	Visits []Visit
+}
+
+// Due is a task's acknowledgement and resolution deadline as they stand.
+type Due struct{ Ack, Resolve time.Time }
+
+// Visit is one return visit (回访).
+type Visit struct {
+	Round    int
+	Resolved bool
+	// Rating is "" when the resident gave none.
+	Rating incident.Rating
+	At     time.Time
+}
+
+// CaseOf returns the Case of in, with visits its return visits of every
+// round (the incident keeps only the latest).
+func CaseOf(in *incident.Incident, visits []incident.Feedback) *Case {
+	c := &Case{ID: in.ID, Street: in.Street, Item: in.Category, Domain: in.Item.Domain, Channel: incident.ChannelOf(in),
+		Reported: in.ReportedAt, Original: in.DuplicateOf == nil, Repeat: in.RepeatOf != nil, Timeline: in.Timeline,
+		Due: make(map[string]Due, len(in.Tasks))}
+	for _, t := range in.Tasks {
+		c.Due[t.ID] = Due{Ack: t.AckDue, Resolve: t.ResolveDue}
+	}
+	for _, v := range visits {
+		c.Visits = append(c.Visits, Visit{Round: v.Round, Resolved: v.Resolved, Rating: v.Rating, At: v.At})
+	}
+	return c
+}
+
+// Tally counts incidents into league tables, one at a time, over a
+// period of local days: the one definition of what each counter counts,
+// which Recompute runs over the record and whatif over a replay.
+type Tally struct {
+	lo, hi time.Time
+	tables map[Dimension]map[string]*LeagueRow
+}
+
+// NewTally returns an empty tally of dims over the local days [from, to)
+// of loc (only the dates of from and to count).
+func NewTally(from, to time.Time, loc *time.Location, dims ...Dimension) *Tally {
+	t := &Tally{
+		lo:     time.Date(from.Year(), from.Month(), from.Day(), 0, 0, 0, 0, loc),
+		hi:     time.Date(to.Year(), to.Month(), to.Day(), 0, 0, 0, 0, loc),
+		tables: map[Dimension]map[string]*LeagueRow{},
+	}
+	for _, d := range dims {
+		t.tables[d] = map[string]*LeagueRow{}
+	}
+	return t
+}
+
+// Count counts c into every table of the tally.
+func (t *Tally) Count(c *Case) error {
+	for d, byKey := range t.tables {
+		if err := t.countIn(d, byKey, c); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Add adds o's counts (a tally of the same period and dimensions) to t.
+func (t *Tally) Add(o *Tally) {
+	for d, rows := range o.tables {
+		mine := t.tables[d]
+		if mine == nil {
+			mine = map[string]*LeagueRow{}
+			t.tables[d] = mine
+		}
+		for k, r := range rows {
+			m := mine[k]
+			if m == nil {
+				m = &LeagueRow{Key: k, ack: Histogram{}, complete: Histogram{}}
+				mine[k] = m
+			}
+			a, b := m.Counts.fields(), r.Counts.fields()
+			for i := range a {
+				*a[i] += *b[i]
+			}
+			for b, n := range r.ack {
+				m.ack[b] += n
+			}
+			for b, n := range r.complete {
+				m.complete[b] += n
+			}
+		}
+	}
+}
+
+// League returns the tally's table of dimension d, graded by g and
+// ranked: what League returns from the rollups. It leaves the tally as
+// it is.
+func (t *Tally) League(d Dimension, g Grading) []LeagueRow {
+	c := NewTally(t.lo, t.hi, t.lo.Location(), d)
+	c.Add(&Tally{tables: map[Dimension]map[string]*LeagueRow{d: t.tables[d]}})
+	return finish(c.tables[d], g)
+}
+
+// in reports whether at falls in the period.
+func (t *Tally) in(at time.Time) bool { return !at.Before(t.lo) && at.Before(t.hi) }
+
+// countIn counts incident x into the table of dimension d.
+func (t *Tally) countIn(d Dimension, byKey map[string]*LeagueRow, x *Case) error {
+	in := t.in
+	id := x.ID
 	row := func(dept string) *LeagueRow {
 		k := dept
 		switch d {
 		case ByStreet:
-			k = x.street
+			k = x.Street
 		case ByItem:
-			k = x.item
+			k = x.Item
 		case ByDomain:
-			k = x.domain
+			k = x.Domain
 		}
 		r := byKey[k]
 		if r == nil {
@@ -274,17 +363,17 @@ func (rec *recount) countIn(d Dimension, byKey map[string]*LeagueRow, id string,
 	tasks := map[string]*task{}
 	round := 1
 	var closedUnrated *time.Time // when the clock closed it without a visit
-	for _, e := range timeline {
-		t := tasks[e.task]
-		switch e.typ {
+	for _, e := range x.Timeline {
+		t := tasks[e.TaskID]
+		switch e.Type {
 		case incident.EventClosed:
-			if e.actor == incident.SystemActor {
-				at := e.at
+			if e.Actor == incident.SystemActor {
+				at := e.At
 				closedUnrated = &at
 			}
 		case incident.EventTaskCreated:
-			t = &task{id: e.task, dept: e.dept, round: round, created: e.at}
-			tasks[e.task] = t
+			t = &task{id: e.TaskID, dept: e.Department, round: round, created: e.At}
+			tasks[e.TaskID] = t
 			order = append(order, t)
 		case incident.EventReopened:
 			round++
@@ -297,31 +386,31 @@ func (rec *recount) countIn(d Dimension, byKey map[string]*LeagueRow, id string,
 				}
 			}
 		case incident.EventReturned, incident.EventOverruled:
-			if in(e.at) && d != ByDepartment || in(e.at) && e.dept != "" {
-				r := row(e.dept)
-				if e.typ == incident.EventReturned {
+			if in(e.At) && d != ByDepartment || in(e.At) && e.Department != "" {
+				r := row(e.Department)
+				if e.Type == incident.EventReturned {
 					r.Returns++
 				} else {
 					r.OverruledReturns++
 				}
 			}
 			if t != nil {
-				t.returned = e.typ == incident.EventReturned
+				t.returned = e.Type == incident.EventReturned
 			}
 		case incident.EventRoutingOverride:
-			if in(e.at) && d != ByDepartment {
+			if in(e.At) && d != ByDepartment {
 				row("").RoutingOverrides++
 			}
 		}
 		if t == nil {
 			continue
 		}
-		switch e.typ {
+		switch e.Type {
 		case incident.EventAcknowledged:
-			at := e.at
+			at := e.At
 			t.acked = &at
 		case incident.EventCompleted:
-			at := e.at
+			at := e.At
 			t.completed = &at
 		case incident.EventTaskCancelled:
 			t.cancelled = true
@@ -329,17 +418,17 @@ func (rec *recount) countIn(d Dimension, byKey map[string]*LeagueRow, id string,
 			t.extensions++
 			t.resolveOver = false
 		case incident.EventAckOverdue:
-			t.level = max(t.level, e.level)
-			t.ackOver = t.ackOver || e.level >= 1
+			t.level = max(t.level, e.Level)
+			t.ackOver = t.ackOver || e.Level >= 1
 		case incident.EventResolveOverdue:
-			t.level = max(t.level, e.level)
-			t.resolveOver = t.resolveOver || e.level >= 1
+			t.level = max(t.level, e.Level)
+			t.resolveOver = t.resolveOver || e.Level >= 1
 		case incident.EventRated:
-			score, err := strconv.Atoi(strings.SplitN(e.note, " ", 2)[0])
+			score, err := strconv.Atoi(strings.SplitN(e.Note, " ", 2)[0])
 			if err != nil {
-				return fmt.Errorf("incident %s: rated entry %q has no score", id, e.note)
+				return fmt.Errorf("incident %s: rated entry %q has no score", id, e.Note)
 			}
-			t.rating, t.ratedAt = &score, e.at
+			t.rating, t.ratedAt = &score, e.At
 		}
 	}
 	for _, t := range order {
@@ -354,17 +443,17 @@ func (rec *recount) countIn(d Dimension, byKey map[string]*LeagueRow, id string,
 		if !in(t.created) {
 			continue
 		}
-		dd := rec.due[t.id]
+		dd := x.Due[t.id]
 		r.Tasks++
 		if t.acked != nil {
-			if !t.acked.After(dd.ack) {
+			if !t.acked.After(dd.Ack) {
 				r.AckedOnTime++
 			}
 			r.ack[latencyBucket(t.acked.Sub(t.created).Seconds())]++
 		}
 		if t.completed != nil && !t.returned {
 			r.Completed++
-			if !t.completed.After(dd.resolve) {
+			if !t.completed.After(dd.Resolve) {
 				r.CompletedOnTime++
 			}
 			r.complete[latencyBucket(t.completed.Sub(t.created).Seconds())]++
@@ -401,10 +490,10 @@ func (rec *recount) countIn(d Dimension, byKey map[string]*LeagueRow, id string,
 		}
 		return keys
 	}
-	if d != ByDepartment && x.original && in(x.reported) {
+	if d != ByDepartment && x.Original && in(x.Reported) {
 		r := row("")
 		r.Incidents++
-		if x.repeat {
+		if x.Repeat {
 			r.Repeats++
 		}
 	}
@@ -413,23 +502,23 @@ func (rec *recount) countIn(d Dimension, byKey map[string]*LeagueRow, id string,
 			row(k).Unrated++
 		}
 	}
-	for _, v := range rec.visits[id] {
-		if !in(v.at) {
+	for _, v := range x.Visits {
+		if !in(v.At) {
 			continue
 		}
-		for _, k := range keysOf(v.round) {
+		for _, k := range keysOf(v.Round) {
 			r := row(k)
 			r.Visits++
-			if v.resolved {
+			if v.Resolved {
 				r.Resolved++
 			}
-			if v.rating != nil {
+			if v.Rating != "" {
 				r.Rated++
-				if *v.rating == string(incident.RatingSatisfied) || *v.rating == string(incident.RatingBasicallySatisfied) {
+				if v.Rating == incident.RatingSatisfied || v.Rating == incident.RatingBasicallySatisfied {
 					r.Satisfied++
 				}
 			}
-			if v.round < round {
+			if v.Round < round {
 				r.Reopened++
 			}
 		}
@@ -522,7 +611,7 @@ func (m *Metrics) CheckRollups(ctx context.Context, from, to time.Time, g Gradin
 		if err != nil {
 			return err
 		}
-		tables := rec.tables
+		tables := rec.tally.tables
 		channels, err := recordChannels(ctx, tx, from, to)
 		if err != nil {
 			return err
@@ -532,7 +621,10 @@ func (m *Metrics) CheckRollups(ctx context.Context, from, to time.Time, g Gradin
 				channels = append(channels, c)
 			}
 		}
-		byChannel := rec.channels
+		byChannel := map[string]map[Dimension]map[string]*LeagueRow{}
+		for c, t := range rec.channels {
+			byChannel[c] = t.tables
+		}
 		betweenCheckReadings()
 		for _, d := range dims {
 			a, err := league(ctx, tx, d, from, to, g)
