@@ -28,6 +28,7 @@ import (
 	"github.com/whistle-city/whistle/devstack/wait"
 	"github.com/whistle-city/whistle/incident"
 	"github.com/whistle-city/whistle/metrics"
+	"github.com/whistle-city/whistle/whatif"
 )
 
 // spans records every span ended in this test binary.
@@ -157,7 +158,45 @@ func (s *stack) checkMetrics() {
 		}
 	}
 	require.Positive(s.t, incidents, "the rollups count no incident")
+	s.checkWhatif(months, g)
 	s.checked = true
+}
+
+// checkWhatif checks whatif's identity on every month of the record:
+// replayed from its steps under the rules it ran by, each incident writes
+// its recorded timeline again, and the month's tables equal both the
+// record's and Recompute's, row for row. The record is live (a timer may
+// fire between the readings), so it polls until they agree.
+func (s *stack) checkWhatif(months []time.Time, g metrics.Grading) {
+	s.t.Helper()
+	ctx := context.Background()
+	j := s.svc.Jurisdiction
+	var problems []string
+	ok := wait.Within(30*time.Second, func() bool {
+		problems = nil
+		for _, m := range months {
+			a, err := whatif.Run(ctx, s.svc.Store.Pool(), whatif.Options{Month: m, Current: j, Proposed: j, Limit: 10})
+			require.NoError(s.t, err)
+			if !a.Identity.Holds || a.Identity.Incidents > 0 || a.Changes.FlipsTotal > 0 || a.Changes.RefusedTotal > 0 {
+				problems = append(problems, fmt.Sprintf("%s: identity %+v, %d flips %v, %d refused %+v", a.Month, a.Identity,
+					a.Changes.FlipsTotal, a.Changes.Flips, a.Changes.RefusedTotal, a.Changes.Refused))
+			}
+			for _, d := range []struct {
+				dim  metrics.Dimension
+				rows []metrics.LeagueRow
+			}{{metrics.ByDepartment, a.Current.Departments}, {metrics.ByStreet, a.Current.Streets}, {metrics.ByItem, a.Current.Items}} {
+				want, err := s.svc.Metrics.Recompute(ctx, d.dim, m, m.AddDate(0, 1, 0), g)
+				require.NoError(s.t, err)
+				for _, diff := range metrics.CompareLeagues(d.dim, d.rows, want) {
+					problems = append(problems, fmt.Sprintf("%s %s %q (whatif ≠ recompute): %s", a.Month, d.dim, diff.Key, strings.Join(diff.Changes(), "; ")))
+				}
+			}
+		}
+		return len(problems) == 0
+	})
+	if !ok {
+		s.t.Errorf("whatif's identity check fails:\n%s", strings.Join(problems, "\n"))
+	}
 }
 
 // open starts Whistle (the API on a fresh port and a worker) with s.cfg.

@@ -693,6 +693,11 @@ func withoutLatencies(rows map[string]*LeagueRow) map[string]*LeagueRow {
 	return rows
 }
 
+// CompareLeagues returns the rows of dimension d that differ between
+// tables a and b (in any counter, latency, rate, score or rank): a's row
+// is the Difference's Rollup, b's its Record.
+func CompareLeagues(d Dimension, a, b []LeagueRow) []Difference { return compareLeagues(d, "", a, b) }
+
 // compareLeagues returns the rows of dimension d (narrowed to channel,
 // when not "") that differ between the rollups' table a and the record's b.
 func compareLeagues(d Dimension, channel string, a, b []LeagueRow) []Difference {

@@ -38,6 +38,7 @@ type cli struct {
 	Serve        serveCmd        `cmd:"" help:"Run the HTTP API and the dispatcher against external services."`
 	Worker       workerCmd       `cmd:"" help:"Run the Temporal worker against external services."`
 	Migrate      migrateCmd      `cmd:"" help:"Apply the database migrations."`
+	Whatif       whatifCmd       `cmd:"" help:"Replay a month of the record under proposed rules (a jurisdiction file) and compare its league tables with the ones it was graded on."`
 	Months       monthsCmd       `cmd:"" help:"List the read model's month partitions: incidents, open ones and size on disk (it counts every row: minutes on a city's years)."`
 	Reproject    reprojectCmd    `cmd:"" help:"Find incidents whose read model is behind their workflow (PostgreSQL restored from a backup, or lost) and, with --apply, record them."`
 	Namespace    namespaceCmd    `cmd:"" help:"Register the Temporal namespace (or set its retention) on a standalone Temporal server."`
