@@ -58,12 +58,26 @@ func (c Calendar) IsWorkday(t time.Time) bool {
 }
 
 func (c Calendar) isWorkdayLocal(local time.Time) bool {
-	day := local.Format(DateLayout)
+	// The date as DateLayout writes it, without formatting (Add asks this
+	// for every day it walks: whatif asks it millions of times).
+	y, m, d := local.Date()
+	var b [10]byte
+	b[0], b[1], b[2], b[3] = byte('0'+y/1000%10), byte('0'+y/100%10), byte('0'+y/10%10), byte('0'+y%10)
+	b[4], b[5], b[6], b[7] = '-', byte('0'+int(m)/10), byte('0'+int(m)%10), '-'
+	b[8], b[9] = byte('0'+d/10), byte('0'+d%10)
+	listed := func(days []string) bool {
+		for _, s := range days {
+			if s == string(b[:]) {
+				return true
+			}
+		}
+		return false
+	}
 	switch local.Weekday() {
 	case time.Saturday, time.Sunday:
-		return slices.Contains(c.Work, day)
+		return listed(c.Work)
 	default:
-		return !slices.Contains(c.Off, day)
+		return !listed(c.Off)
 	}
 }
 

@@ -275,12 +275,100 @@ func NewTally(from, to time.Time, loc *time.Location, dims ...Dimension) *Tally 
 
 // Count counts c into every table of the tally.
 func (t *Tally) Count(c *Case) error {
+	f, err := factsOf(c)
+	if err != nil {
+		return err
+	}
 	for d, byKey := range t.tables {
-		if err := t.countIn(d, byKey, c); err != nil {
-			return err
-		}
+		t.countIn(d, byKey, c, f)
 	}
 	return nil
+}
+
+// caseFacts are what an incident's timeline says of its tasks, whichever
+// table it is counted into.
+type caseFacts struct {
+	order         []*taskFacts
+	round         int
+	closedUnrated *time.Time // when the clock closed it without a visit
+}
+
+type taskFacts struct {
+	id, dept            string
+	round               int
+	created             time.Time
+	acked, completed    *time.Time
+	cancelled, returned bool
+	extensions, level   int
+	// ackOver: the ack clock reached level 1 (it never goes back);
+	// resolveOver: the resolution clock is at level 1 or more now
+	// (an approved extension or a failed verification re-arms it).
+	ackOver, resolveOver bool
+	rating               *int
+	ratedAt              time.Time
+}
+
+// factsOf replays x's timeline into per-task facts.
+func factsOf(x *Case) (*caseFacts, error) {
+	f := &caseFacts{round: 1}
+	tasks := make(map[string]*taskFacts, 4)
+	for _, e := range x.Timeline {
+		t := tasks[e.TaskID]
+		switch e.Type {
+		case incident.EventClosed:
+			if e.Actor == incident.SystemActor {
+				at := e.At
+				f.closedUnrated = &at
+			}
+		case incident.EventTaskCreated:
+			t = &taskFacts{id: e.TaskID, dept: e.Department, round: f.round, created: e.At}
+			tasks[e.TaskID] = t
+			f.order = append(f.order, t)
+		case incident.EventReopened:
+			f.round++
+		case incident.EventVerificationFailed:
+			// Rework: the round's completed tasks are open again, on a
+			// fresh resolution clock.
+			for _, o := range f.order {
+				if o.round == f.round && o.completed != nil {
+					o.completed, o.resolveOver = nil, false
+				}
+			}
+		case incident.EventReturned, incident.EventOverruled:
+			if t != nil {
+				t.returned = e.Type == incident.EventReturned
+			}
+		}
+		if t == nil {
+			continue
+		}
+		switch e.Type {
+		case incident.EventAcknowledged:
+			at := e.At
+			t.acked = &at
+		case incident.EventCompleted:
+			at := e.At
+			t.completed = &at
+		case incident.EventTaskCancelled:
+			t.cancelled = true
+		case incident.EventExtensionApproved:
+			t.extensions++
+			t.resolveOver = false
+		case incident.EventAckOverdue:
+			t.level = max(t.level, e.Level)
+			t.ackOver = t.ackOver || e.Level >= 1
+		case incident.EventResolveOverdue:
+			t.level = max(t.level, e.Level)
+			t.resolveOver = t.resolveOver || e.Level >= 1
+		case incident.EventRated:
+			score, err := strconv.Atoi(strings.SplitN(e.Note, " ", 2)[0])
+			if err != nil {
+				return nil, fmt.Errorf("incident %s: rated entry %q has no score", x.ID, e.Note)
+			}
+			t.rating, t.ratedAt = &score, e.At
+		}
+	}
+	return f, nil
 }
 
 // Add adds o's counts (a tally of the same period and dimensions) to t.
@@ -323,10 +411,10 @@ func (t *Tally) League(d Dimension, g Grading) []LeagueRow {
 // in reports whether at falls in the period.
 func (t *Tally) in(at time.Time) bool { return !at.Before(t.lo) && at.Before(t.hi) }
 
-// countIn counts incident x into the table of dimension d.
-func (t *Tally) countIn(d Dimension, byKey map[string]*LeagueRow, x *Case) error {
+// countIn counts incident x, whose facts are f, into the table of
+// dimension d.
+func (t *Tally) countIn(d Dimension, byKey map[string]*LeagueRow, x *Case, f *caseFacts) {
 	in := t.in
-	id := x.ID
 	row := func(dept string) *LeagueRow {
 		k := dept
 		switch d {
@@ -344,47 +432,8 @@ func (t *Tally) countIn(d Dimension, byKey map[string]*LeagueRow, x *Case) error
 		}
 		return r
 	}
-	// Replay the timeline into per-task facts.
-	type task struct {
-		id, dept            string
-		round               int
-		created             time.Time
-		acked, completed    *time.Time
-		cancelled, returned bool
-		extensions, level   int
-		// ackOver: the ack clock reached level 1 (it never goes back);
-		// resolveOver: the resolution clock is at level 1 or more now
-		// (an approved extension or a failed verification re-arms it).
-		ackOver, resolveOver bool
-		rating               *int
-		ratedAt              time.Time
-	}
-	var order []*task
-	tasks := map[string]*task{}
-	round := 1
-	var closedUnrated *time.Time // when the clock closed it without a visit
 	for _, e := range x.Timeline {
-		t := tasks[e.TaskID]
 		switch e.Type {
-		case incident.EventClosed:
-			if e.Actor == incident.SystemActor {
-				at := e.At
-				closedUnrated = &at
-			}
-		case incident.EventTaskCreated:
-			t = &task{id: e.TaskID, dept: e.Department, round: round, created: e.At}
-			tasks[e.TaskID] = t
-			order = append(order, t)
-		case incident.EventReopened:
-			round++
-		case incident.EventVerificationFailed:
-			// Rework: the round's completed tasks are open again, on a
-			// fresh resolution clock.
-			for _, o := range order {
-				if o.round == round && o.completed != nil {
-					o.completed, o.resolveOver = nil, false
-				}
-			}
 		case incident.EventReturned, incident.EventOverruled:
 			if in(e.At) && d != ByDepartment || in(e.At) && e.Department != "" {
 				r := row(e.Department)
@@ -394,43 +443,13 @@ func (t *Tally) countIn(d Dimension, byKey map[string]*LeagueRow, x *Case) error
 					r.OverruledReturns++
 				}
 			}
-			if t != nil {
-				t.returned = e.Type == incident.EventReturned
-			}
 		case incident.EventRoutingOverride:
 			if in(e.At) && d != ByDepartment {
 				row("").RoutingOverrides++
 			}
 		}
-		if t == nil {
-			continue
-		}
-		switch e.Type {
-		case incident.EventAcknowledged:
-			at := e.At
-			t.acked = &at
-		case incident.EventCompleted:
-			at := e.At
-			t.completed = &at
-		case incident.EventTaskCancelled:
-			t.cancelled = true
-		case incident.EventExtensionApproved:
-			t.extensions++
-			t.resolveOver = false
-		case incident.EventAckOverdue:
-			t.level = max(t.level, e.Level)
-			t.ackOver = t.ackOver || e.Level >= 1
-		case incident.EventResolveOverdue:
-			t.level = max(t.level, e.Level)
-			t.resolveOver = t.resolveOver || e.Level >= 1
-		case incident.EventRated:
-			score, err := strconv.Atoi(strings.SplitN(e.Note, " ", 2)[0])
-			if err != nil {
-				return fmt.Errorf("incident %s: rated entry %q has no score", id, e.Note)
-			}
-			t.rating, t.ratedAt = &score, e.At
-		}
 	}
+	order, round, closedUnrated := f.order, f.round, f.closedUnrated
 	for _, t := range order {
 		if t.cancelled {
 			continue
@@ -523,7 +542,6 @@ func (t *Tally) countIn(d Dimension, byKey map[string]*LeagueRow, x *Case) error
 			}
 		}
 	}
-	return nil
 }
 
 // ByMonth is the Dimension of a Difference between a monthly rollup row

@@ -220,7 +220,9 @@ func (w *worker) compare(cur, prop *incident.Incident) {
 		if b == nil || a.Department != b.Department || a.CreatedAt.Before(w.from) || !a.CreatedAt.Before(w.to) {
 			continue
 		}
-		note := func(what, x, y, why string) {
+		// why is only worked out for the flips listed: a city's month
+		// has millions.
+		note := func(what, x, y string, why func() string) {
 			if x == y {
 				return
 			}
@@ -228,21 +230,31 @@ func (w *worker) compare(cur, prop *incident.Incident) {
 			w.flipsByKind[what+": "+x+" → "+y]++
 			if len(w.flips) < w.o.Limit {
 				w.flips = append(w.flips, Flip{Incident: cur.ID, Task: a.ID, Department: a.Department, Street: cur.Street,
-					Item: cur.Category, What: what, Current: x, Proposed: y, Why: why})
+					Item: cur.Category, What: what, Current: x, Proposed: y, Why: why()})
 			}
 		}
-		x, y := ackOutcome(a), ackOutcome(b)
-		note("ack", x, y, w.why("acknowledged", a.AckedAt, a.AckDue, b.AckDue))
-		x, y = resolveOutcome(a), resolveOutcome(b)
-		var done *time.Time
-		if a.Status == incident.TaskCompleted {
-			done = a.CompletedAt
+		note("ack", ackOutcome(a), ackOutcome(b), func() string { return w.why("acknowledged", a.AckedAt, a.AckDue, b.AckDue) })
+		note("resolve", resolveOutcome(a), resolveOutcome(b), func() string {
+			var done *time.Time
+			if a.Status == incident.TaskCompleted {
+				done = a.CompletedAt
+			}
+			return w.why("completed", done, a.ResolveDue, b.ResolveDue)
+		})
+		if a.EscalationLevel != b.EscalationLevel {
+			note("level", strconv.Itoa(a.EscalationLevel), strconv.Itoa(b.EscalationLevel), func() string {
+				return fmt.Sprintf("the ladder reached %s as it ran, %s under the proposed rules (acknowledgement due %s → %s, resolution due %s → %s)",
+					levelName(a.EscalationLevel), levelName(b.EscalationLevel), w.at(a.AckDue), w.at(b.AckDue), w.at(a.ResolveDue), w.at(b.ResolveDue))
+			})
 		}
-		note("resolve", x, y, w.why("completed", done, a.ResolveDue, b.ResolveDue))
-		x, y = strconv.Itoa(a.EscalationLevel), strconv.Itoa(b.EscalationLevel)
-		note("level", x, y, fmt.Sprintf("the ladder reached level %s as it ran, level %s under the proposed rules (acknowledgement due %s → %s, resolution due %s → %s)",
-			x, y, w.at(a.AckDue), w.at(b.AckDue), w.at(a.ResolveDue), w.at(b.ResolveDue)))
 	}
+}
+
+func levelName(l int) string {
+	if l == 0 {
+		return "no level"
+	}
+	return "level " + strconv.Itoa(l)
 }
 
 // why says when a task was acknowledged or completed and by when, under
