@@ -78,6 +78,9 @@ type Config struct {
 	// Ready, when set, is an extra readiness check run by /readyz (for
 	// example NATS connectivity when the Publisher has no Ping).
 	Ready func(ctx context.Context) error
+	// Whatif runs the replays of POST /v1/whatif; without it they answer
+	// 503.
+	Whatif WhatifJobs
 	// UpdateTimeout bounds how long a command waits for the workflow's
 	// answer; DefaultUpdateTimeout when zero.
 	UpdateTimeout time.Duration
@@ -162,6 +165,7 @@ func NewServer(c Config) (*Server, error) {
 	s.registerCatalogue()
 	s.registerMetrics()
 	s.registerMonthlyReport()
+	s.registerWhatif()
 	s.registerSupervision()
 	s.registerDelegations()
 	s.registerOpen311Keys()

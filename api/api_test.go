@@ -151,6 +151,8 @@ func TestOpenAPI(t *testing.T) {
 		"/v1/metrics/items":                  {"get"},
 		"/v1/metrics/domains":                {"get"},
 		"/v1/reports/monthly":                {"get"},
+		"/v1/whatif":                         {"get", "post"},
+		"/v1/whatif/{id}":                    {"get"},
 		"/v1/supervision/overdue":            {"get"},
 		"/v1/supervision/disputes":           {"get"},
 		"/v1/supervision/review":             {"get"},

@@ -78,6 +78,9 @@ func TestAuthorizationMatrix(t *testing.T) {
 		"itemMetrics":             {roles: readers, path: "/v1/metrics/items"},
 		"domainMetrics":           {roles: readers, path: "/v1/metrics/domains"},
 		"monthlyReport":           {roles: readers, scoped: true, path: "/v1/reports/monthly?month=2026-01&street=FH"},
+		"startWhatif":             {roles: []incident.Role{incident.RoleDistrict, incident.RoleAdmin}, path: "/v1/whatif", body: map[string]any{"month": "2026-01", "rules": "district: {code: DA}"}},
+		"getWhatif":               {roles: []incident.Role{incident.RoleDistrict, incident.RoleAdmin}, path: "/v1/whatif/none"},
+		"listWhatif":              {roles: []incident.Role{incident.RoleDistrict, incident.RoleAdmin}, path: "/v1/whatif"},
 	}
 	// Commands: their roles as incident.Commands declares them, on the
 	// incident's lead task or the incident itself.

@@ -30,6 +30,7 @@ import (
 	"github.com/whistle-city/whistle/metrics"
 	"github.com/whistle-city/whistle/open311"
 	"github.com/whistle-city/whistle/store"
+	"github.com/whistle-city/whistle/whatif"
 	"github.com/whistle-city/whistle/workflows"
 )
 
@@ -224,6 +225,7 @@ func (s *Services) Handler() http.Handler {
 		Logger:        s.Logger,
 		Version:       s.Config.Version,
 		UpdateTimeout: s.Config.UpdateTimeout,
+		Whatif:        whatif.NewJobs(s.Store.Pool(), s.Catalogue.Current, s.Logger),
 	})
 	if err != nil {
 		panic(err) // Open checked the store, the catalogue and the secret
