@@ -14,6 +14,20 @@ func tr(lang, zh string) string {
 
 // english is the console's English.
 var english = map[string]string{
+	// The replay pages (whatif).
+	"失败": "Failed", "推演中": "Replaying", "排队中": "Queued",
+	"用拟议的规则重放一个月的全部事件：各方按实际时间办理，时限和升级按新规则计算，看各部门的三率、得分和名次会怎样变化。": "Replay a month's incidents under proposed rules: everyone acts when they did, deadlines and escalation follow the new rules; see how each department's rates, score and rank would change.",
+	"新的推演": "New replay", "拟议的规则（辖区 YAML 文件）": "Proposed rules (a jurisdiction YAML file)", "或粘贴文件内容": "or paste the file",
+	"开始推演": "Replay", "进度": "Progress", "发起": "Asked", "还没有推演。": "No replays yet.", "全部推演": "All replays",
+	"按原规则重放与实际记录逐行一致：以下推演可信。":  "Replayed under the rules it ran by, the month gives the record back row for row: the figures below can be trusted.",
+	"按原规则重放与实际记录不一致：以下推演不可尽信。": "Replayed under the rules it ran by, the month does not give the record back: do not trust the figures below fully.",
+	"重放事件": "Incidents replayed", "时钟截至": "Clocks up to", "结果翻转的任务": "Tasks whose outcome flips",
+	"新规则不允许的操作": "Steps the new rules refuse", "得分": "Score", "全部达标": "All targets met", "升级级别": "Escalation levels",
+	"原规则": "As it ran", "新规则": "Proposed", "变化": "Change", "翻转": "Flip", "没有任务的结果翻转。": "No task's outcome flips.",
+	"原因": "Why", "只列前若干项；次数是全部。": "Only the first are listed; the counts are of all.",
+	"新规则下，记录中的每个操作都仍然允许。": "The new rules still allow every recorded step.", "时间": "Time",
+	"文件太大或无法读取。": "The file is too large or cannot be read.", "请选择或粘贴拟议的规则文件。": "Choose or paste the proposed rules file.",
+	"规则推演": "What if",
 	"Open311 客户端（居民应用、FixMyStreet 等）用密钥向 /open311/v2/ 上报；密钥只存其摘要。": "Open311 clients (residents' apps, FixMyStreet…) report to /open311/v2/ with a key; only its digest is stored.",
 	"客户端": "Client", "每分钟": "Per minute", "请求体上限": "Body limit", "创建": "Create", "已吊销": "Revoked",
 	"吊销后该密钥立即失效。": "Once revoked, the key stops working at once.", "吊销": "Revoke", "有效": "Active",

@@ -5,14 +5,17 @@ import (
 	"fmt"
 	"html/template"
 	"io/fs"
+	"math"
 	"net/http"
 	"path"
 	"slices"
 	"strings"
 	"time"
 
+	"github.com/whistle-city/whistle/api"
 	"github.com/whistle-city/whistle/incident"
 	"github.com/whistle-city/whistle/jurisdiction"
+	"github.com/whistle-city/whistle/whatif"
 )
 
 // pages are the parsed templates: each page with the layout.
@@ -73,6 +76,45 @@ var funcs = template.FuncMap{
 		default:
 			return "missed"
 		}
+	},
+	// The replay pages (whatif): a rank, a score, a change of a score, of
+	// a rate in points and of a count (empty when none), and whether a
+	// change is a drop.
+	"rank": func(p *int64) string {
+		if p == nil {
+			return "—"
+		}
+		return fmt.Sprint(*p)
+	},
+	"num3": func(f *float64) string {
+		if f == nil {
+			return "—"
+		}
+		return fmt.Sprintf("%.3f", *f)
+	},
+	"signed": func(f *float64) string {
+		if f == nil || math.Abs(*f) < 0.0005 {
+			return ""
+		}
+		return fmt.Sprintf("%+.3f", *f)
+	},
+	"pp": func(f *float64) string {
+		if f == nil || math.Abs(*f) < 0.0005 {
+			return ""
+		}
+		return fmt.Sprintf("%+.1f", *f*100)
+	},
+	"signedInt": func(p *int64) string {
+		if p == nil || *p == 0 {
+			return ""
+		}
+		return fmt.Sprintf("%+d", *p)
+	},
+	"down":  func(f *float64) bool { return f != nil && *f <= -0.0005 },
+	"jobOf": func(v *view, j *api.WhatifJob) jobData { return jobData{V: v, J: j} },
+	"rowOf": func(v *view, dim string, r whatif.RowChange) rowData { return rowData{V: v, Dim: dim, R: r} },
+	"rateKeys": func() [][2]string {
+		return [][2]string{{"response_rate", "响应率"}, {"on_time_resolution_rate", "按时办结率"}, {"satisfaction_rate", "满意率"}}
 	},
 	// ladder is the data of one clock's ladder on the incident page; live
 	// marks the clock still running.
@@ -249,10 +291,12 @@ func nav(role incident.Role, here string) []navItem {
 		items = []navItem{{Href: "/c/inbox", Label: "待办"}, {Href: "/c/incidents", Label: "事件"}}
 	case incident.RoleDistrict:
 		items = []navItem{{Href: "/c/league", Label: "考核"}, {Href: "/c/board", Label: "超期看板"},
-			{Href: "/c/incidents", Label: "事件"}, {Href: "/c/disputes", Label: "争议与延期"}, {Href: "/c/map", Label: "地图"}}
+			{Href: "/c/incidents", Label: "事件"}, {Href: "/c/disputes", Label: "争议与延期"}, {Href: "/c/map", Label: "地图"},
+			{Href: "/c/whatif", Label: "规则推演"}}
 	default:
 		items = []navItem{{Href: "/c/catalogue", Label: "责任清单"}, {Href: "/c/open311", Label: "Open311 接入"}, {Href: "/c/league", Label: "考核"},
-			{Href: "/c/board", Label: "超期看板"}, {Href: "/c/incidents", Label: "事件"}, {Href: "/c/map", Label: "地图"}}
+			{Href: "/c/board", Label: "超期看板"}, {Href: "/c/incidents", Label: "事件"}, {Href: "/c/map", Label: "地图"},
+			{Href: "/c/whatif", Label: "规则推演"}}
 	}
 	for i := range items {
 		items[i].Current = strings.HasPrefix(here, items[i].Href)
@@ -308,6 +352,7 @@ var titles = map[string]string{
 	"login": "登录", "report": "上报问题", "mine": "我的上报", "board": "超期看板", "triage": "分拨",
 	"incidents": "事件", "incident": "事件详情", "inbox": "待办", "disputes": "争议与延期", "map": "地图",
 	"league": "考核", "catalogue": "责任清单", "open311": "Open311 接入", "item": "清单事项", "error": "出错了",
+	"whatif": "规则推演", "whatif_job": "规则推演",
 }
 
 type errorView struct {
