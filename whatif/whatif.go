@@ -225,7 +225,7 @@ func answer(month time.Time, o Options, ws []*worker) *Answer {
 	ident := tables(cur, gCur)
 	a.Identity.Holds = true
 	for _, d := range dims {
-		for _, diff := range metrics.CompareLeagues(d, pick(a.Current, d), pick(ident, d)) {
+		for _, diff := range metrics.CompareLeagues(d, a.Current.Of(d), ident.Of(d)) {
 			a.Identity.Holds = false
 			a.Identity.Differences = append(a.Identity.Differences, fmt.Sprintf("%s %s: %v", d, diff.Key, diff.Changes()))
 		}
@@ -277,7 +277,8 @@ func answer(month time.Time, o Options, ws []*worker) *Answer {
 	return a
 }
 
-func pick(t Tables, d metrics.Dimension) []metrics.LeagueRow {
+// Of returns the table of dimension d (departments, streets or items).
+func (t Tables) Of(d metrics.Dimension) []metrics.LeagueRow {
 	switch d {
 	case metrics.ByStreet:
 		return t.Streets

@@ -78,7 +78,7 @@ func TestWhatif(t *testing.T) {
 		require.NoError(t, err)
 		require.NotEmpty(t, want)
 		require.Empty(t, metrics.CompareLeagues(d.dim, d.rows, want), "%s", d.dim)
-		require.Equal(t, d.rows, pick(same.Proposed, d.dim))
+		require.Equal(t, d.rows, same.Proposed.Of(d.dim))
 	}
 	// The record's present is its latest change, no later than the seeds'.
 	require.False(t, same.AsOf.After(now))
@@ -163,14 +163,4 @@ func sumOf(m map[string]int) int {
 		n += v
 	}
 	return n
-}
-
-func pick(t whatif.Tables, d metrics.Dimension) []metrics.LeagueRow {
-	switch d {
-	case metrics.ByStreet:
-		return t.Streets
-	case metrics.ByItem:
-		return t.Items
-	}
-	return t.Departments
 }
