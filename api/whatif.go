@@ -66,11 +66,17 @@ type WhatifTables struct {
 func whatifJob(j *whatif.Job) *WhatifJob {
 	out := &WhatifJob{ID: j.ID, Month: j.Month, RequestedBy: j.RequestedBy, RequestedAt: j.RequestedAt, Status: j.Status,
 		Progress: j.Progress, FinishedAt: j.FinishedAt, Error: j.Error}
-	if a := j.Answer; a != nil {
-		out.Answer = &WhatifAnswer{Month: a.Month, AsOf: a.AsOf, Incidents: a.Incidents, Current: whatifTables(a.Current),
-			Proposed: whatifTables(a.Proposed), Changes: a.Changes, Identity: a.Identity, Seconds: a.Seconds}
+	if j.Answer != nil {
+		out.Answer = WhatifAnswerOf(j.Answer)
 	}
 	return out
+}
+
+// WhatifAnswerOf returns a as the API answers it (and whistle whatif
+// prints it): its tables in the rows of /v1/metrics/*.
+func WhatifAnswerOf(a *whatif.Answer) *WhatifAnswer {
+	return &WhatifAnswer{Month: a.Month, AsOf: a.AsOf, Incidents: a.Incidents, Current: whatifTables(a.Current),
+		Proposed: whatifTables(a.Proposed), Changes: a.Changes, Identity: a.Identity, Seconds: a.Seconds}
 }
 
 func whatifTables(t whatif.Tables) WhatifTables {

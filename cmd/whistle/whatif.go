@@ -10,6 +10,7 @@ import (
 	"runtime/debug"
 	"time"
 
+	httpapi "github.com/whistle-city/whistle/api"
 	"github.com/whistle-city/whistle/jurisdiction"
 	"github.com/whistle-city/whistle/store"
 	"github.com/whistle-city/whistle/whatif"
@@ -97,7 +98,7 @@ func (c *whatifCmd) Run(ctx context.Context, log *slog.Logger) error {
 	} else {
 		enc := json.NewEncoder(os.Stdout)
 		enc.SetIndent("", "  ")
-		err = enc.Encode(a)
+		err = enc.Encode(httpapi.WhatifAnswerOf(a)) // the rows of /v1/metrics/*, as the API answers
 	}
 	if err != nil {
 		return err

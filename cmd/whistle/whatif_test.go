@@ -43,6 +43,7 @@ func TestWhatifCommand(t *testing.T) {
 	assert.Positive(t, a.Changes.FlipsByKind["ack: on_time → late"])
 	assert.Len(t, a.Changes.Flips, 3)
 	assert.NotEmpty(t, a.Current.Departments)
+	assert.Contains(t, r.stdout, `"feedback":`, "the rows are not those of /v1/metrics/*")
 	assert.Len(t, a.Proposed.Departments, len(a.Current.Departments))
 
 	r = run(t, env, 3*time.Minute, "whatif", "--database-url", url, "--month", month, "--rules", rules, "--format", "csv")
