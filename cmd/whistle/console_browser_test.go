@@ -422,6 +422,8 @@ func TestConsoleInBrowser(t *testing.T) {
 	shot("whatif-390.png")
 	do("back to a desk", size(1280, 900, false))
 	do("replays", chromedp.Navigate(a.base+"/c/whatif"), chromedp.WaitVisible(`a[href^="/c/whatif/"]`, chromedp.ByQuery))
+	accessible("whatif list")
+	shot("whatif-list-1280.png")
 
 	// 7. The wall board shows a task that runs late without a reload.
 	signIn(street)
