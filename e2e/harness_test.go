@@ -181,14 +181,11 @@ func (s *stack) checkWhatif(months []time.Time, g metrics.Grading) {
 				problems = append(problems, fmt.Sprintf("%s: identity %+v, %d flips %v, %d refused %+v", a.Month, a.Identity,
 					a.Changes.FlipsTotal, a.Changes.Flips, a.Changes.RefusedTotal, a.Changes.Refused))
 			}
-			for _, d := range []struct {
-				dim  metrics.Dimension
-				rows []metrics.LeagueRow
-			}{{metrics.ByDepartment, a.Current.Departments}, {metrics.ByStreet, a.Current.Streets}, {metrics.ByItem, a.Current.Items}} {
-				want, err := s.svc.Metrics.Recompute(ctx, d.dim, m, m.AddDate(0, 1, 0), g)
+			for _, d := range []metrics.Dimension{metrics.ByDepartment, metrics.ByStreet, metrics.ByItem} {
+				want, err := s.svc.Metrics.Recompute(ctx, d, m, m.AddDate(0, 1, 0), g)
 				require.NoError(s.t, err)
-				for _, diff := range metrics.CompareLeagues(d.dim, d.rows, want) {
-					problems = append(problems, fmt.Sprintf("%s %s %q (whatif ≠ recompute): %s", a.Month, d.dim, diff.Key, strings.Join(diff.Changes(), "; ")))
+				for _, diff := range metrics.CompareLeagues(d, a.Current.Of(d), want) {
+					problems = append(problems, fmt.Sprintf("%s %s %q (whatif ≠ recompute): %s", a.Month, d, diff.Key, strings.Join(diff.Changes(), "; ")))
 				}
 			}
 		}

@@ -37,10 +37,9 @@ func (r *record) asCase() *metrics.Case {
 // (or id-less) incidents with something counted in the month, then every
 // incident whose id falls in it (the month's partitions).
 type reader struct {
-	pool       *pgxpool.Pool
-	from, to   time.Time
-	idLo, idHi string
-	// cuts split [idLo, idHi) into ranges read at once (by report time).
+	pool *pgxpool.Pool
+	// cuts are the bounds of the month's ids, split in two halves (by
+	// report time) read at once.
 	cuts         []string
 	others       []string
 	batch, total int
@@ -48,18 +47,15 @@ type reader struct {
 }
 
 func newReader(ctx context.Context, pool *pgxpool.Pool, from, to time.Time, batch int) (*reader, error) {
-	r := &reader{pool: pool, from: from, to: to, batch: batch}
+	r := &reader{pool: pool, batch: batch}
 	fail := func(err error) (*reader, error) { return nil, fmt.Errorf("whatif: read the month: %w", err) }
-	if err := pool.QueryRow(ctx, `SELECT whistle_id_bound($1), whistle_id_bound($2)`, from, to).Scan(&r.idLo, &r.idHi); err != nil {
-		return fail(err)
-	}
 	// Two readers: while one waits on PostgreSQL, the other decodes.
-	mid := from.Add(to.Sub(from) / 2)
-	var cut string
-	if err := pool.QueryRow(ctx, `SELECT whistle_id_bound($1)`, mid).Scan(&cut); err != nil {
+	var idLo, cut, idHi string
+	if err := pool.QueryRow(ctx, `SELECT whistle_id_bound($1), whistle_id_bound($2), whistle_id_bound($3)`,
+		from, from.Add(to.Sub(from)/2), to).Scan(&idLo, &cut, &idHi); err != nil {
 		return fail(err)
 	}
-	r.cuts = []string{r.idLo, cut, r.idHi}
+	r.cuts = []string{idLo, cut, idHi}
 	// What Recompute selects, outside the month's ids: incidents received
 	// earlier with a counted entry or a return visit in the month (only
 	// earlier months' partitions are searched), and any whose report time
@@ -69,7 +65,7 @@ func newReader(ctx context.Context, pool *pgxpool.Pool, from, to time.Time, batc
 SELECT incident_id FROM timeline WHERE (incident_id < $3 OR incident_id >= $4) AND type = ANY($5) AND at >= $1 AND at < $2
 UNION SELECT incident_id FROM feedback WHERE (incident_id < $3 OR incident_id >= $4) AND at >= $1 AND at < $2
 UNION SELECT id FROM incidents WHERE (id < $3 OR id >= $4) AND reported_at >= $1 AND reported_at < $2
-ORDER BY 1`, from, to, r.idLo, r.idHi, metrics.CountedEvents)
+ORDER BY 1`, from, to, idLo, idHi, metrics.CountedEvents)
 	if err != nil {
 		return fail(err)
 	}
@@ -80,7 +76,7 @@ ORDER BY 1`, from, to, r.idLo, r.idHi, metrics.CountedEvents)
 	var latest *time.Time
 	if err := pool.QueryRow(ctx, `
 SELECT count(*) FILTER (WHERE id >= $1 AND id < $2 AND version > 0), max(updated_at) FROM incidents WHERE id >= $1 OR id = ANY($3)`,
-		r.idLo, r.idHi, r.others).Scan(&r.total, &latest); err != nil {
+		idLo, idHi, r.others).Scan(&r.total, &latest); err != nil {
 		return fail(err)
 	}
 	r.total += len(r.others)

@@ -20,6 +20,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"runtime"
 	"slices"
 	"sync"
@@ -257,13 +258,7 @@ func answer(month time.Time, o Options, ws []*worker) *Answer {
 			unchanged[k] = true
 		}
 	}
-	c.UnchangedItems = slices.Sorted(func(yield func(string) bool) {
-		for k := range unchanged {
-			if !yield(k) {
-				return
-			}
-		}
-	})
+	c.UnchangedItems = slices.Sorted(maps.Keys(unchanged))
 	slices.Sort(a.Identity.FirstIncidents)
 	a.Identity.FirstIncidents = a.Identity.FirstIncidents[:min(len(a.Identity.FirstIncidents), max(o.Limit, 10))]
 	slices.SortFunc(c.Flips, func(x, y Flip) int {
